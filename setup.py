@@ -1,0 +1,56 @@
+"""Packaging for tb-fmnist-plugin.
+
+``hooks/`` lives at the repository root but is installed as the subpackage
+``tb_fmnist_plugin.hooks`` so it never shadows (or is shadowed by) an unrelated
+top-level ``hooks`` module.
+"""
+from setuptools import setup
+
+setup(
+    name="tb-fmnist-plugin",
+    version="0.1.0",
+    description=(
+        "Per-class confusion analysis for image classifiers in TensorBoard: "
+        "PyTorch logging hooks plus a TensorBoard plugin."
+    ),
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.9",
+    packages=["tb_fmnist_plugin", "tb_fmnist_plugin.hooks"],
+    package_dir={
+        "tb_fmnist_plugin": "tb_fmnist_plugin",
+        "tb_fmnist_plugin.hooks": "hooks",
+    },
+    package_data={"tb_fmnist_plugin": ["static/*", "static/**/*"]},
+    include_package_data=False,
+    install_requires=[
+        "torch>=2.0,<3",
+        "torchvision>=0.15,<1",
+        "tensorboard>=2.14,<3",
+        "protobuf>=3.20",
+        "numpy>=1.21",
+        "tqdm>=4.60",
+        "setuptools",
+    ],
+    extras_require={
+        "test": [
+            "pytest>=7",
+            "playwright>=1.40",
+            "pytest-timeout>=2.1",
+        ],
+        "benchmark": ["wandb", "psutil"],
+    },
+    entry_points={
+        "tensorboard_plugins": [
+            "tb_fmnist_confusion = tb_fmnist_plugin.plugin:ConfusionLoader",
+        ],
+        "console_scripts": [
+            "tb-fmnist-train = tb_fmnist_plugin.train:main",
+        ],
+    },
+    classifiers=[
+        "Framework :: PyTorch",
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: Apache Software License",
+    ],
+)

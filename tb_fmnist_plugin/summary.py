@@ -1,0 +1,393 @@
+"""Write API for confusion matrices and their per-cell example thumbnails.
+
+Typical use with a :class:`torch.utils.tensorboard.SummaryWriter`::
+
+    from tb_fmnist_plugin import summary
+    summary.write_confusion_matrix(writer, "confusion/test", counts, step=epoch,
+                                   class_names=names)
+
+``*_pb`` functions return the :class:`Summary` proto without writing, for code
+that owns its own writer. The stored layout is described in ``docs/format.md``.
+"""
+from __future__ import annotations
+
+import io
+import math
+import numbers
+import weakref
+from typing import Any, List, Optional, Sequence, Tuple
+
+import numpy as np
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.util import tensor_util
+
+from tb_fmnist_plugin import metadata
+
+#: Default number of thumbnails kept per (true, predicted) cell.
+DEFAULT_EXAMPLES_PER_CELL = 4
+#: Default byte budget of one examples summary (index + sprite + metadata).
+DEFAULT_EXAMPLES_MAX_BYTES = 150_000
+#: Bytes an event record adds around a summary (framing, step, walltime).
+_EVENT_OVERHEAD_BYTES = 64
+
+# Tags whose metadata a file writer already wrote; later values omit it, as
+# TensorFlow's own writers do (readers keep the first metadata of a tag).
+_tags_with_metadata: "weakref.WeakKeyDictionary[Any, set]" = weakref.WeakKeyDictionary()
+
+
+# --- Validation --------------------------------------------------------------
+
+
+def _to_numpy(value: Any, what: str) -> np.ndarray:
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor
+        value = value.detach().cpu().numpy()
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{what} must be array-like: {error}") from None
+    if array.dtype == object:
+        raise TypeError(f"{what} must be a numeric array, not {type(value).__name__} of mixed objects")
+    return array
+
+
+def _validate_tag(tag: Any) -> str:
+    if not isinstance(tag, str) or not tag:
+        raise TypeError(f"tag must be a non-empty string, got {tag!r}")
+    return tag
+
+
+def _validate_step(step: Any) -> int:
+    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
+        raise TypeError(f"step must be an integer, got {type(step).__name__}")
+    if step < 0:
+        raise ValueError(f"step must be >= 0, got {step}")
+    return int(step)
+
+
+def validate_matrix(matrix: Any) -> np.ndarray:
+    """Return ``matrix`` as a non-negative ``int64`` square array, or raise."""
+    array = _to_numpy(matrix, "matrix")
+    if array.dtype == np.bool_ or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(f"matrix must hold integer counts, got dtype {array.dtype}")
+    if array.ndim != 2:
+        raise ValueError(f"matrix must be 2-D (rows = true class, columns = predicted), got shape {array.shape}")
+    if array.shape[0] != array.shape[1]:
+        raise ValueError(f"matrix must be square, got shape {array.shape}")
+    if array.shape[0] < 1:
+        raise ValueError("matrix must have at least one class")
+    if array.shape[0] > metadata.MAX_CLASSES:
+        raise ValueError(f"matrix has {array.shape[0]} classes; at most {metadata.MAX_CLASSES} are supported")
+    if np.issubdtype(array.dtype, np.floating):
+        if np.isnan(array).any():
+            raise ValueError("matrix contains NaN")
+        if np.isinf(array).any():
+            raise ValueError("matrix contains infinite values")
+        if (array != np.round(array)).any():
+            raise ValueError("matrix counts must be whole numbers")
+        if np.abs(array).max(initial=0) >= 2**62:
+            raise ValueError("matrix counts are too large")
+    if (array < 0).any():
+        raise ValueError("matrix counts must be non-negative")
+    return array.astype(np.int64)
+
+
+def _resolve_writer(writer: Any) -> Any:
+    """The object with ``add_summary(summary, global_step, walltime)``."""
+    if hasattr(writer, "_get_file_writer"):
+        return writer._get_file_writer()
+    if callable(getattr(writer, "add_summary", None)):
+        return writer
+    raise TypeError(
+        f"writer must be a torch.utils.tensorboard.SummaryWriter (or have add_summary), got {type(writer).__name__}"
+    )
+
+
+def _write(writer: Any, summary: summary_pb2.Summary, step: int, walltime: Optional[float]) -> None:
+    file_writer = _resolve_writer(writer)
+    try:
+        seen = _tags_with_metadata.setdefault(file_writer, set())
+    except TypeError:  # not weak-referenceable: always keep metadata
+        seen = None
+    if seen is not None:
+        for value in summary.value:
+            if value.tag in seen:
+                value.ClearField("metadata")
+            else:
+                seen.add(value.tag)
+    file_writer.add_summary(summary, step, walltime)
+
+
+# --- Confusion matrix -----------------------------------------------------------
+
+
+def confusion_matrix_pb(
+    tag: str,
+    matrix: Any,
+    class_names: Optional[Sequence[str]] = None,
+    description: str = "",
+) -> summary_pb2.Summary:
+    """Build the ``Summary`` for one confusion matrix without writing it.
+
+    Args:
+      tag: the series name, e.g. ``"confusion/test"``.
+      matrix: square 2-D array or tensor of counts, rows = true class,
+        columns = predicted class.
+      class_names: one name per class; defaults to ``"0"``, ``"1"``, ...
+      description: shown by TensorBoard as the series description.
+    """
+    tag = _validate_tag(tag)
+    counts = validate_matrix(matrix)
+    names = metadata.validate_class_names(class_names, counts.shape[0])
+    summary = summary_pb2.Summary()
+    summary.value.add(
+        tag=tag,
+        metadata=metadata.create_matrix_metadata(names, description),
+        tensor=tensor_util.make_tensor_proto(metadata.encode_matrix(counts)),
+    )
+    return summary
+
+
+def write_confusion_matrix(
+    writer: Any,
+    tag: str,
+    matrix: Any,
+    step: int,
+    class_names: Optional[Sequence[str]] = None,
+    walltime: Optional[float] = None,
+    description: str = "",
+) -> None:
+    """Write one confusion matrix at ``step`` through ``writer``.
+
+    Raises ``TypeError``/``ValueError`` naming the problem, writing nothing,
+    for a matrix that is not square, has negative, fractional or NaN counts, or
+    class names of the wrong length.
+    """
+    step = _validate_step(step)
+    summary = confusion_matrix_pb(tag, matrix, class_names, description)
+    _write(writer, summary, step, walltime)
+
+
+# --- Per-cell examples ----------------------------------------------------------
+
+
+def _images_to_uint8(images: Any, count: int) -> np.ndarray:
+    """Images as ``uint8`` ``[N, H, W, C]`` with ``C`` in (1, 3)."""
+    array = _to_numpy(images, "images")
+    if array.ndim == 3:
+        array = array[:, None, :, :]
+    if array.ndim != 4:
+        raise ValueError(f"images must be [N, C, H, W] or [N, H, W], got shape {array.shape}")
+    if array.shape[0] != count:
+        raise ValueError(f"got {array.shape[0]} images for {count} labels")
+    if array.shape[1] not in (1, 3):
+        raise ValueError(f"images must have 1 or 3 channels, got {array.shape[1]}")
+    if array.dtype == np.uint8:
+        scaled = array
+    elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
+        as_float = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
+        scaled = (np.clip(as_float, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    else:
+        raise TypeError(f"images must be float in [0, 1] or uint8, got dtype {array.dtype}")
+    return np.ascontiguousarray(scaled.transpose(0, 2, 3, 1))
+
+
+def _labels(values: Any, what: str, count: int, num_classes: int) -> np.ndarray:
+    array = _to_numpy(values, what).reshape(-1)
+    if array.size != count:
+        raise ValueError(f"{what} has {array.size} entries, expected {count}")
+    if count and not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{what} must be integers, got dtype {array.dtype}")
+    array = array.astype(np.int64)
+    if count and (array.min() < 0 or array.max() >= num_classes):
+        raise ValueError(f"{what} must be class indices in [0, {num_classes})")
+    return array
+
+
+def _select_per_cell(
+    true: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, max_per_cell: int
+) -> np.ndarray:
+    """Indices of the ``max_per_cell`` most confident examples of each cell,
+    ordered so that every cell's best example comes before any cell's second."""
+    order = np.lexsort((-confidence, predicted, true))
+    cell = true[order] * (int(predicted.max(initial=0)) + 1) + predicted[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(cell)) + 1] if order.size else np.zeros(0, dtype=np.int64)
+    rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
+    keep = rank < max_per_cell
+    kept, kept_rank = order[keep], rank[keep]
+    priority = np.lexsort((-confidence[kept], kept_rank))
+    return kept[priority]
+
+
+def _encode_sprite(tiles: np.ndarray, bits: int) -> Tuple[bytes, int]:
+    """PNG sprite sheet of ``tiles`` ``[N, H, W, C]``; returns (png, columns)."""
+    from PIL import Image  # Pillow ships with torchvision
+
+    count, height, width, channels = tiles.shape
+    columns = max(1, math.ceil(math.sqrt(count)))
+    rows = max(1, math.ceil(count / columns))
+    sheet = np.zeros((rows * height, columns * width, channels), dtype=np.uint8)
+    for i in range(count):
+        r, c = divmod(i, columns)
+        sheet[r * height:(r + 1) * height, c * width:(c + 1) * width] = tiles[i]
+    buffer = io.BytesIO()
+    if channels == 1 and bits == 4:
+        levels = ((sheet[:, :, 0].astype(np.uint16) * 15 + 127) // 255).astype(np.uint8)
+        image = Image.fromarray(levels, mode="P")
+        palette: List[int] = []
+        for level in range(16):
+            palette.extend([level * 17] * 3)
+        image.putpalette(palette)
+        image.save(buffer, format="PNG", optimize=True, bits=4)
+    else:
+        image = Image.fromarray(sheet[:, :, 0] if channels == 1 else sheet, mode="L" if channels == 1 else "RGB")
+        image.save(buffer, format="PNG", optimize=True)
+    return buffer.getvalue(), columns
+
+
+def cell_examples_pb(
+    tag: str,
+    images: Any,
+    true_labels: Any,
+    predicted_labels: Any,
+    confidences: Any,
+    dataset_indices: Any = None,
+    *,
+    class_names: Optional[Sequence[str]] = None,
+    num_classes: Optional[int] = None,
+    max_per_cell: int = DEFAULT_EXAMPLES_PER_CELL,
+    max_bytes: int = DEFAULT_EXAMPLES_MAX_BYTES,
+    description: str = "",
+) -> summary_pb2.Summary:
+    """Build the per-cell examples ``Summary`` for the matrix series ``tag``.
+
+    Keeps the ``max_per_cell`` most confident examples of each (true,
+    predicted) cell and stores them as one PNG sprite plus a JSON index. The
+    result never exceeds ``max_bytes``: thumbnails fall back to 16 grey levels,
+    then the least important examples (second-best of a cell before any
+    cell's best) are dropped.
+
+    Args:
+      tag: the confusion-matrix tag the examples belong to; they are stored
+        under ``tag + "/examples"``.
+      images: ``[N, C, H, W]`` or ``[N, H, W]``, float in [0, 1] or uint8, C 1 or 3.
+      true_labels, predicted_labels: ``[N]`` class indices.
+      confidences: ``[N]`` model confidence in the predicted class.
+      dataset_indices: ``[N]`` index of each example in its dataset (-1 unknown).
+      class_names / num_classes: the classes (one of them is required).
+    """
+    tag = _validate_tag(tag)
+    if class_names is None and num_classes is None:
+        raise ValueError("give class_names or num_classes")
+    if num_classes is None:
+        num_classes = len(class_names)  # type: ignore[arg-type]
+    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or not 1 <= num_classes <= metadata.MAX_CLASSES:
+        raise ValueError(f"num_classes must be an integer in [1, {metadata.MAX_CLASSES}], got {num_classes!r}")
+    names = metadata.validate_class_names(class_names, int(num_classes))
+    if isinstance(max_per_cell, bool) or not isinstance(max_per_cell, numbers.Integral) or max_per_cell < 1:
+        raise ValueError(f"max_per_cell must be a positive integer, got {max_per_cell!r}")
+    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) or max_bytes < 1024:
+        raise ValueError(f"max_bytes must be an integer >= 1024, got {max_bytes!r}")
+
+    true = _to_numpy(true_labels, "true_labels").reshape(-1)
+    count = true.size
+    true = _labels(true, "true_labels", count, len(names))
+    predicted = _labels(predicted_labels, "predicted_labels", count, len(names))
+    confidence = _to_numpy(confidences, "confidences").reshape(-1).astype(np.float64)
+    if confidence.size != count:
+        raise ValueError(f"confidences has {confidence.size} entries, expected {count}")
+    if np.isnan(confidence).any():
+        raise ValueError("confidences contain NaN")
+    if dataset_indices is None:
+        indices = np.full(count, -1, dtype=np.int64)
+    else:
+        indices = _to_numpy(dataset_indices, "dataset_indices").reshape(-1).astype(np.int64)
+        if indices.size != count:
+            raise ValueError(f"dataset_indices has {indices.size} entries, expected {count}")
+    tiles = _images_to_uint8(images, count)
+
+    meta = metadata.create_examples_metadata(names, tag, description)
+    priority = _select_per_cell(true, predicted, confidence, int(max_per_cell))
+
+    def build(keep: int, bits: int) -> summary_pb2.Summary:
+        chosen = priority[:keep]
+        # Store each cell's examples together, most confident first.
+        chosen = chosen[np.lexsort((-confidence[chosen], predicted[chosen], true[chosen]))]
+        png, columns = _encode_sprite(tiles[chosen], bits)
+        index = metadata.encode_examples_index(
+            tile_height=tiles.shape[1],
+            tile_width=tiles.shape[2],
+            channels=tiles.shape[3],
+            columns=columns,
+            bits=bits,
+            true_labels=true[chosen],
+            predicted_labels=predicted[chosen],
+            confidences=confidence[chosen],
+            dataset_indices=indices[chosen],
+        )
+        summary = summary_pb2.Summary()
+        summary.value.add(
+            tag=metadata.examples_tag(tag),
+            metadata=meta,
+            tensor=tensor_util.make_tensor_proto([index, png], dtype=np.object_),
+        )
+        return summary
+
+    def fits(summary: summary_pb2.Summary) -> bool:
+        return summary.ByteSize() + _EVENT_OVERHEAD_BYTES <= max_bytes
+
+    for bits in (8, 4) if tiles.shape[3] == 1 else (8,):
+        candidate = build(priority.size, bits)
+        if fits(candidate):
+            return candidate
+    # Largest prefix of the priority order that fits, by bisection.
+    low, high = 0, priority.size
+    best = build(0, bits)
+    while low < high:
+        middle = (low + high + 1) // 2
+        candidate = build(middle, bits)
+        if fits(candidate):
+            low, best = middle, candidate
+        else:
+            high = middle - 1
+    if not fits(best):
+        raise ValueError(f"max_bytes={max_bytes} cannot hold even the examples index and class names")
+    return best
+
+
+def write_cell_examples(
+    writer: Any,
+    tag: str,
+    step: int,
+    images: Any,
+    true_labels: Any,
+    predicted_labels: Any,
+    confidences: Any,
+    dataset_indices: Any = None,
+    *,
+    class_names: Optional[Sequence[str]] = None,
+    num_classes: Optional[int] = None,
+    max_per_cell: int = DEFAULT_EXAMPLES_PER_CELL,
+    max_bytes: int = DEFAULT_EXAMPLES_MAX_BYTES,
+    walltime: Optional[float] = None,
+) -> None:
+    """Write the per-cell example thumbnails of matrix ``tag`` at ``step``.
+
+    See :func:`cell_examples_pb` for the arguments. Bad input raises
+    ``TypeError``/``ValueError`` and writes nothing.
+    """
+    step = _validate_step(step)
+    summary = cell_examples_pb(
+        tag,
+        images,
+        true_labels,
+        predicted_labels,
+        confidences,
+        dataset_indices,
+        class_names=class_names,
+        num_classes=num_classes,
+        max_per_cell=max_per_cell,
+        max_bytes=max_bytes,
+    )
+    _write(writer, summary, step, walltime)

@@ -1,0 +1,97 @@
+"""Start the real ``tensorboard`` command on a free port, for tests."""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Iterator, List, Optional
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class TensorBoardServer:
+    """A running ``tensorboard`` subprocess; ``url`` ends without a slash."""
+
+    def __init__(self, process: subprocess.Popen, url: str, log_path: str) -> None:
+        self.process = process
+        self.url = url
+        self.log_path = log_path
+
+    def get(self, path: str, timeout: float = 30.0):
+        """``(status, headers, body bytes)`` of a GET; never raises for 4xx/5xx."""
+        try:
+            with urllib.request.urlopen(self.url + path, timeout=timeout) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as error:
+            return error.code, dict(error.headers), error.read()
+
+    def get_json(self, path: str):
+        status, _, body = self.get(path)
+        assert status == 200, (path, status, body[:500])
+        return json.loads(body)
+
+    def log(self) -> str:
+        with open(self.log_path, encoding="utf-8", errors="replace") as handle:
+            return handle.read()
+
+
+@contextlib.contextmanager
+def tensorboard_server(
+    logdir: str,
+    load_fast: bool,
+    extra_args: Optional[List[str]] = None,
+    reload_wait_s: float = 60.0,
+    tmp_dir: Optional[str] = None,
+) -> Iterator[TensorBoardServer]:
+    """Run ``tensorboard --logdir logdir`` until the block exits.
+
+    Waits until the server answers and the first load of ``logdir`` finished
+    (``/data/runs`` non-empty, when the logdir has runs).
+    """
+    port = free_port()
+    log_path = os.path.join(tmp_dir or logdir, f"tensorboard-{port}.log")
+    args = [
+        sys.executable, "-m", "tensorboard.main",
+        "--logdir", logdir,
+        "--port", str(port),
+        "--host", "127.0.0.1",
+        f"--load_fast={'true' if load_fast else 'false'}",
+        "--reload_interval", "1",
+    ] + list(extra_args or [])
+    log = open(log_path, "w")
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    server = TensorBoardServer(process, f"http://127.0.0.1:{port}", log_path)
+    try:
+        has_runs = any(name.startswith("events.out") for _, _, files in os.walk(logdir) for name in files)
+        deadline = time.monotonic() + reload_wait_s
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"tensorboard exited early:\n{server.log()}")
+            try:
+                status, _, body = server.get("/data/runs", timeout=5)
+                if status == 200 and (not has_runs or json.loads(body)):
+                    break
+            except (urllib.error.URLError, ConnectionError, socket.timeout, json.JSONDecodeError):
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"tensorboard did not load {logdir} in {reload_wait_s}s:\n{server.log()}")
+            time.sleep(0.3)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
