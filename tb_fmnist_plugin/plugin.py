@@ -1,0 +1,546 @@
+"""The TensorBoard plugin: JSON routes over confusion data, and its loader.
+
+Routes are specified in ``docs/http_api.md``. Reading goes through
+:class:`tb_fmnist_plugin.reader.ConfusionReader` (the data provider only);
+metrics come from :mod:`tb_fmnist_plugin.metrics`. Every response is built by
+``tensorboard.backend.http_util.Respond``.
+"""
+from __future__ import annotations
+
+import functools
+import json
+import logging
+import mimetypes
+import os
+import re
+import urllib.parse
+from typing import Any, Callable, Dict, Iterable, List, Optional
+
+import numpy as np
+from tensorboard import errors as tb_errors
+from tensorboard import plugin_util
+from tensorboard.backend import http_util
+from tensorboard.plugins import base_plugin
+from werkzeug import wrappers
+
+from tb_fmnist_plugin import metadata, metrics
+from tb_fmnist_plugin.reader import ConfusionReader, NotFound
+
+logger = logging.getLogger(__name__)
+
+PLUGIN_NAME = metadata.PLUGIN_NAME
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+
+_JSON = "application/json"
+#: Longest accepted integer parameter, in digits (fits in int64).
+_MAX_INT_DIGITS = 18
+_INT_PATTERN = re.compile(r"[0-9]{1,%d}" % _MAX_INT_DIGITS, re.ASCII)
+_MAX_QUERY_FIELDS = 16
+_MAX_PARAM_CHARS = 4096
+_TOP_N_DEFAULT = 10
+_TOP_N_MAX = 1000
+#: Steps decoded at once by metrics_series (bounds memory for 1,000 classes).
+_SERIES_CHUNK_ELEMENTS = 8_000_000
+#: Python's sampling default for tensors of a plugin with no hint; the Rust
+#: data server keeps up to 100.
+_DEFAULT_SAMPLES_PYTHON = 10
+_DEFAULT_SAMPLES_RUST = 100
+
+# Strings of small integers, for building large JSON matrices quickly.
+_INT_STRINGS = [str(i) for i in range(1 << 16)]
+
+
+class _HttpError(Exception):
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+def _bad_request(message: str) -> _HttpError:
+    return _HttpError(400, message)
+
+
+# --- Parameters ------------------------------------------------------------------
+
+
+def _query(request: wrappers.Request) -> Dict[str, str]:
+    """Query parameters, strictly decoded; each name at most once."""
+    raw = request.environ.get("QUERY_STRING", "")
+    if isinstance(raw, bytes):
+        raw = raw.decode("latin-1")
+    try:
+        pairs = urllib.parse.parse_qsl(
+            raw,
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=_MAX_QUERY_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise _bad_request("query parameters must be UTF-8 after percent-decoding") from None
+    except ValueError:
+        raise _bad_request("too many query parameters") from None
+    result: Dict[str, str] = {}
+    for name, value in pairs:
+        if name in result:
+            raise _bad_request(f"parameter {name!r} given more than once")
+        result[name] = value
+    return result
+
+
+def _string_param(query: Dict[str, str], name: str) -> str:
+    value = query.get(name)
+    if value is None or value == "":
+        raise _bad_request(f"missing parameter {name!r}")
+    if len(value) > _MAX_PARAM_CHARS:
+        raise _bad_request(f"parameter {name!r} is too long")
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in value):
+        raise _bad_request(f"parameter {name!r} contains control characters")
+    return value
+
+
+def _int_param(query: Dict[str, str], name: str, default: Optional[int] = None) -> int:
+    value = query.get(name)
+    if value is None:
+        if default is not None:
+            return default
+        raise _bad_request(f"missing parameter {name!r}")
+    if _INT_PATTERN.fullmatch(value) is None:
+        if re.fullmatch(r"[0-9]+", value, re.ASCII):
+            raise _bad_request(f"parameter {name!r} is too large: {value[:24]!r}")
+        raise _bad_request(f"parameter {name!r} must be a non-negative integer, got {value[:40]!r}")
+    return int(value)
+
+
+def _class_param(query: Dict[str, str], name: str, num_classes: int) -> int:
+    index = _int_param(query, name)
+    if index >= num_classes:
+        raise _bad_request(f"parameter {name!r} = {index} is out of range [0, {num_classes})")
+    return index
+
+
+# --- JSON helpers --------------------------------------------------------------------
+
+
+def _floats(values: np.ndarray) -> List[Optional[float]]:
+    """A float array as a JSON-able list with NaN -> ``None``."""
+    return [None if v != v else v for v in np.asarray(values, dtype=np.float64).tolist()]
+
+
+def _float_rows(values: np.ndarray) -> List[List[Optional[float]]]:
+    return [_floats(row) for row in values]
+
+
+def _matrix_json(matrix: np.ndarray) -> str:
+    """``[[int]]`` JSON text of a non-negative integer matrix, built quickly."""
+    rows = matrix.tolist()
+    if matrix.size and int(matrix.max()) < len(_INT_STRINGS):
+        to_str = _INT_STRINGS.__getitem__
+    else:
+        to_str = str
+    return "[[" + "],[".join([",".join(map(to_str, row)) for row in rows]) + "]]"
+
+
+def _json_response(request: wrappers.Request, payload: Any, code: int = 200) -> wrappers.Response:
+    if not isinstance(payload, str):
+        payload = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    return http_util.Respond(request, payload, _JSON, code=code)
+
+
+def _error_response(request: wrappers.Request, code: int, message: str) -> wrappers.Response:
+    return _json_response(request, {"error": message}, code=code)
+
+
+def _route(handler: Callable[..., wrappers.Response]) -> Callable[..., Any]:
+    """Wrap a route body: errors become JSON with a status, never a traceback."""
+
+    @functools.wraps(handler)
+    @wrappers.Request.application
+    def wrapper(self: "ConfusionPlugin", request: wrappers.Request) -> wrappers.Response:
+        try:
+            if request.method not in ("GET", "HEAD"):
+                raise _HttpError(405, f"method {request.method} not allowed")
+            return handler(self, request)
+        except _HttpError as error:
+            return _error_response(request, error.code, error.message)
+        except NotFound as error:
+            return _error_response(request, 404, str(error))
+        except tb_errors.PublicError as error:
+            return _error_response(request, error.http_code, str(error))
+        except Exception:  # pylint: disable=broad-except
+            logger.exception("%s: internal error serving %s", PLUGIN_NAME, request.path)
+            return _error_response(request, 500, "internal error in the confusion plugin; see the TensorBoard log")
+
+    return wrapper
+
+
+# --- Plugin ---------------------------------------------------------------------------
+
+
+class ConfusionPlugin(base_plugin.TBPlugin):
+    """Serves confusion matrices, per-class metrics and cell examples."""
+
+    plugin_name = PLUGIN_NAME
+
+    def __init__(self, context: base_plugin.TBContext) -> None:
+        self._data_provider = context.data_provider
+        self._reader = ConfusionReader(context.data_provider) if context.data_provider is not None else None
+        self._sampling_hints = dict(context.sampling_hints or {})
+        self._default_samples = _default_samples(context)
+        self._static_files = _list_static_files(STATIC_DIR)
+
+    def get_plugin_apps(self) -> Dict[str, Callable[..., Any]]:
+        return {
+            "/tags": self._serve_tags,
+            "/matrix": self._serve_matrix,
+            "/metrics": self._serve_metrics,
+            "/metrics_series": self._serve_metrics_series,
+            "/cell_series": self._serve_cell_series,
+            "/top_confusions": self._serve_top_confusions,
+            "/examples": self._serve_examples,
+            "/sprite": self._serve_sprite,
+            "/static/*": self._serve_static,
+        }
+
+    def is_active(self) -> bool:
+        """Always False: the tab is enabled through ``data_plugin_names``."""
+        return False
+
+    def data_plugin_names(self) -> Iterable[str]:
+        return (PLUGIN_NAME,)
+
+    def frontend_metadata(self) -> base_plugin.FrontendMetadata:
+        return base_plugin.FrontendMetadata(
+            es_module_path="/static/index.js",
+            tab_name="Confusion",
+        )
+
+    # --- helpers ---
+
+    def _reader_or_404(self) -> ConfusionReader:
+        if self._reader is None:
+            raise _HttpError(404, "TensorBoard has no data provider")
+        return self._reader
+
+    @staticmethod
+    def _ids(request: wrappers.Request):
+        return plugin_util.context(request.environ), plugin_util.experiment_id(request.environ)
+
+    def _samples_limit(self) -> Optional[int]:
+        hint = self._sampling_hints.get(PLUGIN_NAME)
+        if hint is None:
+            return self._default_samples
+        return None if hint == 0 else int(hint)
+
+    # --- routes ---
+
+    @_route
+    def _serve_tags(self, request: wrappers.Request) -> wrappers.Response:
+        reader = self._reader_or_404()
+        ctx, eid = self._ids(request)
+        _query(request)
+        listing = reader.list_matrix_series(ctx, eid)
+        examples = reader.examples_steps(ctx, eid) if listing else {}
+        limit = self._samples_limit()
+        runs: Dict[str, Any] = {}
+        for run in sorted(listing):
+            tags: Dict[str, Any] = {}
+            for tag in sorted(listing[run]):
+                values = reader.read_matrices(ctx, eid, run, tag)
+                series = values.series
+                steps = values.steps.tolist()
+                examples_steps = examples.get((run, tag), [])
+                tags[tag] = {
+                    "num_classes": series.num_classes,
+                    "class_names": series.class_names,
+                    "description": series.description,
+                    "steps": steps,
+                    "wall_times": values.wall_times.tolist(),
+                    "examples_steps": examples_steps,
+                    "samples_limit": limit,
+                    "possibly_sampled": limit is not None
+                    and (len(steps) >= limit or len(examples_steps) >= limit),
+                }
+            runs[run] = tags
+        return _json_response(request, {"runs": runs})
+
+    def _step_request(self, request: wrappers.Request):
+        """Parse run/tag/step, read the series; returns (query, values, position)."""
+        query = _query(request)
+        run = _string_param(query, "run")
+        tag = _string_param(query, "tag")
+        step = _int_param(query, "step")
+        values = self._reader_or_404().read_matrices(*self._ids(request), run, tag)
+        return query, values, values.position(step)
+
+    def _series_request(self, request: wrappers.Request):
+        query = _query(request)
+        run = _string_param(query, "run")
+        tag = _string_param(query, "tag")
+        return query, self._reader_or_404().read_matrices(*self._ids(request), run, tag)
+
+    @staticmethod
+    def _dense(values, i: int) -> np.ndarray:
+        try:
+            return values.dense(i)
+        except ValueError as error:
+            logger.warning("%s: unreadable matrix in %s/%s: %s", PLUGIN_NAME, values.series.run, values.series.tag, error)
+            raise _HttpError(404, "the stored matrix at this step is unreadable") from None
+
+    @_route
+    def _serve_matrix(self, request: wrappers.Request) -> wrappers.Response:
+        _, values, i = self._step_request(request)
+        series = values.series
+        matrix = self._dense(values, i)
+        head = json.dumps(
+            {
+                "run": series.run,
+                "tag": series.tag,
+                "step": int(values.steps[i]),
+                "wall_time": float(values.wall_times[i]),
+                "class_names": series.class_names,
+            },
+            separators=(",", ":"),
+        )
+        body = head[:-1] + ',"matrix":' + _matrix_json(matrix) + "}"
+        return _json_response(request, body)
+
+    @_route
+    def _serve_metrics(self, request: wrappers.Request) -> wrappers.Response:
+        _, values, i = self._step_request(request)
+        series = values.series
+        matrix = self._dense(values, i)
+        result = metrics.per_class_metrics(matrix)
+        confused_index, confused_count = metrics.most_confused_with(matrix)
+        precision = _floats(result["precision"])
+        recall = _floats(result["recall"])
+        f1 = _floats(result["f1"])
+        support = result["support"].tolist()
+        predicted = result["predicted"].tolist()
+        confused_index = confused_index.tolist()
+        confused_count = confused_count.tolist()
+        classes = [
+            {
+                "index": c,
+                "name": series.class_names[c],
+                "support": support[c],
+                "predicted": predicted[c],
+                "precision": precision[c],
+                "recall": recall[c],
+                "f1": f1[c],
+                "most_confused_with": None if confused_index[c] < 0 else confused_index[c],
+                "most_confused_count": confused_count[c],
+            }
+            for c in range(series.num_classes)
+        ]
+        return _json_response(
+            request,
+            {
+                "run": series.run,
+                "tag": series.tag,
+                "step": int(values.steps[i]),
+                "accuracy": _floats(np.atleast_1d(result["accuracy"]))[0],
+                "total": int(sum(support)),
+                "classes": classes,
+            },
+        )
+
+    @_route
+    def _serve_metrics_series(self, request: wrappers.Request) -> wrappers.Response:
+        _, values = self._series_request(request)
+        series = values.series
+        n = series.num_classes
+        count = values.steps.size
+        chunk = max(1, _SERIES_CHUNK_ELEMENTS // (n * n))
+        accuracy: List[Optional[float]] = []
+        precision: List[List[Optional[float]]] = []
+        recall: List[List[Optional[float]]] = []
+        f1: List[List[Optional[float]]] = []
+        support: List[List[int]] = []
+        for start in range(0, count, chunk):
+            stop = min(count, start + chunk)
+            try:
+                stacked = values.dense_range(start, stop)
+            except ValueError as error:
+                logger.warning("%s: unreadable matrix in %s/%s: %s", PLUGIN_NAME, series.run, series.tag, error)
+                raise _HttpError(404, "a stored matrix of this series is unreadable") from None
+            result = metrics.per_class_metrics(stacked)
+            accuracy.extend(_floats(result["accuracy"]))
+            precision.extend(_float_rows(result["precision"]))
+            recall.extend(_float_rows(result["recall"]))
+            f1.extend(_float_rows(result["f1"]))
+            support.extend(result["support"].tolist())
+        return _json_response(
+            request,
+            {
+                "run": series.run,
+                "tag": series.tag,
+                "class_names": series.class_names,
+                "steps": values.steps.tolist(),
+                "accuracy": accuracy,
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "support": support,
+            },
+        )
+
+    @_route
+    def _serve_cell_series(self, request: wrappers.Request) -> wrappers.Response:
+        query, values = self._series_request(request)
+        n = values.series.num_classes
+        true = _class_param(query, "true", n)
+        predicted = _class_param(query, "predicted", n)
+        counts: List[int] = []
+        row_totals: List[int] = []
+        for i in range(values.steps.size):
+            matrix = self._dense(values, i)
+            counts.append(int(matrix[true, predicted]))
+            row_totals.append(int(matrix[true].sum()))
+        return _json_response(
+            request, {"steps": values.steps.tolist(), "counts": counts, "row_totals": row_totals}
+        )
+
+    @_route
+    def _serve_top_confusions(self, request: wrappers.Request) -> wrappers.Response:
+        query, values, i = self._step_request(request)
+        n = _int_param(query, "n", default=_TOP_N_DEFAULT)
+        if not 1 <= n <= _TOP_N_MAX:
+            raise _bad_request(f"parameter 'n' = {n} is out of range [1, {_TOP_N_MAX}]")
+        names = values.series.class_names
+        matrix = self._dense(values, i)
+        row_totals = matrix.sum(axis=1).tolist()
+        confusions = [
+            {
+                "true": t,
+                "predicted": p,
+                "true_name": names[t],
+                "predicted_name": names[p],
+                "count": count,
+                "row_share": count / row_totals[t] if row_totals[t] else None,
+            }
+            for t, p, count in metrics.top_confusions(matrix, n)
+        ]
+        return _json_response(request, {"confusions": confusions})
+
+    def _examples_request(self, request: wrappers.Request):
+        query = _query(request)
+        run = _string_param(query, "run")
+        tag = _string_param(query, "tag")
+        step = _int_param(query, "step")
+        reader = self._reader_or_404()
+        ctx, eid = self._ids(request)
+        series = reader.matrix_series(ctx, eid, run, tag)
+        return query, series, reader.read_examples(ctx, eid, run, tag, step)
+
+    @_route
+    def _serve_examples(self, request: wrappers.Request) -> wrappers.Response:
+        query, series, found = self._examples_request(request)
+        true = _class_param(query, "true", series.num_classes)
+        predicted = _class_param(query, "predicted", series.num_classes)
+        index = found.index
+        width, height = int(index["tile_width"]), int(index["tile_height"])
+        columns = max(1, int(index["columns"]))
+        examples = [
+            {
+                "tile": tile,
+                "x": (tile % columns) * width,
+                "y": (tile // columns) * height,
+                "confidence": index["confidence"][tile],
+                "dataset_index": index["index"][tile],
+            }
+            for tile in range(len(index["true"]))
+            if index["true"][tile] == true and index["predicted"][tile] == predicted
+        ]
+        sprite = "sprite?" + urllib.parse.urlencode(
+            {"run": series.run, "tag": series.tag, "step": found.step}, quote_via=urllib.parse.quote
+        )
+        return _json_response(
+            request,
+            {
+                "tile_width": width,
+                "tile_height": height,
+                "channels": int(index["channels"]),
+                "columns": columns,
+                "sprite": sprite,
+                "examples": examples,
+            },
+        )
+
+    @_route
+    def _serve_sprite(self, request: wrappers.Request) -> wrappers.Response:
+        _, _, found = self._examples_request(request)
+        png = self._reader_or_404().read_blob(plugin_util.context(request.environ), found.sprite_key)
+        return http_util.Respond(request, png, "image/png")
+
+    @_route
+    def _serve_static(self, request: wrappers.Request) -> wrappers.Response:
+        path = request.environ.get("PATH_INFO", "")
+        marker = f"/plugin/{PLUGIN_NAME}/static/"
+        position = path.find(marker)
+        name = path[position + len(marker):] if position >= 0 else ""
+        full_path = self._static_files.get(name)
+        if full_path is None:
+            raise _HttpError(404, "no such static file")
+        with open(full_path, "rb") as handle:
+            content = handle.read()
+        content_type = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        if name.endswith(".js") or name.endswith(".mjs"):
+            content_type = "application/javascript"
+        return http_util.Respond(request, content, content_type)
+
+
+def _list_static_files(root: str) -> Dict[str, str]:
+    """``{relative posix path: absolute path}`` of the regular files under
+    ``root``, the only names the static route serves (hidden files and
+    symbolic links left out)."""
+    files: Dict[str, str] = {}
+    if not os.path.isdir(root):
+        return files
+    for directory, subdirs, names in os.walk(root):
+        subdirs[:] = [d for d in subdirs if not d.startswith(".") and not os.path.islink(os.path.join(directory, d))]
+        for name in names:
+            full = os.path.join(directory, name)
+            if name.startswith(".") or os.path.islink(full) or not os.path.isfile(full):
+                continue
+            files[os.path.relpath(full, root).replace(os.sep, "/")] = full
+    return files
+
+
+def _default_samples(context: base_plugin.TBContext) -> int:
+    """How many steps TensorBoard keeps of a plugin without a sampling hint."""
+    flags = context.flags
+    if getattr(flags, "load_fast", None) == "false":
+        return _DEFAULT_SAMPLES_PYTHON
+    provider_module = type(context.data_provider).__module__ if context.data_provider is not None else ""
+    return _DEFAULT_SAMPLES_RUST if "grpc" in provider_module else _DEFAULT_SAMPLES_PYTHON
+
+
+class ConfusionLoader(base_plugin.TBLoader):
+    """Loads :class:`ConfusionPlugin` and keeps every step by default.
+
+    Without a hint TensorBoard keeps only a sample of a third-party tensor
+    series (10 steps with ``--load_fast=false``, 100 with the Rust server).
+    ``fix_flags`` adds ``tb_fmnist_confusion=0`` (keep all) to
+    ``--samples_per_plugin`` unless the user gave a value for this plugin.
+    """
+
+    def fix_flags(self, flags: Any) -> None:
+        hints = getattr(flags, "samples_per_plugin", None)
+        if isinstance(hints, str):  # unparsed (e.g. flags built by hand)
+            parsed: Dict[str, int] = {}
+            for token in hints.split(","):
+                if token.strip():
+                    key, _, value = token.strip().partition("=")
+                    try:
+                        parsed[key.strip()] = int(value)
+                    except ValueError:
+                        raise base_plugin.FlagsError(f"--samples_per_plugin: bad entry {token!r}") from None
+            hints = parsed
+        hints = dict(hints or {})
+        hints.setdefault(PLUGIN_NAME, 0)
+        flags.samples_per_plugin = hints
+
+    def load(self, context: base_plugin.TBContext) -> ConfusionPlugin:
+        return ConfusionPlugin(context)

@@ -1,0 +1,304 @@
+"""Read confusion data back through TensorBoard's data provider.
+
+All reading and decoding for the plugin lives here, so the HTTP layer in
+:mod:`tb_fmnist_plugin.plugin` only parses parameters and shapes JSON. Nothing
+here touches the multiplexer or the log directory: every read goes through
+``context.data_provider``, which works the same under ``--load_fast=true``
+(the Rust data server) and ``--load_fast=false``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+from collections import OrderedDict
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+from tensorboard.data import provider
+
+from tb_fmnist_plugin import metadata
+
+logger = logging.getLogger(__name__)
+
+#: ``downsample`` passed to the provider: larger than any plausible number of
+#: kept steps, so the provider returns every step it holds.
+READ_ALL = 10**9
+
+#: Decoded series kept between requests (see :class:`ConfusionReader`).
+_CACHE_ENTRIES = 16
+#: Series whose stored values exceed this many bytes are not cached.
+_CACHE_MAX_SERIES_BYTES = 64 * 1024 * 1024
+
+
+class NotFound(Exception):
+    """A run, tag or step the data provider does not have (HTTP 404)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MatrixSeries:
+    """A confusion-matrix tag of one run, as listed by the data provider."""
+
+    run: str
+    tag: str
+    num_classes: int
+    class_names: List[str]
+    description: str
+    max_step: Optional[int]
+    max_wall_time: Optional[float]
+
+
+@dataclasses.dataclass(frozen=True)
+class MatrixValues:
+    """Every kept step of a matrix series, in ascending step order.
+
+    ``values[i]`` is the stored (possibly sparse) encoding of step
+    ``steps[i]``; :meth:`dense` decodes one step, :meth:`dense_range` several.
+    When a step was written more than once, the last write wins.
+    """
+
+    series: MatrixSeries
+    steps: np.ndarray
+    wall_times: np.ndarray
+    values: Tuple[np.ndarray, ...]
+
+    def position(self, step: int) -> int:
+        """Index of ``step`` in ``steps``; raises :class:`NotFound`."""
+        i = int(np.searchsorted(self.steps, step))
+        if i >= self.steps.size or int(self.steps[i]) != step:
+            raise NotFound(f"step {step} not found for run {self.series.run!r}, tag {self.series.tag!r}")
+        return i
+
+    def dense(self, i: int) -> np.ndarray:
+        """The ``[n, n]`` int64 matrix of the ``i``-th kept step."""
+        return metadata.decode_matrix(self.values[i], self.series.num_classes)
+
+    def dense_range(self, start: int, stop: int) -> np.ndarray:
+        """The ``[stop - start, n, n]`` int64 matrices of kept steps."""
+        n = self.series.num_classes
+        out = np.empty((stop - start, n, n), dtype=np.int64)
+        for k, i in enumerate(range(start, stop)):
+            out[k] = self.dense(i)
+        return out
+
+
+@dataclasses.dataclass(frozen=True)
+class ExamplesStep:
+    """The per-cell examples of one step: parsed index and the sprite's key."""
+
+    step: int
+    wall_time: float
+    index: Dict[str, Any]
+    sprite_key: str
+
+
+def _ordered_unique_last(steps: np.ndarray) -> np.ndarray:
+    """Positions that keep the last occurrence of each step, ascending by step."""
+    order = np.argsort(steps, kind="stable")
+    sorted_steps = steps[order]
+    keep = np.ones(order.size, dtype=bool)
+    if order.size > 1:
+        keep[:-1] = sorted_steps[1:] != sorted_steps[:-1]
+    return order[keep]
+
+
+class ConfusionReader:
+    """Lists and reads this plugin's series through a ``DataProvider``.
+
+    Decoded matrix series are cached per (experiment, run, tag) and reused
+    while the provider reports the same ``max_step`` and ``max_wall_time``
+    for the series; any new event changes one of them. Listing a series is
+    one cheap metadata call, so a request for a single step does not
+    transfer every step's tensor again.
+    """
+
+    def __init__(self, data_provider: provider.DataProvider) -> None:
+        self._provider = data_provider
+        self._cache: "OrderedDict[Tuple[str, str, str], Tuple[Tuple[Any, ...], MatrixValues]]" = OrderedDict()
+        self._lock = threading.Lock()
+
+    # --- Listing ---------------------------------------------------------------
+
+    def list_matrix_series(self, ctx: Any, experiment_id: str) -> Dict[str, Dict[str, MatrixSeries]]:
+        """Every readable matrix series, as ``{run: {tag: MatrixSeries}}``."""
+        listing = self._provider.list_tensors(
+            ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME
+        )
+        result: Dict[str, Dict[str, MatrixSeries]] = {}
+        for run, tags in listing.items():
+            for tag, series in tags.items():
+                parsed = _parse_series(run, tag, series, metadata.KIND_MATRIX)
+                if parsed is not None:
+                    result.setdefault(run, {})[tag] = parsed
+        return result
+
+    def matrix_series(self, ctx: Any, experiment_id: str, run: str, tag: str) -> MatrixSeries:
+        """The one matrix series ``(run, tag)``; raises :class:`NotFound`."""
+        listing = self._provider.list_tensors(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
+        )
+        series = listing.get(run, {}).get(tag)
+        parsed = None if series is None else _parse_series(run, tag, series, metadata.KIND_MATRIX)
+        if parsed is None:
+            if run not in self._provider_runs(ctx, experiment_id):
+                raise NotFound(f"run {run!r} not found")
+            raise NotFound(f"tag {tag!r} not found in run {run!r}")
+        return parsed
+
+    def list_examples_series(self, ctx: Any, experiment_id: str) -> Dict[Tuple[str, str], str]:
+        """``{(run, matrix_tag): examples_tag}`` for every readable examples series."""
+        listing = self._provider.list_blob_sequences(
+            ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME
+        )
+        result: Dict[Tuple[str, str], str] = {}
+        for run, tags in listing.items():
+            for tag, series in tags.items():
+                content = metadata.parse_plugin_content(series.plugin_content)
+                if content is None or content.get("kind") != metadata.KIND_EXAMPLES:
+                    continue
+                matrix_tag = content.get("matrix_tag")
+                if isinstance(matrix_tag, str):
+                    result[(run, matrix_tag)] = tag
+        return result
+
+    def _provider_runs(self, ctx: Any, experiment_id: str) -> set:
+        return {r.run_name for r in self._provider.list_runs(ctx, experiment_id=experiment_id)}
+
+    # --- Matrices ----------------------------------------------------------------
+
+    def read_matrices(self, ctx: Any, experiment_id: str, run: str, tag: str) -> MatrixValues:
+        """Every kept step of ``(run, tag)``; raises :class:`NotFound`."""
+        series = self.matrix_series(ctx, experiment_id, run, tag)
+        key = (experiment_id, run, tag)
+        stamp = (series.max_step, series.max_wall_time, series.num_classes)
+        with self._lock:
+            hit = self._cache.get(key)
+            if hit is not None and hit[0] == stamp:
+                self._cache.move_to_end(key)
+                return hit[1]
+        data = self._provider.read_tensors(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            downsample=READ_ALL,
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
+        )
+        datums = data.get(run, {}).get(tag, [])
+        steps = np.array([d.step for d in datums], dtype=np.int64)
+        wall_times = np.array([d.wall_time for d in datums], dtype=np.float64)
+        keep = np.array(
+            [i for i in _ordered_unique_last(steps) if _plausible(datums[i].numpy, series.num_classes, run, tag)],
+            dtype=np.int64,
+        )
+        values = tuple(np.asarray(datums[i].numpy) for i in keep)
+        result = MatrixValues(series, steps[keep], wall_times[keep], values)
+        if sum(v.nbytes for v in values) <= _CACHE_MAX_SERIES_BYTES:
+            with self._lock:
+                self._cache[key] = (stamp, result)
+                self._cache.move_to_end(key)
+                while len(self._cache) > _CACHE_ENTRIES:
+                    self._cache.popitem(last=False)
+        return result
+
+    # --- Examples -------------------------------------------------------------
+
+    def _examples_tag(self, ctx: Any, experiment_id: str, run: str, tag: str) -> Optional[str]:
+        candidate = metadata.examples_tag(tag)
+        listing = self._provider.list_blob_sequences(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[candidate]),
+        )
+        series = listing.get(run, {}).get(candidate)
+        if series is None:
+            return None
+        content = metadata.parse_plugin_content(series.plugin_content)
+        if content is None or content.get("kind") != metadata.KIND_EXAMPLES:
+            return None
+        return candidate
+
+    def read_examples(self, ctx: Any, experiment_id: str, run: str, tag: str, step: int) -> ExamplesStep:
+        """The examples of ``(run, tag)`` at ``step``; raises :class:`NotFound`."""
+        examples_tag = self._examples_tag(ctx, experiment_id, run, tag)
+        if examples_tag is None:
+            raise NotFound(f"no examples for run {run!r}, tag {tag!r}")
+        data = self._provider.read_blob_sequences(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            downsample=READ_ALL,
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[examples_tag]),
+        )
+        match = None
+        for datum in data.get(run, {}).get(examples_tag, []):
+            if datum.step == step:
+                match = datum  # last write of a step wins
+        if match is None:
+            raise NotFound(f"no examples at step {step} for run {run!r}, tag {tag!r}")
+        refs = match.values
+        if len(refs) <= max(metadata.EXAMPLES_INDEX_BLOB, metadata.EXAMPLES_SPRITE_BLOB):
+            raise NotFound(f"examples at step {step} are incomplete")
+        blob = self._provider.read_blob(ctx, blob_key=refs[metadata.EXAMPLES_INDEX_BLOB].blob_key)
+        try:
+            index = metadata.decode_examples_index(blob)
+        except ValueError as error:
+            logger.warning("%s: unreadable examples at %s/%s step %d: %s", metadata.PLUGIN_NAME, run, tag, step, error)
+            raise NotFound(f"examples at step {step} are unreadable") from None
+        return ExamplesStep(step, match.wall_time, index, refs[metadata.EXAMPLES_SPRITE_BLOB].blob_key)
+
+    def examples_steps(self, ctx: Any, experiment_id: str) -> Dict[Tuple[str, str], List[int]]:
+        """``{(run, matrix_tag): [steps with examples, ascending]}``."""
+        tags = self.list_examples_series(ctx, experiment_id)
+        if not tags:
+            return {}
+        runs = sorted({run for run, _ in tags})
+        data = self._provider.read_blob_sequences(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            downsample=READ_ALL,
+            run_tag_filter=provider.RunTagFilter(runs=runs, tags=sorted(set(tags.values()))),
+        )
+        result: Dict[Tuple[str, str], List[int]] = {}
+        for (run, matrix_tag), examples_tag in tags.items():
+            datums = data.get(run, {}).get(examples_tag, [])
+            result[(run, matrix_tag)] = sorted({d.step for d in datums})
+        return result
+
+    def read_blob(self, ctx: Any, blob_key: str) -> bytes:
+        """Bytes of one blob (e.g. a sprite PNG)."""
+        return self._provider.read_blob(ctx, blob_key=blob_key)
+
+
+def _plausible(value: Any, num_classes: int, run: str, tag: str) -> bool:
+    """Whether a stored value has a matrix layout; logs and skips it if not."""
+    value = np.asarray(value)
+    ok = (value.ndim == 2 and value.shape == (num_classes, num_classes)) or (
+        value.ndim == 1 and value.size % 2 == 0
+    )
+    ok = ok and np.issubdtype(value.dtype, np.integer)
+    if not ok:
+        logger.warning(
+            "%s: skipping a value of shape %s in %s/%s (expected %d classes)",
+            metadata.PLUGIN_NAME, value.shape, run, tag, num_classes,
+        )
+    return ok
+
+
+def _parse_series(run: str, tag: str, series: Any, kind: str) -> Optional[MatrixSeries]:
+    content = metadata.parse_plugin_content(series.plugin_content)
+    if content is None or content.get("kind") != kind:
+        return None
+    return MatrixSeries(
+        run=run,
+        tag=tag,
+        num_classes=int(content["num_classes"]),
+        class_names=[str(name) for name in content["class_names"]],
+        description=series.description or "",
+        max_step=series.max_step,
+        max_wall_time=series.max_wall_time,
+    )
