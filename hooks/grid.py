@@ -1,0 +1,80 @@
+"""Labeled image grids for the Images dashboard."""
+from __future__ import annotations
+
+from typing import Sequence, Union
+
+import numpy as np
+import torch
+
+Number = Union[float, Sequence[float]]
+
+
+def to_unit_range(images: torch.Tensor, mean: Number, std: Number) -> torch.Tensor:
+    """Undo ``Normalize(mean, std)`` and clamp to [0, 1] (uint8 is divided by 255)."""
+    if images.dtype == torch.uint8:
+        return images.float() / 255.0
+    x = images.detach().float()
+    channels = x.shape[1]
+
+    def per_channel(value: Number) -> torch.Tensor:
+        t = torch.as_tensor(value, dtype=torch.float32, device=x.device).reshape(-1)
+        if t.numel() == 1:
+            t = t.expand(channels)
+        if t.numel() != channels:
+            raise ValueError(f"image mean/std has {t.numel()} values for {channels} channels")
+        return t.reshape(1, channels, 1, 1)
+
+    return (x * per_channel(std) + per_channel(mean)).clamp_(0.0, 1.0)
+
+
+def _fit(draw, text: str, font, width: int) -> str:
+    if draw.textlength(text, font=font) <= width:
+        return text
+    while len(text) > 1 and draw.textlength(text + "...", font=font) > width:
+        text = text[:-1]
+    return text + "..."
+
+
+def label_tiles(images: torch.Tensor, labels: Sequence[str], min_width: int = 112) -> torch.Tensor:
+    """Tiles ``[N, 3, H', W']``: each image (values in [0, 1]) scaled up by an
+    integer factor to at least ``min_width`` pixels wide, under two lines of
+    label text drawn with Pillow's default font."""
+    from PIL import Image, ImageDraw, ImageFont
+
+    font = ImageFont.load_default()
+    count, channels, height, width = images.shape
+    scale = max(1, -(-min_width // width))
+    tile_w, image_h = width * scale, height * scale
+    probe = ImageDraw.Draw(Image.new("RGB", (1, 1)))
+    box = probe.textbbox((0, 0), "Ag(0.9)->", font=font)
+    line_h = box[3] - box[1] + 3
+    text_h = 2 * line_h + 2
+    pixels = (images.detach().cpu().clamp(0, 1) * 255 + 0.5).to(torch.uint8)
+    tiles = []
+    for i in range(count):
+        array = pixels[i].permute(1, 2, 0).numpy()
+        picture = Image.fromarray(array[:, :, 0] if channels == 1 else array).convert("RGB")
+        picture = picture.resize((tile_w, image_h), Image.NEAREST)
+        tile = Image.new("RGB", (tile_w, text_h + image_h), (0, 0, 0))
+        tile.paste(picture, (0, text_h))
+        draw = ImageDraw.Draw(tile)
+        label = labels[i]
+        if draw.textlength(label, font=font) <= tile_w - 4:
+            lines = [label]
+        elif " -> " in label:
+            head, tail = label.split(" -> ", 1)
+            lines = [_fit(draw, head + " ->", font, tile_w - 4), _fit(draw, tail, font, tile_w - 4)]
+        else:
+            lines = [_fit(draw, label, font, tile_w - 4)]
+        for j, line in enumerate(lines):
+            draw.text((2, 1 + j * line_h), line, fill=(255, 255, 255), font=font)
+        tiles.append(torch.from_numpy(np.asarray(tile).copy()).permute(2, 0, 1))
+    return torch.stack(tiles).float() / 255.0 if tiles else torch.zeros(0, 3, text_h + image_h, tile_w)
+
+
+def labeled_grid(images: torch.Tensor, labels: Sequence[str], nrow: int = 8) -> torch.Tensor:
+    """One ``[3, H, W]`` grid (``torchvision.utils.make_grid``) of labeled tiles."""
+    from torchvision.utils import make_grid
+
+    tiles = label_tiles(images, labels)
+    return make_grid(tiles, nrow=nrow, padding=2, pad_value=0.5)

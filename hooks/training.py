@@ -1,0 +1,389 @@
+"""Training-side hooks: step counting, activation/gradient/weight statistics.
+
+Only a root-module forward pre/post hook and (with an optimizer) step pre/post
+hooks stay registered. On a logging step the per-module forward hooks (and,
+without an optimizer, per-parameter post-accumulate-grad hooks) are added for
+that step only and removed again, so a non-logging step costs a counter check.
+
+Statistics are :func:`~tb_fmnist_plugin.hooks.stats.summarize` rows computed on
+the device as the values appear; at the end of the logging step all rows go to
+the CPU in one transfer per device and are written.
+"""
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import stats
+from .graph import write_graph
+
+Row = Tuple[str, str, int, torch.Tensor]  # (kind, name, numel, row on device)
+
+
+def _walk_tensors(value: Any, path: str = "") -> List[Tuple[str, torch.Tensor]]:
+    """Floating-point tensors in a (nested) output with a path suffix each."""
+    if isinstance(value, torch.Tensor):
+        return [(path, value)] if value.is_floating_point() else []
+    found: List[Tuple[str, torch.Tensor]] = []
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found.extend(_walk_tensors(item, f"{path}/{key}"))
+    elif isinstance(value, (tuple, list)):
+        for index, item in enumerate(value):
+            found.extend(_walk_tensors(item, f"{path}/{index}"))
+    return found
+
+
+class TrainingHooks:
+    """Registers and runs the training-side hooks of one monitor."""
+
+    def __init__(
+        self,
+        root: nn.Module,
+        writer_fn: Callable[[], Any],
+        optimizer: Optional[torch.optim.Optimizer],
+        log_every: int,
+        bins: int,
+        modules: Sequence[Tuple[str, nn.Module]],
+        parameters: Sequence[Tuple[str, nn.Parameter]],
+        log_activations: bool = True,
+        log_gradients: bool = True,
+        log_weights: bool = True,
+        log_updates: bool = True,
+        log_graph: bool = True,
+        example_input: Any = None,
+    ) -> None:
+        self.root = root
+        self.writer_fn = writer_fn
+        self.optimizer = optimizer
+        self.log_every = log_every
+        self.bins = bins
+        self.modules = list(modules)
+        self.parameters = list(parameters)
+        self.enabled = {
+            "activations": log_activations and bool(self.modules),
+            "gradients": log_gradients,
+            "weights": log_weights,
+            "updates": log_updates,
+            "graph": log_graph,
+            "writing": True,
+        }
+        self.example_input = example_input
+        self.step = 0
+        self.graph_done = not log_graph
+        self.tracing = False
+        self.nonfinite_reported = False
+        self._rows: List[Row] = []
+        self._snapshot: Dict[str, torch.Tensor] = {}
+        self._capture_handles: List[Any] = []
+        self._grad_handles: List[Any] = []
+        self._calls: Dict[str, int] = {}
+        self._captured = False
+        self._pending_step: Optional[int] = None  # no-optimizer mode
+        self._handles: List[Any] = [
+            root.register_forward_pre_hook(self._root_pre),
+            root.register_forward_hook(self._root_post),
+        ]
+        if optimizer is not None:
+            self._handles.append(optimizer.register_step_pre_hook(self._optimizer_pre))
+            self._handles.append(optimizer.register_step_post_hook(self._optimizer_post))
+
+    # --- failure handling --------------------------------------------------
+
+    def _fail(self, part: str, error: BaseException) -> None:
+        """Disable ``part`` after an error, with one warning; never raises."""
+        if self.enabled.get(part, False):
+            self.enabled[part] = False
+            warnings.warn(
+                f"tb_fmnist_plugin.hooks: {part} logging disabled after an error: {type(error).__name__}: {error}",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        if part in ("activations", "writing"):
+            self._stop_capture()
+
+    def _writing(self) -> bool:
+        return self.enabled["writing"] and self.writer_fn() is not None
+
+    # --- root module hooks ---------------------------------------------------
+
+    def _root_pre(self, module: nn.Module, args: Tuple[Any, ...]) -> None:
+        if not module.training or self.tracing:
+            return
+        try:
+            if self._pending_step is not None:
+                self._finish_pending()
+            if not self.graph_done:
+                self._write_graph(args)
+            if self.step % self.log_every == 0 and not self._captured and self._writing():
+                if self.enabled["activations"]:
+                    self._start_capture()
+                if self.optimizer is None:
+                    self._pending_step = self.step
+                    if self.enabled["updates"]:
+                        self._take_snapshot(all_trainable=True)
+        except Exception as error:  # never raise into the training loop
+            self._fail("writing", error)
+
+    def _root_post(self, module: nn.Module, args: Tuple[Any, ...], output: Any) -> None:
+        if not module.training or self.tracing:
+            return
+        try:
+            if self._capture_handles:
+                self._stop_capture()
+                self._captured = True
+            if self.optimizer is None:
+                if self._pending_step == self.step:
+                    if self.enabled["weights"]:
+                        self._add_weight_rows()
+                    if self.enabled["gradients"]:
+                        self._start_grad_capture()
+                self.step += 1
+                self._captured = False
+        except Exception as error:
+            self._fail("writing", error)
+
+    # --- graph ------------------------------------------------------------------
+
+    def _write_graph(self, args: Tuple[Any, ...]) -> None:
+        self.graph_done = True
+        writer = self.writer_fn()
+        if writer is None or not self.enabled["graph"]:
+            return
+        inputs = self.example_input if self.example_input is not None else args
+        if not isinstance(inputs, tuple):
+            inputs = (inputs,)
+        if not inputs:
+            warnings.warn("tb_fmnist_plugin.hooks: no positional input to trace the graph with; graph skipped", RuntimeWarning)
+            return
+        self.tracing = True
+        try:
+            write_graph(writer, self.root, inputs)
+        except Exception as error:
+            warnings.warn(
+                f"tb_fmnist_plugin.hooks: could not trace the model graph ({type(error).__name__}: {error}); "
+                "graph skipped, training continues",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+        finally:
+            self.tracing = False
+
+    # --- activations ------------------------------------------------------------
+
+    def _start_capture(self) -> None:
+        self._stop_capture()
+        self._calls = {}
+        for name, module in self.modules:
+            self._capture_handles.append(module.register_forward_hook(self._make_activation_hook(name)))
+
+    def _stop_capture(self) -> None:
+        for handle in self._capture_handles:
+            handle.remove()
+        self._capture_handles = []
+
+    def _make_activation_hook(self, name: str) -> Callable[..., None]:
+        def hook(module: nn.Module, args: Tuple[Any, ...], output: Any) -> None:
+            if self.tracing or not self.enabled["activations"]:
+                return
+            try:
+                calls = self._calls.get(name, 0)
+                self._calls[name] = calls + 1
+                base = name if calls == 0 else f"{name}/call{calls}"
+                for suffix, tensor in _walk_tensors(output):
+                    self._rows.append(("act", base + suffix, tensor.numel(), stats.summarize(tensor, self.bins)))
+            except Exception as error:
+                self._fail("activations", error)
+
+        return hook
+
+    # --- parameters -------------------------------------------------------------
+
+    def _trainable(self) -> List[Tuple[str, nn.Parameter]]:
+        return [(n, p) for n, p in self.parameters if p.requires_grad]
+
+    def _take_snapshot(self, all_trainable: bool) -> None:
+        self._snapshot = {
+            n: p.detach().clone()
+            for n, p in self._trainable()
+            if all_trainable or p.grad is not None
+        }
+
+    def _add_weight_rows(self) -> None:
+        for name, param in self._trainable():
+            self._rows.append(("weight", name, param.numel(), stats.summarize(param, self.bins)))
+
+    def _add_update_rows(self) -> None:
+        params = dict(self.parameters)
+        for name, old in self._snapshot.items():
+            self._rows.append(("update", name, old.numel(), stats.update_norms(params[name], old)))
+        self._snapshot = {}
+
+    def _start_grad_capture(self) -> None:
+        self._stop_grad_capture()
+        for name, param in self._trainable():
+            self._grad_handles.append(param.register_post_accumulate_grad_hook(self._make_grad_hook(name)))
+
+    def _stop_grad_capture(self) -> None:
+        for handle in self._grad_handles:
+            handle.remove()
+        self._grad_handles = []
+
+    def _make_grad_hook(self, name: str) -> Callable[[torch.Tensor], None]:
+        def hook(param: torch.Tensor) -> None:
+            if not self.enabled["gradients"] or param.grad is None:
+                return
+            try:
+                # Gradient accumulation: the last backward's (accumulated) gradient wins.
+                self._rows = [r for r in self._rows if not (r[0] == "grad" and r[1] == name)]
+                self._rows.append(("grad", name, param.numel(), stats.summarize(param.grad, self.bins)))
+            except Exception as error:
+                self._fail("gradients", error)
+
+        return hook
+
+    def _finish_pending(self) -> None:
+        """No-optimizer mode: close the previous logging step."""
+        step, self._pending_step = self._pending_step, None
+        self._stop_grad_capture()
+        try:
+            if self._snapshot and self.enabled["updates"]:
+                self._add_update_rows()
+        except Exception as error:
+            self._fail("updates", error)
+        self._snapshot = {}
+        self.flush(step)
+
+    # --- optimizer hooks --------------------------------------------------------
+
+    def _optimizer_pre(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        if self.step % self.log_every:
+            return
+        try:
+            if not self._writing():
+                return
+            if self.enabled["gradients"]:
+                for name, param in self._trainable():
+                    if param.grad is not None:
+                        self._rows.append(("grad", name, param.numel(), stats.summarize(param.grad, self.bins)))
+            if self.enabled["weights"]:
+                self._add_weight_rows()
+            if self.enabled["updates"]:
+                self._take_snapshot(all_trainable=False)
+        except Exception as error:
+            self._fail("gradients", error)
+
+    def _optimizer_post(self, optimizer: Any, args: Any, kwargs: Any) -> None:
+        step = self.step
+        self.step = step + 1
+        self._captured = False
+        if step % self.log_every:
+            return
+        try:
+            if self._snapshot and self.enabled["updates"]:
+                self._add_update_rows()
+        except Exception as error:
+            self._fail("updates", error)
+        self._snapshot = {}
+        self.flush(step)
+
+    # --- writing ------------------------------------------------------------------
+
+    def pending(self) -> bool:
+        return bool(self._rows) or self._pending_step is not None
+
+    def flush_pending(self) -> None:
+        """Write what a no-optimizer logging step still holds (end of training)."""
+        if self._pending_step is not None:
+            self._finish_pending()
+
+    def flush(self, step: int) -> None:
+        """Move every held row to the CPU (one transfer per device) and write."""
+        rows, self._rows = self._rows, []
+        writer = self.writer_fn()
+        if not rows or writer is None or not self.enabled["writing"]:
+            return
+        try:
+            self._write_rows(writer, rows, step)
+        except Exception as error:
+            self._fail("writing", error)
+
+    def _write_rows(self, writer: Any, rows: List[Row], step: int) -> None:
+        by_device: Dict[torch.device, List[int]] = {}
+        for index, row in enumerate(rows):
+            by_device.setdefault(row[3].device, []).append(index)
+        host: List[Optional[np.ndarray]] = [None] * len(rows)
+        for indices in by_device.values():
+            flat = torch.cat([rows[i][3].reshape(-1) for i in indices]).to("cpu", torch.float64).numpy()
+            offset = 0
+            for i in indices:
+                length = rows[i][3].numel()
+                host[i] = flat[offset:offset + length]
+                offset += length
+        global_sq, global_bad, first_bad = 0.0, False, None
+        for (kind, name, numel, _), values in zip(rows, host):
+            if kind == "update":
+                delta, norm = float(values[0]), float(values[1])
+                writer.add_scalar(f"updates/{name}/ratio", delta / norm if norm > 0 else math.nan, step)
+                continue
+            summary = stats.decode(values, numel, self.bins)
+            if kind == "act":
+                prefix = f"activations/{name}"
+                writer.add_scalar(f"{prefix}/mean", summary.mean, step)
+                writer.add_scalar(f"{prefix}/std", summary.std, step)
+                writer.add_scalar(f"{prefix}/zero_fraction", summary.zero_fraction, step)
+                writer.add_scalar(f"{prefix}/nonfinite_fraction", summary.nonfinite_fraction, step)
+                writer.add_scalar(f"{prefix}/nonfinite", summary.nonfinite, step)
+                if summary.nonfinite and first_bad is None:
+                    first_bad = name
+                self._histogram(writer, prefix, summary, step)
+            elif kind == "grad":
+                norm = summary.norm if not summary.nonfinite else math.nan
+                global_sq += summary.sum_squares
+                global_bad |= bool(summary.nonfinite)
+                writer.add_scalar(f"gradients/{name}/norm", norm, step)
+                self._histogram(writer, f"gradients/{name}", summary, step)
+            elif kind == "weight":
+                self._histogram(writer, f"weights/{name}", summary, step)
+        if any(r[0] == "grad" for r in rows):
+            writer.add_scalar("gradients/global_norm", math.nan if global_bad else math.sqrt(global_sq), step)
+        if first_bad is not None and not self.nonfinite_reported:
+            self.nonfinite_reported = True
+            message = f"first non-finite (NaN/Inf) activation at step {step}: layer '{first_bad}' (first in forward order)"
+            warnings.warn(f"tb_fmnist_plugin.hooks: {message}", RuntimeWarning, stacklevel=2)
+            writer.add_text("nonfinite/first_layer", message, step)
+
+    @staticmethod
+    def _histogram(writer: Any, tag: str, summary: stats.Summary, step: int) -> None:
+        if summary.bucket_counts is None:
+            return
+        writer.add_histogram_raw(
+            tag,
+            min=summary.min,
+            max=summary.max,
+            num=summary.finite,
+            sum=summary.sum,
+            sum_squares=summary.sum_squares,
+            bucket_limits=summary.bucket_limits.tolist(),
+            bucket_counts=summary.bucket_counts.tolist(),
+            global_step=step,
+        )
+
+    # --- teardown -------------------------------------------------------------------
+
+    def remove(self) -> None:
+        """Remove every hook and drop every held tensor (idempotent)."""
+        self._stop_capture()
+        self._stop_grad_capture()
+        for handle in self._handles:
+            handle.remove()
+        self._handles = []
+        self._rows = []
+        self._snapshot = {}
+        self._pending_step = None
+        self.example_input = None
