@@ -1,0 +1,59 @@
+// JSON client for the plugin routes (docs/http_api.md). URLs are relative to
+// the document's base (TensorBoard's plugin_entry.html sets
+// <base href="plugin/tb_fmnist_confusion/">), so --path_prefix works.
+
+export interface TagInfo {
+  num_classes: number;
+  class_names: string[];
+  description: string;
+  steps: number[];
+  wall_times: number[];
+  examples_steps: number[];
+  samples_limit: number | null;
+  possibly_sampled: boolean;
+}
+export interface TagsResponse { runs: Record<string, Record<string, TagInfo>> }
+export interface MatrixResponse { run: string; tag: string; step: number; wall_time: number; class_names: string[]; matrix: number[][] }
+export interface MetricsSeries {
+  run: string; tag: string; class_names: string[]; steps: number[]; accuracy: (number | null)[];
+  precision: (number | null)[][]; recall: (number | null)[][]; f1: (number | null)[][]; support: number[][];
+}
+export interface CellSeries { steps: number[]; counts: number[]; row_totals: number[] }
+export interface Example { tile: number; x: number; y: number; confidence: number; dataset_index: number }
+export interface ExamplesResponse { tile_width: number; tile_height: number; channels: number; columns: number; sprite: string; examples: Example[] }
+
+export class ApiError extends Error {
+  constructor(readonly status: number, message: string, readonly route: string) {
+    super(message);
+  }
+}
+
+export function routeUrl(route: string, params: Record<string, string | number> = {}): string {
+  const qs = new URLSearchParams();
+  for (const [k, v] of Object.entries(params)) qs.set(k, String(v));
+  const q = qs.toString();
+  return new URL(q ? `${route}?${q}` : route, document.baseURI).href;
+}
+
+export async function getJson<T>(route: string, params: Record<string, string | number> = {}): Promise<T> {
+  let response: Response;
+  try {
+    response = await fetch(routeUrl(route, params), { credentials: "same-origin", headers: { Accept: "application/json" } });
+  } catch (e) {
+    throw new ApiError(0, `cannot reach TensorBoard (${(e as Error).message}); is it still running?`, route);
+  }
+  const text = await response.text();
+  if (!response.ok) {
+    let message = text.slice(0, 300);
+    try {
+      const body = JSON.parse(text);
+      if (body && typeof body.error === "string") message = body.error;
+    } catch { /* not JSON */ }
+    throw new ApiError(response.status, message || response.statusText, route);
+  }
+  try {
+    return JSON.parse(text) as T;
+  } catch {
+    throw new ApiError(response.status, `the ${route} route did not return JSON`, route);
+  }
+}

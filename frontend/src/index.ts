@@ -1,0 +1,20 @@
+// Entry point: TensorBoard's plugin_entry.html imports this module and calls render().
+import { App } from "./ui/app";
+import { CSS } from "./ui/styles";
+import { followTheme } from "./ui/theme";
+
+let started = false;
+
+export function render(): void {
+  if (started) return;
+  started = true;
+  const style = document.createElement("style");
+  style.textContent = CSS;
+  document.head.appendChild(style);
+  const root = document.createElement("div");
+  root.id = "tbc-root";
+  document.body.appendChild(root);
+  const app = new App(root);
+  followTheme(() => app.onThemeChange());
+  void app.start();
+}

@@ -1,0 +1,43 @@
+// Display formatting of counts, shares and metrics.
+import type { Norm } from "./matrix";
+
+export function formatCount(v: number): string {
+  if (!Number.isFinite(v)) return "–";
+  return String(Math.round(v));
+}
+
+export function formatShare(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
+  return `${(v * 100).toFixed(1)}%`;
+}
+
+export function formatMetric(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
+  return v.toFixed(3);
+}
+
+/** Text inside a heatmap cell. */
+export function formatCell(v: number, norm: Norm, diff: boolean): string {
+  if (!Number.isFinite(v)) return "–";
+  if (norm === "counts") {
+    const c = Math.round(v);
+    return diff && c > 0 ? `+${c}` : String(c);
+  }
+  const p = v * 100;
+  const text = Math.abs(p) >= 99.95 || p === 0 ? p.toFixed(0) : p.toFixed(1);
+  return diff && p > 0 ? `+${text}` : text;
+}
+
+export const NORM_LABELS: Record<Norm, string> = {
+  counts: "Counts",
+  true: "By true class (recall)",
+  pred: "By predicted class (precision)",
+  total: "By total",
+};
+
+export const NORM_UNITS: Record<Norm, string> = {
+  counts: "examples",
+  true: "% of the true class",
+  pred: "% of the predicted class",
+  total: "% of all examples",
+};

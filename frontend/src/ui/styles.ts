@@ -1,0 +1,85 @@
+// The tab's stylesheet, injected as one <style> element (TensorBoard's CSP
+// allows inline styles; no extra file to serve).
+export const CSS = `
+:root { color-scheme: light; --bg:#ffffff; --fg:#202124; --muted:#5f6368; --border:#dadce0; --panel:#f8f9fa;
+  --accent:#1a73e8; --warn-bg:#fff4e5; --warn-fg:#663c00; --err-bg:#fdecea; --err-fg:#611a15; --empty:#eceff1;
+  --code-bg:#f1f3f4; --sel:#e4007c; --cell:52px; }
+:root[data-theme="dark"] { color-scheme: dark; --bg:#202124; --fg:#e8eaed; --muted:#9aa0a6; --border:#3c4043; --panel:#292a2d;
+  --accent:#8ab4f8; --warn-bg:#3d2e00; --warn-fg:#ffe3a3; --err-bg:#3d1512; --err-fg:#f6aea9; --empty:#35363a;
+  --code-bg:#303134; --sel:#ff6ec7; }
+html, body { margin:0; background:var(--bg); color:var(--fg); font:13px/1.4 Roboto, system-ui, -apple-system, "Segoe UI", sans-serif; }
+#tbc-root { padding:12px 16px 40px; }
+h1 { font-size:16px; margin:0 0 8px; font-weight:500; }
+h2 { font-size:14px; margin:14px 0 6px; font-weight:500; }
+h3 { font-size:13px; margin:0 0 6px; font-weight:500; overflow-wrap:anywhere; }
+button, select, input { font:inherit; color:var(--fg); background:var(--bg); border:1px solid var(--border); border-radius:4px; padding:3px 8px; }
+button { cursor:pointer; }
+button:hover { border-color:var(--accent); }
+button[aria-pressed="true"] { background:var(--accent); color:var(--bg); }
+:focus-visible { outline:2px solid var(--accent); outline-offset:1px; }
+.sr-only { position:absolute; width:1px; height:1px; overflow:hidden; clip:rect(0 0 0 0); white-space:nowrap; }
+.toolbar { display:flex; flex-wrap:wrap; gap:8px 18px; align-items:center; margin-bottom:8px; }
+.toolbar fieldset { border:1px solid var(--border); border-radius:4px; padding:2px 8px 4px; margin:0; display:flex; flex-wrap:wrap; gap:2px 10px; align-items:center; }
+.toolbar legend { color:var(--muted); font-size:11px; padding:0 3px; }
+.toolbar label { display:inline-flex; gap:4px; align-items:center; white-space:nowrap; }
+.run-list { max-width:640px; }
+.run-list label { max-width:260px; overflow:hidden; text-overflow:ellipsis; }
+.stepbar { display:flex; gap:10px; align-items:center; margin:6px 0 10px; flex-wrap:wrap; }
+.stepbar input[type=range] { flex:1; min-width:200px; max-width:640px; }
+.muted, .hint { color:var(--muted); }
+.hint { font-size:11px; }
+.notice { border-radius:4px; padding:8px 10px; margin:6px 0; }
+.notice.warn { background:var(--warn-bg); color:var(--warn-fg); }
+.notice.error { background:var(--err-bg); color:var(--err-fg); }
+.notice.info { background:var(--panel); border:1px solid var(--border); }
+.notice button { margin-left:8px; }
+pre.code { background:var(--code-bg); padding:8px 10px; border-radius:4px; overflow:auto; font:12px/1.5 "Roboto Mono", ui-monospace, monospace; }
+.panels { display:flex; flex-wrap:wrap; gap:14px; align-items:flex-start; }
+.panel { border:1px solid var(--border); border-radius:6px; padding:8px 10px; background:var(--bg); max-width:100%; overflow:auto; }
+.panel.active { border-color:var(--accent); box-shadow:0 0 0 1px var(--accent); }
+.panel-head { display:flex; gap:8px; align-items:baseline; flex-wrap:wrap; margin-bottom:4px; }
+.panel-head .step-note { color:var(--muted); font-size:12px; }
+.hm-grid { display:grid; grid-template-columns:max-content repeat(var(--k), var(--cell)); gap:1px; width:max-content; }
+.hm-row { display:contents; }
+.hm-corner { position:relative; min-width:80px; font-size:10px; color:var(--muted); display:flex; flex-direction:column; justify-content:flex-end; }
+.hm-colhead { height:96px; display:flex; align-items:flex-end; justify-content:center; font-size:11px; overflow:hidden; }
+.hm-colhead span { writing-mode:vertical-rl; transform:rotate(180deg); max-height:94px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
+.hm-rowhead { display:block; align-self:center; text-align:right; padding-right:6px; font-size:11px; max-width:160px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
+.hm-cell { height:calc(var(--cell) * 0.72); display:flex; align-items:center; justify-content:center; font-size:11px; font-variant-numeric:tabular-nums; background:var(--empty); cursor:pointer; border-radius:2px; user-select:none; }
+.hm-cell.hm-hidden { background:repeating-linear-gradient(45deg, var(--empty), var(--empty) 4px, var(--bg) 4px, var(--bg) 8px) !important; }
+.hm-cell.hm-selected { outline:3px solid var(--sel); outline-offset:-3px; }
+.hm-cell:focus-visible { outline:2px solid var(--fg); outline-offset:-2px; }
+.hm-canvas { display:block; cursor:crosshair; }
+.hm-zoombar { display:flex; gap:6px; align-items:center; margin-bottom:4px; }
+.colourbar { display:flex; align-items:center; gap:6px; font-size:11px; color:var(--muted); margin:4px 0 8px; }
+.colourbar canvas { width:200px; height:12px; border:1px solid var(--border); }
+#tbc-tooltip { position:fixed; z-index:10; pointer-events:none; background:var(--panel); color:var(--fg); border:1px solid var(--border); border-radius:4px; padding:6px 8px; font-size:12px; box-shadow:0 2px 8px rgba(0,0,0,.25); max-width:360px; overflow-wrap:anywhere; }
+#tbc-tooltip[hidden] { display:none; }
+.details { display:grid; grid-template-columns:repeat(auto-fit, minmax(340px, 1fr)); gap:14px; margin-top:14px; }
+.card { border:1px solid var(--border); border-radius:6px; padding:8px 10px; min-width:0; }
+.card h2 { margin-top:0; }
+ol.confusions { margin:0; padding-left:22px; }
+ol.confusions button { border:none; background:none; padding:1px 2px; text-align:left; color:var(--accent); overflow-wrap:anywhere; }
+ol.confusions button:hover { text-decoration:underline; }
+table.classes { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
+table.classes th, table.classes td { padding:2px 6px; border-bottom:1px solid var(--border); text-align:right; white-space:nowrap; }
+table.classes th:first-child, table.classes td:first-child, table.classes td.confused { text-align:left; }
+table.classes td:first-child { max-width:180px; overflow:hidden; text-overflow:ellipsis; }
+table.classes th button { border:none; background:none; padding:0; font-weight:500; }
+table.classes tr.selected td { background:var(--panel); }
+table.classes td button.linklike { border:none; background:none; padding:0; color:var(--accent); text-align:left; max-width:180px; overflow:hidden; text-overflow:ellipsis; }
+.table-wrap { max-height:420px; overflow:auto; }
+.thumbs { display:flex; flex-wrap:wrap; gap:8px; }
+.thumb { display:flex; flex-direction:column; align-items:center; font-size:11px; }
+.thumb canvas { width:84px; height:84px; image-rendering:pixelated; border:1px solid var(--border); background:#000; }
+.chart-fig { margin:0 0 8px; }
+.chart-fig figcaption { font-size:12px; margin-bottom:2px; overflow-wrap:anywhere; }
+svg.chart .axis { stroke:var(--muted); stroke-width:1; }
+svg.chart .marker { stroke:var(--sel); stroke-dasharray:3 3; }
+svg.chart .tick { fill:var(--muted); font-size:10px; }
+.legend { display:flex; gap:10px; font-size:11px; color:var(--muted); flex-wrap:wrap; }
+.legend-item { display:inline-flex; align-items:center; gap:4px; }
+.swatch { width:10px; height:10px; border-radius:2px; display:inline-block; }
+.diffbar { display:flex; flex-wrap:wrap; gap:8px 16px; align-items:center; margin:4px 0 8px; }
+.diffbar[hidden] { display:none; }
+`;
