@@ -8,6 +8,7 @@ metrics come from :mod:`tb_fmnist_plugin.metrics`. Every response is built by
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 import logging
 import mimetypes
@@ -45,10 +46,6 @@ _SERIES_CHUNK_ELEMENTS = 8_000_000
 #: data server keeps up to 100.
 _DEFAULT_SAMPLES_PYTHON = 10
 _DEFAULT_SAMPLES_RUST = 100
-
-# Strings of small integers, for building large JSON matrices quickly.
-_INT_STRINGS = [str(i) for i in range(1 << 16)]
-
 
 class _HttpError(Exception):
     def __init__(self, code: int, message: str) -> None:
@@ -121,30 +118,150 @@ def _class_param(query: Dict[str, str], name: str, num_classes: int) -> int:
 
 
 # --- JSON helpers --------------------------------------------------------------------
+#
+# Large numeric payloads (a 1,000-class matrix is 1M numbers; a metrics series
+# 500 x n x 4 ratios) are formatted with numpy into bytes instead of going
+# through json.dumps number by number, which dominated server time.
+
+#: Ratios (precision, recall, F1, accuracy, shares) are given with this many
+#: decimals: exact enough for display, and fast to format.
+RATIO_DECIMALS = 6
+_RATIO_SCALE = 10**RATIO_DECIMALS
 
 
-def _floats(values: np.ndarray) -> List[Optional[float]]:
-    """A float array as a JSON-able list with NaN -> ``None``."""
-    return [None if v != v else v for v in np.asarray(values, dtype=np.float64).tolist()]
+def _ratio_ints(values: Any) -> np.ndarray:
+    """Ratios in [0, 1] as integers in units of 1e-6; NaN -> -1."""
+    x = np.asarray(values, dtype=np.float64)
+    nan = np.isnan(x)
+    scaled = np.rint(np.clip(np.where(nan, 0.0, x), 0.0, 1.0) * _RATIO_SCALE).astype(np.int64)
+    return np.where(nan, -1, scaled)
 
 
-def _float_rows(values: np.ndarray) -> List[List[Optional[float]]]:
-    return [_floats(row) for row in values]
+def _ratios(values: Any) -> List[Optional[float]]:
+    """Ratios as a JSON-able list, rounded like :func:`_ratios_json`, NaN -> None."""
+    return [None if v < 0 else v / _RATIO_SCALE for v in _ratio_ints(values).reshape(-1).tolist()]
 
 
-def _matrix_json(matrix: np.ndarray) -> str:
-    """``[[int]]`` JSON text of a non-negative integer matrix, built quickly."""
-    rows = matrix.tolist()
-    if matrix.size and int(matrix.max()) < len(_INT_STRINGS):
-        to_str = _INT_STRINGS.__getitem__
+def _ratios_json(values: Any) -> bytes:
+    """JSON of a 1-D or 2-D array of ratios in [0, 1] (NaN -> ``null``).
+
+    Every number is written as ``d.dddddd``; ``null`` is padded with JSON
+    whitespace to the same width, so the text is built with array operations.
+    """
+    v = _ratio_ints(values)
+    if v.ndim == 1:
+        v = v[None, :]
+        one_dimensional = True
     else:
-        to_str = str
-    return "[[" + "],[".join([",".join(map(to_str, row)) for row in rows]) + "]]"
+        one_dimensional = False
+    rows, cols = v.shape
+    width = RATIO_DECIMALS + 2
+    tokens = np.empty((rows, cols, width + 1), dtype=np.uint8)
+    positive = np.maximum(v, 0)
+    tokens[:, :, 0] = 48 + positive // _RATIO_SCALE
+    tokens[:, :, 1] = ord(".")
+    for d in range(RATIO_DECIMALS):
+        tokens[:, :, width - 1 - d] = 48 + (positive // 10**d) % 10
+    tokens[v < 0, :width] = np.frombuffer(b"null" + b" " * (width - 4), dtype=np.uint8)
+    tokens[:, :, width] = ord(",")
+    if one_dimensional:
+        if cols == 0:
+            return b"[]"
+        return b"[" + tokens.reshape(-1)[:-1].tobytes() + b"]"
+    if rows == 0:
+        return b"[]"
+    if cols == 0:
+        return b"[" + b",".join([b"[]"] * rows) + b"]"
+    tokens[:, -1, width] = ord("]")
+    out = np.empty((rows, cols * (width + 1) + 2), dtype=np.uint8)
+    out[:, 0] = ord("[")
+    out[:, 1:-1] = tokens.reshape(rows, -1)
+    out[:, -1] = ord(",")
+    return b"[" + out.reshape(-1)[:-1].tobytes() + b"]"
+
+
+def _ints_json(values: Any) -> bytes:
+    """Compact JSON of a 1-D or 2-D array of non-negative integers.
+
+    Digits are computed for all cells at once into fixed-width slots, and the
+    unused leading slots removed in one pass; the result equals
+    ``json.dumps(values.tolist(), separators=(",", ":"))``.
+    """
+    m = np.asarray(values, dtype=np.int64)
+    one_dimensional = m.ndim == 1
+    if one_dimensional:
+        m = m[None, :]
+    rows, cols = m.shape
+    if rows == 0:
+        return b"[]"
+    if cols == 0:
+        return b"[]" if one_dimensional else b"[" + b",".join([b"[]"] * rows) + b"]"
+    top = int(m.max())
+    width = len(str(top))
+    v = m.astype(np.uint32) if top < 2**32 else m.astype(np.uint64)
+    stride = width + 1
+    slots = np.zeros((rows, cols, stride), dtype=np.uint8)  # 0 marks an unused slot
+    for d in range(width):
+        power = v.dtype.type(10**d)
+        digits = ((v // power) % 10).astype(np.uint8) + 48
+        if d == 0:
+            slots[:, :, width - 1] = digits
+        else:
+            np.copyto(slots[:, :, width - 1 - d], digits, where=v >= power)
+    slots[:, :, width] = ord(",")
+    if one_dimensional:
+        data = slots.reshape(-1)
+        data = data[data != 0]
+        return b"[" + data[:-1].tobytes() + b"]"
+    slots[:, -1, width] = ord("]")
+    out = np.empty((rows, cols * stride + 2), dtype=np.uint8)
+    out[:, 0] = ord("[")
+    out[:, 1:-1] = slots.reshape(rows, -1)
+    out[:, -1] = ord(",")
+    data = out.reshape(-1)
+    data = data[data != 0]
+    return b"[" + data[:-1].tobytes() + b"]"
+
+
+def _object_json(fields: Dict[str, Any], raw: Dict[str, bytes]) -> bytes:
+    """A JSON object of ordinary ``fields`` followed by pre-encoded ``raw`` ones."""
+    head = json.dumps(fields, separators=(",", ":"), allow_nan=False).encode("ascii")
+    parts = [head[:-1]]
+    for name, value in raw.items():
+        parts.append(b"," + json.dumps(name).encode("ascii") + b":" + value)
+    parts.append(b"}")
+    if not fields:
+        parts[0] = b"{"
+        if raw:
+            parts[1] = parts[1][1:]
+    return b"".join(parts)
+
+
+#: Bodies larger than this are gzipped here at level 1 (when the client
+#: accepts gzip): ``Respond``'s own level-3 compression of a 3 MB dense
+#: 1,000-class matrix costs more than everything else in the request.
+_FAST_GZIP_MIN_BYTES = 256 * 1024
+
+
+def _accepts_gzip(request: wrappers.Request) -> bool:
+    for item in request.headers.get("Accept-Encoding", "").split(","):
+        name, _, params = item.partition(";")
+        if name.strip().lower() in ("gzip", "x-gzip", "*"):
+            quality = params.replace(" ", "").lower()
+            if quality.startswith("q=") and quality[2:] in ("0", "0.", "0.0", "0.00", "0.000"):
+                continue
+            return True
+    return False
 
 
 def _json_response(request: wrappers.Request, payload: Any, code: int = 200) -> wrappers.Response:
-    if not isinstance(payload, str):
+    if not isinstance(payload, (str, bytes)):
         payload = json.dumps(payload, separators=(",", ":"), allow_nan=False)
+    if isinstance(payload, str):
+        payload = payload.encode("utf-8")
+    if len(payload) >= _FAST_GZIP_MIN_BYTES and _accepts_gzip(request):
+        compressed = gzip.compress(payload, compresslevel=1, mtime=0)
+        return http_util.Respond(request, compressed, _JSON, code=code, content_encoding="gzip")
     return http_util.Respond(request, payload, _JSON, code=code)
 
 
@@ -293,18 +410,14 @@ class ConfusionPlugin(base_plugin.TBPlugin):
         _, values, i = self._step_request(request)
         series = values.series
         matrix = self._dense(values, i)
-        head = json.dumps(
-            {
-                "run": series.run,
-                "tag": series.tag,
-                "step": int(values.steps[i]),
-                "wall_time": float(values.wall_times[i]),
-                "class_names": series.class_names,
-            },
-            separators=(",", ":"),
-        )
-        body = head[:-1] + ',"matrix":' + _matrix_json(matrix) + "}"
-        return _json_response(request, body)
+        fields = {
+            "run": series.run,
+            "tag": series.tag,
+            "step": int(values.steps[i]),
+            "wall_time": float(values.wall_times[i]),
+            "class_names": series.class_names,
+        }
+        return _json_response(request, _object_json(fields, {"matrix": _ints_json(matrix)}))
 
     @_route
     def _serve_metrics(self, request: wrappers.Request) -> wrappers.Response:
@@ -313,9 +426,9 @@ class ConfusionPlugin(base_plugin.TBPlugin):
         matrix = self._dense(values, i)
         result = metrics.per_class_metrics(matrix)
         confused_index, confused_count = metrics.most_confused_with(matrix)
-        precision = _floats(result["precision"])
-        recall = _floats(result["recall"])
-        f1 = _floats(result["f1"])
+        precision = _ratios(result["precision"])
+        recall = _ratios(result["recall"])
+        f1 = _ratios(result["f1"])
         support = result["support"].tolist()
         predicted = result["predicted"].tolist()
         confused_index = confused_index.tolist()
@@ -340,7 +453,7 @@ class ConfusionPlugin(base_plugin.TBPlugin):
                 "run": series.run,
                 "tag": series.tag,
                 "step": int(values.steps[i]),
-                "accuracy": _floats(np.atleast_1d(result["accuracy"]))[0],
+                "accuracy": _ratios(result["accuracy"])[0],
                 "total": int(sum(support)),
                 "classes": classes,
             },
@@ -353,11 +466,7 @@ class ConfusionPlugin(base_plugin.TBPlugin):
         n = series.num_classes
         count = values.steps.size
         chunk = max(1, _SERIES_CHUNK_ELEMENTS // (n * n))
-        accuracy: List[Optional[float]] = []
-        precision: List[List[Optional[float]]] = []
-        recall: List[List[Optional[float]]] = []
-        f1: List[List[Optional[float]]] = []
-        support: List[List[int]] = []
+        parts: Dict[str, List[np.ndarray]] = {key: [] for key in ("accuracy", "precision", "recall", "f1", "support")}
         for start in range(0, count, chunk):
             stop = min(count, start + chunk)
             try:
@@ -366,25 +475,24 @@ class ConfusionPlugin(base_plugin.TBPlugin):
                 logger.warning("%s: unreadable matrix in %s/%s: %s", PLUGIN_NAME, series.run, series.tag, error)
                 raise _HttpError(404, "a stored matrix of this series is unreadable") from None
             result = metrics.per_class_metrics(stacked)
-            accuracy.extend(_floats(result["accuracy"]))
-            precision.extend(_float_rows(result["precision"]))
-            recall.extend(_float_rows(result["recall"]))
-            f1.extend(_float_rows(result["f1"]))
-            support.extend(result["support"].tolist())
-        return _json_response(
-            request,
-            {
-                "run": series.run,
-                "tag": series.tag,
-                "class_names": series.class_names,
-                "steps": values.steps.tolist(),
-                "accuracy": accuracy,
-                "precision": precision,
-                "recall": recall,
-                "f1": f1,
-                "support": support,
-            },
-        )
+            for key, chunks in parts.items():
+                chunks.append(result[key])
+        empty = {"accuracy": np.zeros(0), "support": np.zeros((0, n), dtype=np.int64)}
+
+        def joined(key: str) -> np.ndarray:
+            if not parts[key]:
+                return empty.get(key, np.zeros((0, n)))
+            return np.concatenate(parts[key])
+
+        fields = {
+            "run": series.run,
+            "tag": series.tag,
+            "class_names": series.class_names,
+            "steps": values.steps.tolist(),
+        }
+        raw = {key: _ratios_json(joined(key)) for key in ("accuracy", "precision", "recall", "f1")}
+        raw["support"] = _ints_json(joined("support"))
+        return _json_response(request, _object_json(fields, raw))
 
     @_route
     def _serve_cell_series(self, request: wrappers.Request) -> wrappers.Response:
@@ -411,6 +519,7 @@ class ConfusionPlugin(base_plugin.TBPlugin):
         names = values.series.class_names
         matrix = self._dense(values, i)
         row_totals = matrix.sum(axis=1).tolist()
+        top = metrics.top_confusions(matrix, n)
         confusions = [
             {
                 "true": t,
@@ -418,9 +527,9 @@ class ConfusionPlugin(base_plugin.TBPlugin):
                 "true_name": names[t],
                 "predicted_name": names[p],
                 "count": count,
-                "row_share": count / row_totals[t] if row_totals[t] else None,
+                "row_share": share,
             }
-            for t, p, count in metrics.top_confusions(matrix, n)
+            for (t, p, count), share in zip(top, _ratios([c / row_totals[t] for t, _, c in top]))
         ]
         return _json_response(request, {"confusions": confusions})
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import threading
 from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
@@ -25,8 +26,17 @@ logger = logging.getLogger(__name__)
 #: kept steps, so the provider returns every step it holds.
 READ_ALL = 10**9
 
+def _cache_entries() -> int:
+    """Series kept between requests; ``TB_FMNIST_PLUGIN_CACHE_ENTRIES=0``
+    turns the cache off (used by the benchmark to measure cold reads)."""
+    try:
+        return max(0, int(os.environ.get("TB_FMNIST_PLUGIN_CACHE_ENTRIES", "16")))
+    except ValueError:
+        return 16
+
+
 #: Decoded series kept between requests (see :class:`ConfusionReader`).
-_CACHE_ENTRIES = 16
+_CACHE_ENTRIES = _cache_entries()
 #: Series whose stored values exceed this many bytes are not cached.
 _CACHE_MAX_SERIES_BYTES = 64 * 1024 * 1024
 
@@ -195,7 +205,7 @@ class ConfusionReader:
         )
         values = tuple(np.asarray(datums[i].numpy) for i in keep)
         result = MatrixValues(series, steps[keep], wall_times[keep], values)
-        if sum(v.nbytes for v in values) <= _CACHE_MAX_SERIES_BYTES:
+        if _CACHE_ENTRIES and sum(v.nbytes for v in values) <= _CACHE_MAX_SERIES_BYTES:
             with self._lock:
                 self._cache[key] = (stamp, result)
                 self._cache.move_to_end(key)

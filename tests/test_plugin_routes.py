@@ -188,8 +188,30 @@ def test_matrix_1000_classes_exact(client):
     assert body["class_names"] == [str(i) for i in range(1000)]
 
 
-def nan_to_none(values):
-    return [None if v != v else v for v in np.asarray(values, dtype=float).tolist()]
+@pytest.mark.parametrize("accept", ["gzip, deflate, br", "gzip;q=0", ""])
+def test_large_responses_gzipped_only_when_accepted(client, accept):
+    import gzip
+
+    response = client.get(q("matrix", run="big", tag="imagenet", step=1), headers={"Accept-Encoding": accept})
+    assert response.status_code == 200
+    data = response.get_data()
+    if accept.startswith("gzip,"):
+        assert response.headers["Content-Encoding"] == "gzip"
+        data = gzip.decompress(data)
+    else:
+        assert "Content-Encoding" not in response.headers
+    assert json.loads(data)["matrix"] == BIG.tolist()
+
+
+def assert_ratios(actual, expected) -> None:
+    """Ratios are served rounded to 6 decimals; NaN (zero denominator) as null."""
+    expected = np.asarray(expected, dtype=float).tolist()
+    assert len(actual) == len(expected)
+    for got, want in zip(actual, expected):
+        if want != want:
+            assert got is None
+        else:
+            assert got == round(want, 6) or abs(got - want) <= 5.000001e-7, (got, want)
 
 
 @pytest.mark.parametrize("step", [0, 6, 8])
@@ -199,14 +221,14 @@ def test_metrics_agree_with_metrics_module(client, step):
     expected = metrics.per_class_metrics(matrix)
     confused, confused_count = metrics.most_confused_with(matrix)
     assert body["run"] == RUN and body["tag"] == TAG and body["step"] == step
-    assert body["accuracy"] == pytest.approx(float(expected["accuracy"]))
+    assert_ratios([body["accuracy"]], [expected["accuracy"]])
     assert body["total"] == int(matrix.sum())
     assert [c["index"] for c in body["classes"]] == list(range(10))
     assert [c["name"] for c in body["classes"]] == NAMES
     assert [c["support"] for c in body["classes"]] == matrix.sum(axis=1).tolist()
     assert [c["predicted"] for c in body["classes"]] == matrix.sum(axis=0).tolist()
     for key in ("precision", "recall", "f1"):
-        assert [c[key] for c in body["classes"]] == nan_to_none(expected[key])
+        assert_ratios([c[key] for c in body["classes"]], expected[key])
     assert [c["most_confused_with"] for c in body["classes"]] == [None if i < 0 else i for i in confused.tolist()]
     assert [c["most_confused_count"] for c in body["classes"]] == confused_count.tolist()
     if step == 6:
@@ -215,15 +237,53 @@ def test_metrics_agree_with_metrics_module(client, step):
         assert last["support"] == 0 and last["most_confused_with"] is None
 
 
+def test_metrics_series_matches_metrics_of_each_step(client):
+    series = get_json(client, q("metrics_series", run=RUN, tag=TAG))
+    for i, step in enumerate(STEPS):
+        single = get_json(client, q("metrics", run=RUN, tag=TAG, step=step))
+        assert series["accuracy"][i] == single["accuracy"]
+        for key in ("precision", "recall", "f1", "support"):
+            assert series[key][i] == [c[key] for c in single["classes"]]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.zeros((1, 1), dtype=int),
+        np.array([[0, 2**63 - 1], [10, 99]]),
+        np.array([[10, 100], [1000, 9]]),
+        np.arange(30).reshape(5, 6),
+        np.zeros((3, 0), dtype=int),
+        np.array([7, 0, 12345678901]),
+        np.zeros(0, dtype=int),
+    ],
+)
+def test_integer_json_equals_json_dumps(values):
+    from tb_fmnist_plugin.plugin import _ints_json
+
+    assert json.loads(_ints_json(values)) == values.tolist()
+
+
+def test_ratio_json_rounds_and_writes_null_for_nan():
+    from tb_fmnist_plugin.plugin import _ratios, _ratios_json
+
+    values = np.array([[0.0, 1.0, np.nan], [0.1234564, 0.9999996, 1 / 3]])
+    expected = [[0.0, 1.0, None], [0.123456, 1.0, 0.333333]]
+    assert json.loads(_ratios_json(values)) == expected
+    assert json.loads(_ratios_json(values[1])) == expected[1]
+    assert _ratios(values[0]) == expected[0]
+    assert json.loads(_ratios_json(np.zeros((0, 3)))) == []
+
+
 def test_metrics_series_over_every_step(client):
     body = get_json(client, q("metrics_series", run=RUN, tag=TAG))
     assert body["steps"] == STEPS and body["class_names"] == NAMES
     assert body["run"] == RUN and body["tag"] == TAG
     for i, step in enumerate(STEPS):
         expected = metrics.per_class_metrics(matrix_at(step))
-        assert body["accuracy"][i] == pytest.approx(float(expected["accuracy"]))
+        assert_ratios([body["accuracy"][i]], [expected["accuracy"]])
         for key in ("precision", "recall", "f1"):
-            assert body[key][i] == nan_to_none(expected[key])
+            assert_ratios(body[key][i], expected[key])
         assert body["support"][i] == expected["support"].tolist()
 
 
@@ -248,7 +308,7 @@ def test_top_confusions(client, n):
     assert body["confusions"][0]["true"] == 3 and body["confusions"][0]["predicted"] == 5  # tie broken by true
     for c in body["confusions"]:
         assert c["true_name"] == NAMES[c["true"]] and c["predicted_name"] == NAMES[c["predicted"]]
-        assert c["row_share"] == pytest.approx(c["count"] / matrix[c["true"]].sum())
+        assert_ratios([c["row_share"]], [c["count"] / matrix[c["true"]].sum()])
 
 
 def test_examples_and_sprite(client):
