@@ -16,8 +16,13 @@ import numpy as np
 import torch
 
 #: Leading fields of a summary row, before the histogram counts.
-FIELDS = ("finite", "zeros", "mean", "var", "min", "max")
+FIELDS = ("finite", "nonzero", "sum", "sum_squares", "min", "max", "sample_finite", "sample_min", "sample_max")
 NUM_FIELDS = len(FIELDS)
+
+#: Default number of elements the histogram of a large tensor is computed from.
+DEFAULT_HISTOGRAM_SAMPLE = 65536
+
+_SCRAMBLE = 2654435761  # odd multiplier spreading sample indices over the tensor
 
 
 def row_dtype(device: torch.device) -> torch.dtype:
@@ -30,35 +35,53 @@ def row_length(bins: int) -> int:
 
 
 @torch.no_grad()
-def summarize(tensor: torch.Tensor, bins: int) -> torch.Tensor:
-    """One row ``[finite, zeros, mean, var, min, max, hist[bins]]`` on the device.
+def summarize(tensor: torch.Tensor, bins: int, sample: int = DEFAULT_HISTOGRAM_SAMPLE) -> torch.Tensor:
+    """One row of statistics of ``tensor``, computed on its device.
 
-    Non-finite values are replaced by 0 for the moments and the histogram;
-    :func:`decode` removes their contribution again using the finite count.
+    Layout: ``[finite, nonzero, sum, sum_squares, min, max, sample_finite,
+    sample_min, sample_max, hist[bins]]``. Counts, sums and range cover every
+    element (reductions that allocate nothing). The histogram is computed
+    from at most ``sample`` elements spread over the tensor (all of them when
+    the tensor is smaller), non-finite ones left out.
     """
     x = tensor.detach().reshape(-1)
     if x.dtype not in (torch.float32, torch.float64):
         x = x.float()
     out_dtype = row_dtype(x.device)
-    if x.numel() == 0:
+    numel = x.numel()
+    if numel == 0:
         return torch.zeros(row_length(bins), dtype=out_dtype, device=x.device)
     with torch.autocast(device_type=x.device.type, enabled=False):
-        finite = torch.isfinite(x)
-        clean = torch.where(finite, x, torch.zeros((), dtype=x.dtype, device=x.device))
-        var, mean = torch.var_mean(clean, correction=0)
-        low, high = torch.aminmax(clean)
+        total = x.sum()
+        squares = torch.dot(x, x) if x.dtype in (torch.float32, torch.float64) else (x * x).sum()
+        low, high = torch.aminmax(x)
+        # x * 0 is 0 where x is finite and NaN where it is not.
+        finite = (x * 0).add_(1).nansum()
+        # |sign(x)| is 1 for non-zero (and infinite) values, 0 for zeros, NaN for NaN.
+        nonzero = x.sign().abs_().nan_to_num_(1.0).sum()
+        if numel > sample:
+            index = torch.arange(sample, device=x.device, dtype=torch.long).mul_(_SCRAMBLE).remainder_(numel)
+            part = x.index_select(0, index)
+        else:
+            part = x
+        part_finite = torch.isfinite(part)
+        clean = torch.where(part_finite, part, torch.zeros((), dtype=x.dtype, device=x.device))
+        part_low, part_high = torch.aminmax(clean)
+        hist = torch.histc(clean, bins=bins)
         head = torch.stack(
             [
-                finite.sum().to(x.dtype),
-                (x == 0).sum().to(x.dtype),
-                mean,
-                var,
+                finite.to(x.dtype),
+                nonzero.to(x.dtype),
+                total,
+                squares,
                 low,
                 high,
+                part_finite.sum().to(x.dtype),
+                part_low,
+                part_high,
             ]
         )
-        hist = torch.histc(clean, bins=bins)
-        return torch.cat([head, hist.to(x.dtype)]).to(out_dtype)
+        return torch.cat([head.to(out_dtype), hist.to(out_dtype)])
 
 
 @torch.no_grad()
@@ -85,6 +108,8 @@ class Summary:
     sum_squares: float
     bucket_limits: Optional[np.ndarray]
     bucket_counts: Optional[np.ndarray]
+    hist_min: float = math.nan
+    hist_max: float = math.nan
 
     @property
     def nonfinite(self) -> int:
@@ -105,27 +130,41 @@ class Summary:
 
 
 def decode(row: np.ndarray, numel: int, bins: int) -> Summary:
-    """Turn a row from :func:`summarize` (as numpy) into a :class:`Summary`."""
+    """Turn a row from :func:`summarize` (as numpy) into a :class:`Summary`.
+
+    With non-finite values present, mean/std/sum/min/max are those of the
+    finite values in the histogram sample (estimated from its bins).
+    """
     finite = int(round(row[0]))
-    zeros = int(round(row[1]))
-    mean_all, var_all, low, high = (float(v) for v in row[2:6])
+    nonzero = int(round(row[1]))
+    total, total_sq, low, high = (float(v) for v in row[2:6])
+    part_finite = int(round(row[6]))
+    part_low, part_high = float(row[7]), float(row[8])
     hist = np.asarray(row[NUM_FIELDS:NUM_FIELDS + bins], dtype=np.float64).copy()
-    total = mean_all * numel
-    total_sq = (var_all + mean_all * mean_all) * numel
     nonfinite = numel - finite
-    if finite == 0:
-        return Summary(numel, 0, zeros, math.nan, math.nan, math.nan, math.nan, 0.0, 0.0, None, None)
-    if nonfinite:
-        mean = total / finite
-        var = max(total_sq / finite - mean * mean, 0.0)
-    else:
-        mean, var = mean_all, max(var_all, 0.0)
+    zeros = numel - nonzero
+    part_size = int(round(hist.sum()))  # histc counted every sampled element
     # torch.histc widens an empty range by one on each side.
-    h_low, h_high = (low - 1.0, high + 1.0) if low == high else (low, high)
-    if nonfinite:
-        # Non-finite values were counted as zeros: take them out of 0's bin.
+    h_low, h_high = (part_low - 1.0, part_high + 1.0) if part_low == part_high else (part_low, part_high)
+    part_nonfinite = part_size - part_finite
+    if part_nonfinite:
+        # Non-finite sampled values were histogrammed as zeros: take them out.
         where = int((0.0 - h_low) / (h_high - h_low) * bins)
-        hist[min(max(where, 0), bins - 1)] -= nonfinite
+        hist[min(max(where, 0), bins - 1)] -= part_nonfinite
+    hist = np.maximum(hist, 0.0)
+    if finite == 0 or part_finite == 0:
+        return Summary(numel, finite, zeros, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, None, None)
+    if nonfinite:
+        # Moments over the whole tensor are NaN/Inf: estimate from the sample.
+        scale = finite / part_finite
+        centers = h_low + (h_high - h_low) * (np.arange(bins) + 0.5) / bins
+        total = float((hist * centers).sum() * scale)
+        total_sq = float((hist * centers * centers).sum() * scale)
+        low, high = part_low, part_high
+    mean = total / finite
+    var = max(total_sq / finite - mean * mean, 0.0)
+    if part_finite != finite:
+        hist *= finite / part_finite
     limits = h_low + (h_high - h_low) * np.arange(1, bins + 1, dtype=np.float64) / bins
     return Summary(
         numel=numel,
@@ -138,5 +177,7 @@ def decode(row: np.ndarray, numel: int, bins: int) -> Summary:
         sum=total,
         sum_squares=total_sq,
         bucket_limits=limits,
-        bucket_counts=np.maximum(hist, 0.0),
+        bucket_counts=hist,
+        hist_min=part_low,
+        hist_max=part_high,
     )

@@ -364,8 +364,8 @@ class TrainingHooks:
             return
         writer.add_histogram_raw(
             tag,
-            min=summary.min,
-            max=summary.max,
+            min=summary.hist_min,
+            max=summary.hist_max,
             num=summary.finite,
             sum=summary.sum,
             sum_squares=summary.sum_squares,

@@ -1,0 +1,203 @@
+"""Overhead of attach_hooks versus no hooks, wandb.watch and a hand-written
+histogram loop, training the reference Fashion-MNIST CNN on random data.
+
+    python benchmarks/bench_hooks.py            # full run (several minutes)
+    python benchmarks/bench_hooks.py --quick    # shorter, noisier
+
+Configurations run interleaved in rounds (each keeps its own model, optimizer
+and step count), so machine load affects them alike; ratios are to the
+no-hooks configuration of the same rounds. A separate phase measures the
+process's resident memory over N steps with attach_hooks.
+"""
+from __future__ import annotations
+
+import argparse
+import gc
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from typing import Callable, Dict, List, Optional
+
+import torch
+from torch import nn
+from torch.utils.tensorboard import SummaryWriter
+
+from tb_fmnist_plugin import attach_hooks
+from tb_fmnist_plugin.models import FashionMNISTCNN
+
+LOG_EVERY = 100
+
+
+class Config:
+    """One benchmarked configuration: a model, its optimizer and a logger."""
+
+    def __init__(self, name: str, device: torch.device, seed: int, logdir: str) -> None:
+        torch.manual_seed(seed)
+        self.name = name
+        self.device = device
+        self.model = FashionMNISTCNN().to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=1e-3)
+        self.step = 0
+        self.times: List[float] = []
+        self.logging: List[bool] = []
+        self.writer: Optional[SummaryWriter] = None
+        self.monitor = None
+        self.run = None
+        self.after_backward: Optional[Callable[[], None]] = None
+        if name == "attach_hooks":
+            self.writer = SummaryWriter(os.path.join(logdir, name))
+            self.monitor = attach_hooks(self.model, self.writer, optimizer=self.optimizer, log_every=LOG_EVERY)
+        elif name == "add_histogram loop":
+            self.writer = SummaryWriter(os.path.join(logdir, name))
+            self.after_backward = self._histograms
+        elif name == "wandb.watch":
+            import wandb
+
+            self.run = wandb.init(mode="offline", dir=logdir, project="bench")
+            wandb.watch(self.model, log="all", log_freq=LOG_EVERY)
+
+    def _histograms(self) -> None:
+        if self.step % LOG_EVERY:
+            return
+        for name, param in self.model.named_parameters():
+            self.writer.add_histogram(f"weights/{name}", param, self.step)
+            if param.grad is not None:
+                self.writer.add_histogram(f"grads/{name}", param.grad, self.step)
+
+    def train_step(self, images: torch.Tensor, labels: torch.Tensor) -> None:
+        logging = self.step % LOG_EVERY == 0
+        sync = torch.cuda.synchronize if self.device.type == "cuda" else (lambda: None)
+        sync()
+        start = time.perf_counter()
+        self.optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(self.model(images), labels)
+        loss.backward()
+        if self.after_backward is not None:
+            self.after_backward()
+        self.optimizer.step()
+        if self.run is not None and logging:
+            self.run.log({"loss": loss.detach()}, step=self.step)  # commits watch's histograms
+        sync()
+        self.times.append(time.perf_counter() - start)
+        self.logging.append(logging)
+        self.step += 1
+
+    def close(self) -> None:
+        if self.monitor is not None:
+            self.monitor.remove()
+        if self.writer is not None:
+            self.writer.close()
+        if self.run is not None:
+            self.run.finish()
+
+
+def rss_mb() -> float:
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="fewer rounds and memory steps")
+    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 12, quick 4)")
+    parser.add_argument("--steps-per-round", type=int, default=200)
+    parser.add_argument("--memory-steps", type=int, default=None, help="default 5000, quick 1000")
+    parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (same for all)")
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--skip-wandb", action="store_true")
+    args = parser.parse_args(argv)
+    rounds = args.rounds or (4 if args.quick else 12)
+    memory_steps = args.memory_steps if args.memory_steps is not None else (1000 if args.quick else 5000)
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    warnings.simplefilter("ignore")
+    os.environ.setdefault("WANDB_SILENT", "true")
+
+    names = ["no hooks", "attach_hooks", "wandb.watch", "add_histogram loop"]
+    note = ""
+    if args.skip_wandb:
+        names.remove("wandb.watch")
+        note = "wandb.watch skipped (--skip-wandb)"
+    else:
+        try:
+            import wandb  # noqa: F401
+        except ImportError:
+            names.remove("wandb.watch")
+            note = "wandb.watch skipped: wandb is not installed (pip install -e '.[benchmark]')"
+
+    generator = torch.Generator().manual_seed(0)
+    batches = [
+        (
+            torch.randn(args.batch_size, 1, 28, 28, generator=generator).to(device),
+            torch.randint(0, 10, (args.batch_size,), generator=generator).to(device),
+        )
+        for _ in range(16)
+    ]
+    with tempfile.TemporaryDirectory() as logdir:
+        configs = {name: Config(name, device, 0, logdir) for name in names}
+        # Warm-up round (not measured): allocator, graph tracing, wandb start.
+        for config in configs.values():
+            for i in range(LOG_EVERY + 1):
+                config.train_step(*batches[i % len(batches)])
+            config.times.clear()
+            config.logging.clear()
+        for r in range(rounds):
+            order = names[r % len(names):] + names[: r % len(names)]
+            for name in order:
+                config = configs[name]
+                for i in range(args.steps_per_round):
+                    config.train_step(*batches[i % len(batches)])
+        base = configs["no hooks"]
+        base_median = statistics.median(base.times)
+        base_mean = statistics.fmean(base.times)
+        print(f"device={device} threads={args.threads} batch={args.batch_size} rounds={rounds} "
+              f"x {args.steps_per_round} steps, log every {LOG_EVERY}")
+        print(f"{'configuration':<20} {'mean step ms':>12} {'ratio':>7} {'non-logging':>12} {'logging step':>13}")
+        for name in names:
+            config = configs[name]
+            mean = statistics.fmean(config.times)
+            plain = [t for t, logged in zip(config.times, config.logging) if not logged]
+            logged = [t for t, logged in zip(config.times, config.logging) if logged]
+            non_logging = statistics.median(plain) / base_median - 1.0
+            log_ratio = statistics.fmean(logged) / base_median if logged else float("nan")
+            print(f"{name:<20} {mean * 1e3:>12.3f} {mean / base_mean:>7.3f} {non_logging * 100:>+11.2f}% "
+                  f"{log_ratio:>12.2f}x")
+        print("ratio: mean step / no-hooks mean step; non-logging: median non-logging step vs no-hooks median;")
+        print("logging step: mean logging step / no-hooks median step")
+        if note:
+            print(note)
+        for config in configs.values():
+            config.close()
+        del configs
+        gc.collect()
+
+        if memory_steps:
+            try:
+                rss_mb()
+            except ImportError:
+                print("memory phase skipped: psutil is not installed")
+                return 0
+            config = Config("attach_hooks", device, 1, logdir)
+            for i in range(2 * LOG_EVERY + 1):
+                config.train_step(*batches[i % len(batches)])
+            gc.collect()
+            before = rss_mb()
+            for i in range(memory_steps):
+                config.train_step(*batches[i % len(batches)])
+                config.times.clear()
+                config.logging.clear()
+            gc.collect()
+            after = rss_mb()
+            config.close()
+            print(f"memory: RSS {before:.1f} MB -> {after:.1f} MB over {memory_steps} attach_hooks steps "
+                  f"(growth {after - before:+.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
