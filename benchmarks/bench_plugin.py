@@ -122,6 +122,11 @@ def bytes_per_step(workdir: str) -> List[Tuple[str, float]]:
         writer.close()
         total = sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory))
         results.append((label, total / steps))
+    matrix_only = results[0][1]
+    results += [
+        (label.replace("matrix + examples", "examples alone"), size - matrix_only)
+        for label, size in results[1:]
+    ]
     for label, big in (("matrix only, 1,000 classes realistic (sparse)", "sparse"), ("matrix only, 1,000 classes worst case (dense)", "dense")):
         directory = tempfile.mkdtemp(dir=workdir)
         writer = SummaryWriter(directory)

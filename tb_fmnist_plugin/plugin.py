@@ -364,7 +364,7 @@ class ConfusionPlugin(base_plugin.TBPlugin):
         for run in sorted(listing):
             tags: Dict[str, Any] = {}
             for tag in sorted(listing[run]):
-                values = reader.read_matrices(ctx, eid, run, tag)
+                values = reader.read_matrices(ctx, eid, run, tag, listing[run][tag])
                 series = values.series
                 steps = values.steps.tolist()
                 examples_steps = examples.get((run, tag), [])

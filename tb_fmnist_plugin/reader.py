@@ -39,6 +39,8 @@ def _cache_entries() -> int:
 _CACHE_ENTRIES = _cache_entries()
 #: Series whose stored values exceed this many bytes are not cached.
 _CACHE_MAX_SERIES_BYTES = 64 * 1024 * 1024
+#: Bytes of stored values the whole cache may hold.
+_CACHE_MAX_TOTAL_BYTES = 256 * 1024 * 1024
 
 
 class NotFound(Exception):
@@ -124,7 +126,7 @@ class ConfusionReader:
 
     def __init__(self, data_provider: provider.DataProvider) -> None:
         self._provider = data_provider
-        self._cache: "OrderedDict[Tuple[str, str, str], Tuple[Tuple[Any, ...], MatrixValues]]" = OrderedDict()
+        self._cache: "OrderedDict[Tuple[str, str, str], Tuple[Tuple[Any, ...], MatrixValues, int]]" = OrderedDict()
         self._lock = threading.Lock()
 
     # --- Listing ---------------------------------------------------------------
@@ -179,9 +181,16 @@ class ConfusionReader:
 
     # --- Matrices ----------------------------------------------------------------
 
-    def read_matrices(self, ctx: Any, experiment_id: str, run: str, tag: str) -> MatrixValues:
-        """Every kept step of ``(run, tag)``; raises :class:`NotFound`."""
-        series = self.matrix_series(ctx, experiment_id, run, tag)
+    def read_matrices(
+        self, ctx: Any, experiment_id: str, run: str, tag: str, series: Optional[MatrixSeries] = None
+    ) -> MatrixValues:
+        """Every kept step of ``(run, tag)``; raises :class:`NotFound`.
+
+        ``series`` is the listing of ``(run, tag)`` if the caller already has
+        a fresh one (saves a provider call per series when listing all).
+        """
+        if series is None:
+            series = self.matrix_series(ctx, experiment_id, run, tag)
         key = (experiment_id, run, tag)
         stamp = (series.max_step, series.max_wall_time, series.num_classes)
         with self._lock:
@@ -205,12 +214,14 @@ class ConfusionReader:
         )
         values = tuple(np.asarray(datums[i].numpy) for i in keep)
         result = MatrixValues(series, steps[keep], wall_times[keep], values)
-        if _CACHE_ENTRIES and sum(v.nbytes for v in values) <= _CACHE_MAX_SERIES_BYTES:
+        size = sum(v.nbytes for v in values)
+        if _CACHE_ENTRIES and size <= _CACHE_MAX_SERIES_BYTES:
             with self._lock:
-                self._cache[key] = (stamp, result)
+                self._cache[key] = (stamp, result, size)
                 self._cache.move_to_end(key)
-                while len(self._cache) > _CACHE_ENTRIES:
-                    self._cache.popitem(last=False)
+                total = sum(entry[2] for entry in self._cache.values())
+                while len(self._cache) > _CACHE_ENTRIES or total > _CACHE_MAX_TOTAL_BYTES:
+                    total -= self._cache.popitem(last=False)[1][2]
         return result
 
     # --- Examples -------------------------------------------------------------
