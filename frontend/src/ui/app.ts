@@ -55,7 +55,7 @@ export class App {
   private seriesCache = new Map<string, Promise<MetricsSeries>>();
   private cellCache = new Map<string, Promise<CellSeries>>();
   private spriteCache = new Map<string, Promise<HTMLImageElement>>();
-  private heatmaps = new Map<string, Heatmap>();
+  private heatmaps = new Map<string, { hm: Heatmap; run: string; head: HTMLElement; filterNote: HTMLElement; section: HTMLElement }>();
   private views: PanelView[] = [];
   private generation = 0;
   private playTimer: number | null = null;
@@ -222,7 +222,9 @@ export class App {
     this.hideState();
     clear(this.tagSelect);
     const wantTag = this.tag || this.settings.tag;
-    this.tag = wantTag && allTags.includes(wantTag) ? wantTag : allTags[0];
+    // default: the tag logged by the most runs
+    const byRuns = allTags.slice().sort((a, b) => this.runCount(b) - this.runCount(a) || (a < b ? -1 : a > b ? 1 : 0));
+    this.tag = wantTag && allTags.includes(wantTag) ? wantTag : byRuns[0];
     for (const t of allTags) this.tagSelect.appendChild(option(t, t, t === this.tag));
     this.onTagChanged(true);
   }
@@ -231,6 +233,10 @@ export class App {
     const set = new Set<string>();
     for (const run of Object.keys(this.tags?.runs ?? {})) for (const t of Object.keys(this.tags!.runs[run] ?? {})) set.add(t);
     return Array.from(set).sort();
+  }
+
+  private runCount(tag: string): number {
+    return Object.keys(this.tags?.runs ?? {}).filter((r) => this.tags!.runs[r] && this.tags!.runs[r][tag]).length;
   }
 
   private runsWithTag(): string[] {
@@ -244,7 +250,7 @@ export class App {
   private onTagChanged(fromLoad = false): void {
     const available = this.runsWithTag();
     const wanted = (this.runs.length ? this.runs : this.settings.runs ?? []).filter((r) => available.includes(r));
-    this.runs = wanted.length ? wanted : available.slice(0, 1);
+    this.runs = wanted.length ? wanted : available.slice(0, 4);
     if (!this.runs.includes(this.activeRun)) this.activeRun = this.runs[0] ?? "";
     this.buildRunBox(available);
     this.recomputeSteps(fromLoad);
@@ -540,41 +546,54 @@ export class App {
     this.drawColourBar(domain, views.some((v) => v.diff));
 
     const seen = new Set<string>();
-    clear(this.panels);
+    const sections: HTMLElement[] = [];
     if (views.length === 0 && errors.length === 0) {
-      this.panels.appendChild(h("div", { class: "notice info" }, this.mode === "difference"
+      sections.push(h("div", { class: "notice info" }, this.mode === "difference"
         ? "Choose what to compare above (difference mode needs a run with at least one step)."
         : "Select at least one run above."));
     }
     for (const v of views) {
       const key = v.diff ? "\u0000diff" : v.run;
       seen.add(key);
-      let hm = this.heatmaps.get(key);
-      if (!hm) {
-        hm = new Heatmap({
-          select: (t, p) => this.selectCell(v.diff ? v.run : hmRun(hm!), t, p),
-          hover: (t, p, anchor, lines) => this.onHover(hmRun(hm!), t, p, anchor, lines),
+      let entry = this.heatmaps.get(key);
+      if (!entry) {
+        const hm: Heatmap = new Heatmap({
+          select: (t, p) => this.selectCell(entry!.run, t, p),
+          hover: (t, p, anchor, lines) => this.onHover(entry!.run, t, p, anchor, lines),
         });
-        this.heatmaps.set(key, hm);
+        const head = h("div", { class: "panel-head" });
+        const filterNote = h("div", { class: "notice info", hidden: true }, "No class matches the class filter. Clear “Only” or the top-k box.");
+        entry = { hm, run: v.run, head, filterNote, section: h("section", { class: "panel" }, head, hm.el, filterNote) };
+        this.heatmaps.set(key, entry);
       }
-      (hm as Heatmap & { run?: string }).run = v.run;
+      entry.run = v.run;
       const isActive = v.run === this.activeRun;
       const target = this.targetStep;
       const note = v.diff ? "" : v.step !== null && target !== null && v.step !== target ? `step ${v.step} (nearest to ${target}; this run has no step ${target})` : `step ${v.step}`;
-      const head = h("div", { class: "panel-head" }, h("h3", {}, v.diff ? v.label : v.run), h("span", { class: "step-note" }, note));
-      const panel = h("section", { class: `panel${isActive ? " active" : ""}`, "data-run": v.run, "data-step": v.step ?? "", "aria-label": v.diff ? v.label : `Run ${v.run}, ${note}` }, head, hm.el);
+      const section = entry.section;
+      section.className = `panel${isActive ? " active" : ""}`;
+      section.dataset.run = v.run;
+      section.dataset.step = v.step === null ? "" : String(v.step);
+      section.setAttribute("aria-label", v.diff ? v.label : `Run ${v.run}, ${note}`);
+      clear(entry.head);
+      entry.head.append(h("h3", {}, v.diff ? v.label : v.run), h("span", { class: "step-note" }, note));
       if (!v.diff && this.runs.length > 1) {
         const b = h("button", { type: "button", class: "details-btn", "aria-pressed": String(isActive) }, isActive ? "Details shown below" : "Show details");
         b.addEventListener("click", () => { this.activeRun = v.run; this.draw(this.views, []); });
-        head.appendChild(b);
+        entry.head.appendChild(b);
       }
-      hm.update({
+      entry.hm.update({
         names: v.names, shown: v.shown, counts: v.counts, countsA: v.countsA, values: v.values, norm: this.settings.norm,
         diff: v.diff, hideDiagonal: this.settings.hideDiagonal, domain, label: v.diff ? v.label : `Run ${v.run}`,
         selected: this.selectedCell && (v.diff || this.selectedCell.run === v.run) ? [this.selectedCell.t, this.selectedCell.p] : null,
       });
-      if (v.shown.length === 0) panel.appendChild(h("div", { class: "notice info" }, "No class matches the class filter. Clear “Only” or the top-k box."));
-      this.panels.appendChild(panel);
+      entry.filterNote.hidden = v.shown.length > 0;
+      sections.push(section);
+    }
+    const current = Array.from(this.panels.children);
+    if (current.length !== sections.length || current.some((c, i) => c !== sections[i])) {
+      clear(this.panels);
+      for (const sct of sections) this.panels.appendChild(sct);
     }
     for (const key of Array.from(this.heatmaps.keys())) if (!seen.has(key)) this.heatmaps.delete(key);
     this.drawDetails();
@@ -653,7 +672,7 @@ export class App {
       const b = h("button", { type: "button", "data-true-index": c.true, "data-pred-index": c.predicted },
         `${v.names[c.true]} → ${v.names[c.predicted]}: ${formatCount(c.count)}`);
       b.appendChild(h("span", { class: "muted" }, ` (${formatShare(c.rowShare)} of ${v.names[c.true]})`));
-      b.addEventListener("click", () => { this.selectCell(v.run, c.true, c.predicted); this.heatmaps.get(v.diff ? "\u0000diff" : v.run)?.focusCell(c.true, c.predicted); });
+      b.addEventListener("click", () => { this.selectCell(v.run, c.true, c.predicted); this.heatmaps.get(v.diff ? "\u0000diff" : v.run)?.hm.focusCell(c.true, c.predicted); });
       list.appendChild(h("li", {}, b));
     }
     card.appendChild(list);
@@ -960,8 +979,5 @@ export class App {
   }
 }
 
-function hmRun(hm: Heatmap): string {
-  return (hm as Heatmap & { run?: string }).run ?? "";
-}
 
 export { DEFAULT_SETTINGS };
