@@ -65,9 +65,14 @@ export function sequential(t: number): RGB {
   ];
 }
 
-const DIV_NEG = rgbToOklab(hexToRgb("2b5b9e")); // blue: fewer in B than in A
+function oklch(L: number, C: number, hueDeg: number): RGB {
+  const h = (hueDeg * Math.PI) / 180;
+  return [L, C * Math.cos(h), C * Math.sin(h)];
+}
+// Both ends at the same OKLab lightness, so equal |differences| look equally strong.
+const DIV_NEG = oklch(0.52, 0.12, 255); // blue: fewer in B than in A
 const DIV_MID = rgbToOklab(hexToRgb("ececec")); // neutral: no change
-const DIV_POS = rgbToOklab(hexToRgb("b4540a")); // orange: more in B than in A
+const DIV_POS = oklch(0.52, 0.13, 55); // orange: more in B than in A
 
 /** Diverging scale at t in [-1, 1]: negative blue, zero neutral, positive orange. */
 export function diverging(t: number): RGB {

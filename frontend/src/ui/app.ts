@@ -780,7 +780,7 @@ export class App {
         body.appendChild(h("p", { class: "muted", "data-empty": "true" }, `No examples of this cell at step ${exStep} (the cell is empty, or the byte budget of the examples summary dropped them).`));
         return;
       }
-      const spriteUrl = new URL(ex.sprite, document.baseURI).href;
+      const spriteUrl = new URL(ex.sprite, routeUrl("examples")).href; // relative to the examples route (docs/http_api.md)
       let img: HTMLImageElement;
       try { img = await this.sprite(spriteUrl); } catch {
         body.appendChild(h("p", { class: "notice error" }, "The sprite image of this step could not be loaded."));
