@@ -21,6 +21,7 @@ from torch import nn
 
 from . import stats
 from .graph import write_graph
+from .output import StepWriter
 
 Row = Tuple[str, str, int, torch.Tensor]  # (kind, name, numel, row on device)
 
@@ -325,33 +326,35 @@ class TrainingHooks:
                 length = rows[i][3].numel()
                 host[i] = flat[offset:offset + length]
                 offset += length
+        out = StepWriter(writer, step)
         global_sq, global_bad, first_bad = 0.0, False, None
         for (kind, name, numel, _), values in zip(rows, host):
             if kind == "update":
                 delta, norm = float(values[0]), float(values[1])
-                writer.add_scalar(f"updates/{name}/ratio", delta / norm if norm > 0 else math.nan, step)
+                out.scalar(f"updates/{name}/ratio", delta / norm if norm > 0 else math.nan)
                 continue
             summary = stats.decode(values, numel, self.bins)
             if kind == "act":
                 prefix = f"activations/{name}"
-                writer.add_scalar(f"{prefix}/mean", summary.mean, step)
-                writer.add_scalar(f"{prefix}/std", summary.std, step)
-                writer.add_scalar(f"{prefix}/zero_fraction", summary.zero_fraction, step)
-                writer.add_scalar(f"{prefix}/nonfinite_fraction", summary.nonfinite_fraction, step)
-                writer.add_scalar(f"{prefix}/nonfinite", summary.nonfinite, step)
+                out.scalar(f"{prefix}/mean", summary.mean)
+                out.scalar(f"{prefix}/std", summary.std)
+                out.scalar(f"{prefix}/zero_fraction", summary.zero_fraction)
+                out.scalar(f"{prefix}/nonfinite_fraction", summary.nonfinite_fraction)
+                out.scalar(f"{prefix}/nonfinite", summary.nonfinite)
                 if summary.nonfinite and first_bad is None:
                     first_bad = name
-                self._histogram(writer, prefix, summary, step)
+                self._histogram(out, prefix, summary)
             elif kind == "grad":
                 norm = summary.norm if not summary.nonfinite else math.nan
                 global_sq += summary.sum_squares
                 global_bad |= bool(summary.nonfinite)
-                writer.add_scalar(f"gradients/{name}/norm", norm, step)
-                self._histogram(writer, f"gradients/{name}", summary, step)
+                out.scalar(f"gradients/{name}/norm", norm)
+                self._histogram(out, f"gradients/{name}", summary)
             elif kind == "weight":
-                self._histogram(writer, f"weights/{name}", summary, step)
+                self._histogram(out, f"weights/{name}", summary)
         if any(r[0] == "grad" for r in rows):
-            writer.add_scalar("gradients/global_norm", math.nan if global_bad else math.sqrt(global_sq), step)
+            out.scalar("gradients/global_norm", math.nan if global_bad else math.sqrt(global_sq))
+        out.close()
         if first_bad is not None and not self.nonfinite_reported:
             self.nonfinite_reported = True
             message = f"first non-finite (NaN/Inf) activation at step {step}: layer '{first_bad}' (first in forward order)"
@@ -359,19 +362,18 @@ class TrainingHooks:
             writer.add_text("nonfinite/first_layer", message, step)
 
     @staticmethod
-    def _histogram(writer: Any, tag: str, summary: stats.Summary, step: int) -> None:
+    def _histogram(out: StepWriter, tag: str, summary: stats.Summary) -> None:
         if summary.bucket_counts is None:
             return
-        writer.add_histogram_raw(
+        out.histogram(
             tag,
-            min=summary.hist_min,
-            max=summary.hist_max,
-            num=summary.finite,
-            sum=summary.sum,
-            sum_squares=summary.sum_squares,
-            bucket_limits=summary.bucket_limits.tolist(),
-            bucket_counts=summary.bucket_counts.tolist(),
-            global_step=step,
+            summary.hist_min,
+            summary.hist_max,
+            summary.finite,
+            summary.sum,
+            summary.sum_squares,
+            summary.bucket_limits.tolist(),
+            summary.bucket_counts.tolist(),
         )
 
     # --- teardown -------------------------------------------------------------------

@@ -1,0 +1,54 @@
+"""Batching one logging step's scalars and histograms into a single event.
+
+A ``SummaryWriter`` writes one event per ``add_scalar``/``add_histogram_raw``
+call; a logging step has about a hundred of them. With a real SummaryWriter
+(it has ``_get_file_writer``) the values are collected into one ``Summary``
+and written once; any other writer gets the public ``add_*`` calls.
+"""
+from __future__ import annotations
+
+from typing import Any, List, Sequence
+
+from tensorboard.compat.proto.summary_pb2 import Summary
+from torch.utils.tensorboard import summary as tb_summary
+
+
+class StepWriter:
+    """Collects the values of one step; :meth:`close` writes them."""
+
+    def __init__(self, writer: Any, step: int) -> None:
+        self.writer = writer
+        self.step = step
+        self.batched = callable(getattr(writer, "_get_file_writer", None))
+        self.values: List[Any] = []
+
+    def scalar(self, tag: str, value: float) -> None:
+        if self.batched:
+            self.values.extend(tb_summary.scalar(tag, float(value)).value)
+        else:
+            self.writer.add_scalar(tag, value, self.step)
+
+    def histogram(
+        self,
+        tag: str,
+        min: float,
+        max: float,
+        num: float,
+        sum: float,
+        sum_squares: float,
+        bucket_limits: Sequence[float],
+        bucket_counts: Sequence[float],
+    ) -> None:
+        if self.batched:
+            self.values.extend(
+                tb_summary.histogram_raw(tag, min, max, num, sum, sum_squares, bucket_limits, bucket_counts).value
+            )
+        else:
+            self.writer.add_histogram_raw(
+                tag, min, max, num, sum, sum_squares, bucket_limits, bucket_counts, global_step=self.step
+            )
+
+    def close(self) -> None:
+        if self.values:
+            values, self.values = self.values, []
+            self.writer._get_file_writer().add_summary(Summary(value=values), self.step)
