@@ -21,10 +21,8 @@ from __future__ import annotations
 
 import argparse
 import gzip
-import json
 import os
 import random
-import statistics
 import sys
 import tempfile
 import time
