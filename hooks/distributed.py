@@ -31,7 +31,7 @@ def _merge(parts: list, groups: int, k: int) -> Dict[str, torch.Tensor]:
     buffer = TopKPerGroup(groups, k)
     for part in parts:
         group = part["_group"]
-        payload = {name: value for name, value in part.items() if name not in ("score", "_group")}
+        payload = {name: value for name, value in part.items() if name not in ("score", "group", "_group")}
         buffer.update(group, part["score"], **payload)
     return buffer.valid()
 

@@ -183,9 +183,6 @@ class HookMonitor:
                 matrix, candidates = distributed.reduce_eval(self._eval)
             else:
                 matrix, candidates = self._eval.matrix(), self._eval.candidates()
-            num_classes = self._eval.num_classes
-            self._eval.reset()
-            self._eval.num_classes = len(self.class_names) if self.class_names is not None else num_classes
             writer = self._writer_here()
             if writer is None:
                 return
@@ -194,9 +191,9 @@ class HookMonitor:
                 return
             self._write_eval(writer, name, step, matrix, candidates)
         finally:
+            # Start the next evaluation empty (class count from class_names or its first batch).
             self._eval.reset()
-            if self.class_names is not None:
-                self._eval.num_classes = len(self.class_names)
+            self._eval.num_classes = len(self.class_names) if self.class_names is not None else None
 
     def flush(self) -> None:
         """Write anything a logging step still holds and flush the writer."""

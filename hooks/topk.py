@@ -64,12 +64,13 @@ class TopKPerGroup:
             self.payload[name] = new[:slots]
 
     def valid(self) -> Dict[str, torch.Tensor]:
-        """The filled slots as CPU tensors, ``score`` plus every payload field."""
+        """The filled slots as CPU tensors: ``score``, ``group`` and every
+        payload field, each group's entries best first."""
         if self.score is None:
             return {}
         score = self.score.cpu()
         keep = score > -float("inf")
-        out = {"score": score[keep]}
+        out = {"score": score[keep], "group": (torch.arange(self.slots) // self.k)[keep]}
         for name, buffer in self.payload.items():
             out[name] = buffer.cpu()[keep]
         return out
