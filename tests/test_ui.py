@@ -463,3 +463,40 @@ def test_thousand_classes_canvas(browser, tmp_path):
             assert first < 5000  # generous on a loaded 2-core CI box; the benchmark measures properly
         finally:
             context.close()
+
+
+def test_auto_refresh_follows_new_steps(page, server, logged):
+    """Runs last: adds a run to the shared log directory while the tab is open."""
+    from torch.utils.tensorboard import SummaryWriter
+
+    from tb_fmnist_plugin import summary
+
+    logdir, _ = logged
+    ub.open_plugin(page, server.url)
+    writer = SummaryWriter(f"{logdir}/late")
+    summary.write_confusion_matrix(writer, ud.MAIN_TAG, ud.matrix(5, 0), 0, class_names=ud.FMNIST)
+    writer.flush()
+    # the tab refreshes the list of runs every 30 s; call the same refresh now
+    refresh_until(page, "!!document.querySelector('.run-list input[value=\"late\"]')")
+    ub.select_runs(page, ["late"])
+    assert page.evaluate("window.__tbConfusion.state().targetStep") == 0, page.evaluate("JSON.stringify(window.__tbConfusion.state())")
+    summary.write_confusion_matrix(writer, ud.MAIN_TAG, ud.matrix(5, 6), 6, class_names=ud.FMNIST)
+    writer.close()
+    # at the last step, the tab follows the new last step
+    refresh_until(page, "window.__tbConfusion.state().targetStep === 6")
+    ub.wait_ready(page)
+    page.wait_for_function("document.querySelector('section.panel[data-run=late]').dataset.step === '6'")
+    assert_cells(ub.grid_cells(page, ub.panel(page, "late")), ud.matrix(5, 6), ud.FMNIST)
+
+
+def refresh_until(page, condition: str, timeout_s: float = 20.0) -> None:
+    """Run the tab's periodic refresh until ``condition`` (a JS expression) holds."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        page.evaluate("window.__tbConfusion.refresh()")
+        if page.evaluate(condition):
+            return
+        assert time.monotonic() < deadline, f"never true after refreshes: {condition}"
+        page.wait_for_timeout(300)

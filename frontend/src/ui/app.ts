@@ -14,6 +14,7 @@ import { Heatmap } from "./heatmap";
 const STORAGE_KEY = "tb_fmnist_confusion.settings.v1";
 const PLAY_INTERVAL_MS = 700;
 const TABLE_ROW_LIMIT = 200;
+const AUTO_REFRESH_MS = 30_000;
 
 interface LoadedMatrix { step: number; names: string[]; counts: Matrix; wallTime: number }
 interface PanelView { run: string; step: number | null; names: string[]; shown: number[]; counts: Matrix; countsA: Matrix | null; values: Matrix; diff: boolean; label: string }
@@ -26,6 +27,7 @@ interface DebugState {
   sliderRedrawMs: number[];
   state: () => Record<string, unknown>;
   panel: (run: string) => { step: number | null; classes: string[]; values: (number | null)[][]; counts: number[][] } | null;
+  refresh: () => Promise<void>;
 }
 
 declare global {
@@ -58,6 +60,7 @@ export class App {
   private heatmaps = new Map<string, { hm: Heatmap; run: string; head: HTMLElement; filterNote: HTMLElement; section: HTMLElement }>();
   private views: PanelView[] = [];
   private generation = 0;
+  private tagsCalls = 0;
   private playTimer: number | null = null;
   private pendingSliderStart: number | null = null;
   private firstDrawDone = false;
@@ -85,7 +88,7 @@ export class App {
   private main = h("div", { id: "tbc-main" });
   private state = h("div", { id: "tbc-state" });
 
-  constructor(private root: HTMLElement) {
+  constructor(private root: HTMLElement, private earlyTags: Promise<TagsResponse> | null = null) {
     let stored: string | null = null;
     try { stored = window.localStorage.getItem(STORAGE_KEY); } catch { /* storage blocked */ }
     this.settings = parseSettings(stored);
@@ -97,6 +100,7 @@ export class App {
       ready: false, draws: 0, firstDrawMs: null, sliderRedrawMs: [],
       state: () => this.debugState(),
       panel: (run) => this.debugPanel(run),
+      refresh: () => this.loadTags(true),
     };
     window.__tbConfusion = this.debug;
     this.buildChrome();
@@ -199,20 +203,37 @@ export class App {
 
   async start(): Promise<void> {
     await this.loadTags();
+    this.startAutoRefresh();
   }
 
-  private async loadTags(): Promise<void> {
+  /** Every 30 s (like TensorBoard's own auto-reload) pick up new runs and steps. */
+  private startAutoRefresh(): void {
+    window.setInterval(() => {
+      if (this.tags && !document.hidden && this.playTimer === null) void this.loadTags(true);
+    }, AUTO_REFRESH_MS);
+  }
+
+  private async loadTags(silent = false): Promise<void> {
     if (!this.tags) this.showState("loading", "Loading runs…");
-    this.cache.clear();
-    this.seriesCache.clear();
-    this.cellCache.clear();
+    const call = ++this.tagsCalls;
     let tags: TagsResponse;
     try {
-      tags = await getJson<TagsResponse>("tags");
+      const early = this.earlyTags;
+      this.earlyTags = null;
+      tags = await (early ?? getJson<TagsResponse>("tags"));
+      if (!this.firstDrawDone) performance.mark("tbc-tags-loaded");
     } catch (e) {
-      this.serverError(e, "the list of runs");
+      if (!silent && call === this.tagsCalls) this.serverError(e, "the list of runs");
       return;
     }
+    if (call !== this.tagsCalls) return; // a newer listing is on its way
+    if (silent && JSON.stringify(tags) === JSON.stringify(this.tags)) return;
+    if (!silent) this.cache.clear();
+    this.seriesCache.clear();
+    this.seriesResolved.clear();
+    this.cellCache.clear();
+    // at the last step: follow new steps as they arrive
+    if (silent && this.targetStep !== null && this.targetStep === this.steps[this.steps.length - 1]) { this.targetStep = null; this.settings.step = null; }
     this.tags = tags && tags.runs && typeof tags.runs === "object" ? tags : { runs: {} };
     const allTags = this.allTags();
     if (allTags.length === 0) {
@@ -289,7 +310,7 @@ export class App {
       this.targetStep = this.steps[this.steps.length - 1];
     } else if (!this.steps.includes(wanted)) {
       const near = nearestStep(this.steps, wanted)!;
-      if (fromLoad || this.targetStep !== null) {
+      if (fromLoad) {
         this.notice("warn", `Step ${wanted} no longer exists in the selected runs (TensorBoard may have dropped it by sampling, or the run was rewritten). Showing the nearest step, ${near}.`);
       }
       this.targetStep = near;
@@ -409,6 +430,21 @@ export class App {
     };
     next();
     next();
+  }
+
+  private prefetchNeighbours(): void {
+    // Large matrices are not all fetched up front: fetch the steps next to the
+    // shown one, so the next slider move or play tick finds them cached.
+    if (this.targetStep === null) return;
+    const i = this.steps.indexOf(this.targetStep);
+    for (const j of [i + 1, i - 1]) {
+      const target = this.steps[j];
+      if (target === undefined) continue;
+      for (const run of this.runs) {
+        const step = nearestStep(this.info(run)?.steps ?? [], target);
+        if (step !== null) this.matrix(run, step).catch(() => undefined);
+      }
+    }
   }
 
   // ---------------------------------------------------------------- modes
@@ -596,7 +632,12 @@ export class App {
       for (const sct of sections) this.panels.appendChild(sct);
     }
     for (const key of Array.from(this.heatmaps.keys())) if (!seen.has(key)) this.heatmaps.delete(key);
-    this.drawDetails();
+    if (this.firstDrawDone) {
+      this.drawDetails();
+    } else {
+      // first paint: the matrices first, the details right after
+      setTimeout(() => this.drawDetails(), 0);
+    }
     this.markDrawn();
   }
 
@@ -618,6 +659,7 @@ export class App {
         performance.measure("tbc-slider-redraw", { start: sliderStart, end: now });
         this.debug.sliderRedrawMs.push(now - sliderStart);
       }
+      this.prefetchNeighbours();
     });
   }
 
@@ -706,7 +748,7 @@ export class App {
       return (x < y ? -1 : x > y ? 1 : 0) * dir || a.index - b.index;
     });
     const series = this.seriesSync(v.run);
-    const headers: [SortKey, string][] = [["name", "Class"], ["support", "Support"], ["precision", "Precision"], ["recall", "Recall"], ["f1", "F1"], ["confused", "Most confused with"]];
+    const headers: [SortKey, string][] = [["name", "Class"], ["support", "Support"], ["precision", "Precision"], ["recall", "Recall"], ["f1", "F1"], ["confused", "Confused with"]];
     const thead = h("tr", {});
     for (const [k, label] of headers) {
       const b = h("button", { type: "button", "data-sort": k }, label + (key === k ? (dir === 1 ? " ▲" : " ▼") : ""));
@@ -905,28 +947,36 @@ export class App {
     }, 250);
   }
 
+  private showIndex(i: number): void {
+    this.slider.value = String(i);
+    this.targetStep = this.steps[i] ?? null;
+    this.settings.step = this.targetStep;
+    this.save();
+    void this.update();
+  }
+
+  private stopPlay(): void {
+    if (this.playTimer !== null) clearInterval(this.playTimer);
+    this.playTimer = null;
+    this.playButton.textContent = "▶ Play";
+    this.playButton.setAttribute("aria-pressed", "false");
+  }
+
   private togglePlay(): void {
     if (this.playTimer !== null) {
-      clearInterval(this.playTimer);
-      this.playTimer = null;
-      this.playButton.textContent = "▶ Play";
-      this.playButton.setAttribute("aria-pressed", "false");
+      this.stopPlay();
       return;
     }
-    if (Number(this.slider.value) >= this.steps.length - 1) this.slider.value = "0";
+    if (this.steps.length < 2) return;
     this.playButton.textContent = "❚❚ Pause";
     this.playButton.setAttribute("aria-pressed", "true");
-    const tick = () => {
-      const i = Number(this.slider.value);
-      this.slider.value = String(i);
-      this.targetStep = this.steps[i] ?? null;
-      this.settings.step = this.targetStep;
-      void this.update();
-      if (i >= this.steps.length - 1) { this.togglePlay(); this.save(); return; }
-      this.slider.value = String(i + 1);
-    };
-    tick();
-    if (this.playTimer === null && this.playButton.getAttribute("aria-pressed") === "true") this.playTimer = window.setInterval(tick, PLAY_INTERVAL_MS);
+    if (Number(this.slider.value) >= this.steps.length - 1) this.showIndex(0);
+    this.playTimer = window.setInterval(() => {
+      const next = Number(this.slider.value) + 1;
+      if (next >= this.steps.length) { this.stopPlay(); return; }
+      this.showIndex(next);
+      if (next >= this.steps.length - 1) this.stopPlay();
+    }, PLAY_INTERVAL_MS);
   }
 
   private exportView(): ExportView | null {

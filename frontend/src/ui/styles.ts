@@ -61,8 +61,8 @@ pre.code { background:var(--code-bg); padding:8px 10px; border-radius:4px; overf
 ol.confusions { margin:0; padding-left:22px; }
 ol.confusions button { border:none; background:none; padding:1px 2px; text-align:left; color:var(--accent); overflow-wrap:anywhere; }
 ol.confusions button:hover { text-decoration:underline; }
-table.classes { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; }
-table.classes th, table.classes td { padding:2px 6px; border-bottom:1px solid var(--border); text-align:right; white-space:nowrap; }
+table.classes { border-collapse:collapse; width:100%; font-variant-numeric:tabular-nums; font-size:12px; }
+table.classes th, table.classes td { padding:2px 4px; border-bottom:1px solid var(--border); text-align:right; white-space:nowrap; }
 table.classes th:first-child, table.classes td:first-child, table.classes td.confused { text-align:left; }
 table.classes td:first-child { max-width:180px; overflow:hidden; text-overflow:ellipsis; }
 table.classes th button { border:none; background:none; padding:0; font-weight:500; }
