@@ -4,7 +4,7 @@ histogram loop, training the reference Fashion-MNIST CNN on random data.
     python benchmarks/bench_hooks.py            # full run (several minutes)
     python benchmarks/bench_hooks.py --quick    # shorter, noisier
 
-Configurations run interleaved in rounds (each keeps its own model, optimizer
+Configurations run interleaved step by step (each keeps its own model, optimizer
 and step count), so machine load affects them alike; ratios are to the
 no-hooks configuration of the same rounds. A separate phase measures the
 process's resident memory over N steps with attach_hooks.
@@ -103,15 +103,15 @@ def rss_mb() -> float:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and memory steps")
-    parser.add_argument("--rounds", type=int, default=None, help="interleaved rounds (default 12, quick 4)")
-    parser.add_argument("--steps-per-round", type=int, default=200)
+    parser.add_argument("--rounds", type=int, default=None, help="blocks of 100 interleaved steps (default 10, quick 3)")
+    parser.add_argument("--steps-per-round", type=int, default=LOG_EVERY)
     parser.add_argument("--memory-steps", type=int, default=None, help="default 5000, quick 1000")
     parser.add_argument("--threads", type=int, default=1, help="torch.set_num_threads (same for all)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--skip-wandb", action="store_true")
     args = parser.parse_args(argv)
-    rounds = args.rounds or (4 if args.quick else 12)
+    rounds = args.rounds or (3 if args.quick else 10)
     memory_steps = args.memory_steps if args.memory_steps is not None else (1000 if args.quick else 5000)
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
@@ -146,29 +146,29 @@ def main(argv: Optional[List[str]] = None) -> int:
                 config.train_step(*batches[i % len(batches)])
             config.times.clear()
             config.logging.clear()
-        for r in range(rounds):
-            order = names[r % len(names):] + names[: r % len(names)]
-            for name in order:
-                config = configs[name]
-                for i in range(args.steps_per_round):
-                    config.train_step(*batches[i % len(batches)])
+        # Interleaved at the step: each round gives every configuration one
+        # step in turn (rotating who goes first), so load changes hit all alike.
+        for r in range(rounds * args.steps_per_round):
+            k = r % len(names)
+            for name in names[k:] + names[:k]:
+                configs[name].train_step(*batches[r % len(batches)])
         base = configs["no hooks"]
-        base_median = statistics.median(base.times)
         base_mean = statistics.fmean(base.times)
-        print(f"device={device} threads={args.threads} batch={args.batch_size} rounds={rounds} "
-              f"x {args.steps_per_round} steps, log every {LOG_EVERY}")
-        print(f"{'configuration':<20} {'mean step ms':>12} {'ratio':>7} {'non-logging':>12} {'logging step':>13}")
+        base_plain = statistics.median(t for t, logged in zip(base.times, base.logging) if not logged)
+        print(f"device={device} threads={args.threads} batch={args.batch_size} "
+              f"{rounds * args.steps_per_round} steps per configuration, interleaved step by step, log every {LOG_EVERY}")
+        print(f"{'configuration':<20} {'mean step ms':>12} {'ratio':>7} {'non-logging':>12} {'logging/plain':>14}")
         for name in names:
             config = configs[name]
             mean = statistics.fmean(config.times)
             plain = [t for t, logged in zip(config.times, config.logging) if not logged]
             logged = [t for t, logged in zip(config.times, config.logging) if logged]
-            non_logging = statistics.median(plain) / base_median - 1.0
-            log_ratio = statistics.fmean(logged) / base_median if logged else float("nan")
-            print(f"{name:<20} {mean * 1e3:>12.3f} {mean / base_mean:>7.3f} {non_logging * 100:>+11.2f}% "
-                  f"{log_ratio:>12.2f}x")
-        print("ratio: mean step / no-hooks mean step; non-logging: median non-logging step vs no-hooks median;")
-        print("logging step: mean logging step / no-hooks median step")
+            own_plain = statistics.median(plain)
+            non_logging = own_plain / base_plain - 1.0
+            log_ratio = f"{statistics.fmean(logged) / own_plain:>13.2f}x" if name != "no hooks" else f"{'-':>14}"
+            print(f"{name:<20} {mean * 1e3:>12.3f} {mean / base_mean:>7.3f} {non_logging * 100:>+11.2f}% {log_ratio}")
+        print("ratio: mean step / no-hooks mean step. non-logging: median non-logging step / no-hooks median")
+        print("non-logging step - 1. logging/plain: mean logging step / the same configuration's median non-logging step.")
         if note:
             print(note)
         for config in configs.values():

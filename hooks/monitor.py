@@ -101,6 +101,7 @@ class HookMonitor:
         *,
         modules: ModuleFilter,
         histogram_bins: int,
+        histogram_sample: int,
         log_activations: bool,
         log_gradients: bool,
         log_weights: bool,
@@ -137,6 +138,7 @@ class HookMonitor:
             log_updates=log_updates,
             log_graph=log_graph,
             example_input=example_input,
+            histogram_sample=histogram_sample,
         )
         self._eval = EvalAccumulator(
             len(self.class_names) if self.class_names is not None else None,
@@ -293,6 +295,7 @@ def attach_hooks(
     *,
     modules: ModuleFilter = None,
     histogram_bins: int = 30,
+    histogram_sample: int = 65536,
     log_activations: bool = True,
     log_gradients: bool = True,
     log_weights: bool = True,
@@ -321,6 +324,7 @@ def attach_hooks(
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     log_every = check_positive_int(log_every, "log_every")
     histogram_bins = check_positive_int(histogram_bins, "histogram_bins")
+    histogram_sample = check_positive_int(histogram_sample, "histogram_sample")
     examples_per_cell = check_positive_int(examples_per_cell, "examples_per_cell", minimum=0)
     max_misclassified = check_positive_int(max_misclassified, "max_misclassified", minimum=0)
     grid_columns = check_positive_int(grid_columns, "grid_columns")
@@ -341,6 +345,7 @@ def attach_hooks(
         example_input,
         modules=modules,
         histogram_bins=histogram_bins,
+        histogram_sample=histogram_sample,
         log_activations=log_activations,
         log_gradients=log_gradients,
         log_weights=log_weights,

@@ -58,12 +58,14 @@ class TrainingHooks:
         log_updates: bool = True,
         log_graph: bool = True,
         example_input: Any = None,
+        histogram_sample: int = stats.DEFAULT_HISTOGRAM_SAMPLE,
     ) -> None:
         self.root = root
         self.writer_fn = writer_fn
         self.optimizer = optimizer
         self.log_every = log_every
         self.bins = bins
+        self.sample = histogram_sample
         self.modules = list(modules)
         self.parameters = list(parameters)
         self.enabled = {
@@ -197,7 +199,7 @@ class TrainingHooks:
                 self._calls[name] = calls + 1
                 base = name if calls == 0 else f"{name}/call{calls}"
                 for suffix, tensor in _walk_tensors(output):
-                    self._rows.append(("act", base + suffix, tensor.numel(), stats.summarize(tensor, self.bins)))
+                    self._rows.append(("act", base + suffix, tensor.numel(), stats.summarize(tensor, self.bins, self.sample)))
             except Exception as error:
                 self._fail("activations", error)
 
@@ -217,7 +219,7 @@ class TrainingHooks:
 
     def _add_weight_rows(self) -> None:
         for name, param in self._trainable():
-            self._rows.append(("weight", name, param.numel(), stats.summarize(param, self.bins)))
+            self._rows.append(("weight", name, param.numel(), stats.summarize(param, self.bins, self.sample)))
 
     def _add_update_rows(self) -> None:
         params = dict(self.parameters)
@@ -242,7 +244,7 @@ class TrainingHooks:
             try:
                 # Gradient accumulation: the last backward's (accumulated) gradient wins.
                 self._rows = [r for r in self._rows if not (r[0] == "grad" and r[1] == name)]
-                self._rows.append(("grad", name, param.numel(), stats.summarize(param.grad, self.bins)))
+                self._rows.append(("grad", name, param.numel(), stats.summarize(param.grad, self.bins, self.sample)))
             except Exception as error:
                 self._fail("gradients", error)
 
@@ -271,7 +273,7 @@ class TrainingHooks:
             if self.enabled["gradients"]:
                 for name, param in self._trainable():
                     if param.grad is not None:
-                        self._rows.append(("grad", name, param.numel(), stats.summarize(param.grad, self.bins)))
+                        self._rows.append(("grad", name, param.numel(), stats.summarize(param.grad, self.bins, self.sample)))
             if self.enabled["weights"]:
                 self._add_weight_rows()
             if self.enabled["updates"]:
