@@ -57,8 +57,10 @@ def summarize(tensor: torch.Tensor, bins: int, sample: int = DEFAULT_HISTOGRAM_S
         low, high = torch.aminmax(x)
         # x * 0 is 0 where x is finite and NaN where it is not.
         finite = (x * 0).add_(1).nansum()
-        # |sign(x)| is 1 for non-zero (and infinite) values, 0 for zeros, NaN for NaN.
-        nonzero = x.sign().abs_().nan_to_num_(1.0).sum()
+        # ceil(min(|x|, 1)) is 1 for non-zero and infinite values, 0 for zeros;
+        # NaN propagates through abs/clamp/ceil and is then counted as non-zero.
+        # (torch.sign(NaN) is 0 on some CPUs, so sign cannot be used.)
+        nonzero = x.abs().clamp_(max=1.0).ceil_().nan_to_num_(nan=1.0).sum()
         if numel > sample:
             index = torch.arange(sample, device=x.device, dtype=torch.long).mul_(_SCRAMBLE).remainder_(numel)
             part = x.index_select(0, index)
