@@ -171,6 +171,7 @@ export class App {
 
     this.main.append(this.runBox, controls, stepbar, this.diffBar, this.notices, this.colourBar, this.panels, this.details);
     this.root.append(header, this.state, this.main, this.tooltip);
+    window.addEventListener("scroll", () => { this.tooltip.hidden = true; }, { passive: true });
     this.main.hidden = true;
   }
 

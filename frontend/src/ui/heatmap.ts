@@ -419,7 +419,8 @@ class CanvasHeatmap {
   private draw(): void {
     const d = this.data;
     if (!d) return;
-    const width = Math.max(320, Math.min(860, (this.el.parentElement?.clientWidth || 860) - 20));
+    // as large as the frame allows, without scrolling to see the whole matrix
+    const width = Math.max(360, Math.min(1000, document.documentElement.clientWidth - 60, window.innerHeight - 40));
     this.size = width - MARGIN;
     const dpr = window.devicePixelRatio || 1;
     const total = MARGIN + this.size;

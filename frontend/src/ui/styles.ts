@@ -57,6 +57,7 @@ pre.code { background:var(--code-bg); padding:8px 10px; border-radius:4px; overf
 #tbc-tooltip[hidden] { display:none; }
 .details { display:grid; grid-template-columns:repeat(auto-fit, minmax(340px, 1fr)); gap:14px; margin-top:14px; }
 .card { border:1px solid var(--border); border-radius:6px; padding:8px 10px; min-width:0; }
+@media (min-width: 1100px) { #tbc-classes { grid-column: span 2; } }
 .card h2 { margin-top:0; }
 ol.confusions { margin:0; padding-left:22px; }
 ol.confusions button { border:none; background:none; padding:1px 2px; text-align:left; color:var(--accent); overflow-wrap:anywhere; }
