@@ -96,11 +96,30 @@ def assert_cells(cells, m, names, transform=None, atol=1e-9):
 def test_tab_appears_in_tensorboard_ui(page, server):
     page.goto(server.url + "/#" + ub.PLUGIN)
     frame = ub.plugin_frame(page)
-    # the tab is listed in TensorBoard's header
-    assert page.locator("text=/tb_fmnist_confusion/i").first.count() >= 1 or page.locator(f"[data-plugin-id={ub.PLUGIN}]").count() >= 0
+    # the tab is listed in TensorBoard's header, selected
+    tab_label = page.get_by_role("tab", name="Confusion")
+    assert tab_label.count() == 1 and tab_label.get_attribute("aria-selected") == "true"
     assert frame.locator("section.panel").count() >= 1
     assert frame.locator("#tbc-tag").input_value() == ud.MAIN_TAG
     ub.screenshot(page, "01-tab-in-tensorboard.png")
+
+
+def test_tab_works_behind_path_prefix(page, tmp_path):
+    """Relative URLs only: the tab loads and draws under --path_prefix."""
+    logdir = str(tmp_path / "prefixed")
+    writer_matrices = {0: ud.matrix(3, 0)}
+    from torch.utils.tensorboard import SummaryWriter
+
+    from tb_fmnist_plugin import summary
+
+    writer = SummaryWriter(f"{logdir}/run")
+    summary.write_confusion_matrix(writer, ud.MAIN_TAG, writer_matrices[0], 0, class_names=ud.FMNIST)
+    writer.close()
+    with ub.prefixed_tensorboard(logdir, "/some/prefix") as url:
+        page.goto(url + "/#" + ub.PLUGIN)
+        frame = ub.plugin_frame(page)
+        assert "/some/prefix/data/plugin_entry.html" in frame.url
+        assert_cells(ub.grid_cells(frame, ub.panel(frame, "run")), writer_matrices[0], ud.FMNIST)
 
 
 def test_cell_counts_equal_logged(tab, logged):
