@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+import os
 import warnings
 
 import pytest
@@ -131,6 +132,9 @@ def test_logging_steps_and_settable_step(tmp_path):
     monitor = attach_hooks(model, writer, optimizer=optimizer, log_every=3, log_graph=False)
     train(model, optimizer, batches(7, batch=2))
     assert monitor.step == 7
+    # Between logging steps only the root module's two hooks exist.
+    assert sum(len(m._forward_hooks) + len(m._forward_pre_hooks) for m in model.modules()) == 2
+    assert all(not getattr(p, "_post_accumulate_grad_hooks", None) for p in model.parameters())
     monitor.step = 30
     train(model, optimizer, batches(2, batch=2))
     assert monitor.step == 32
@@ -365,13 +369,26 @@ def test_distributed_data_parallel_single_process(tmp_path):
     assert "gradients/classifier.4.weight/norm" in tags
 
 
-def test_attach_before_torch_compile(tmp_path):
+@pytest.mark.parametrize(
+    "backend",
+    [
+        "aot_eager",
+        pytest.param(
+            "inductor",
+            marks=pytest.mark.skipif(
+                os.environ.get("TB_FMNIST_TEST_INDUCTOR") != "1",
+                reason="inductor compiles C++ for about a minute on 2 CPU cores; set TB_FMNIST_TEST_INDUCTOR=1",
+            ),
+        ),
+    ],
+)
+def test_attach_before_torch_compile(tmp_path, backend):
     torch.manual_seed(0)
     model = FashionMNISTCNN()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
     writer = SummaryWriter(str(tmp_path))
     monitor = attach_hooks(model, writer, optimizer=optimizer, log_every=2)
-    compiled = torch.compile(model, backend="aot_eager")
+    compiled = torch.compile(model, backend=backend)
     data = batches(3, batch=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
