@@ -350,13 +350,14 @@ def _hparams_summaries(args: argparse.Namespace, dist: _Dist, device: torch.devi
 
 
 def _session_end_summary(success: bool) -> Any:
-    """Session end for the HParams dashboard: success, or aborted (interrupted)."""
+    """Session end for the HParams dashboard: success, or failure (interrupted;
+    the hparams API has no 'aborted' status)."""
     from tensorboard.compat.proto.summary_pb2 import Summary, SummaryMetadata
     from tensorboard.plugins.hparams.api_pb2 import Status
     from tensorboard.plugins.hparams.metadata import PLUGIN_DATA_VERSION, PLUGIN_NAME, SESSION_END_INFO_TAG
     from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData, SessionEndInfo
 
-    status = Status.Value("STATUS_SUCCESS" if success else "STATUS_ABORTED")
+    status = Status.Value("STATUS_SUCCESS" if success else "STATUS_FAILURE")
     content = HParamsPluginData(session_end_info=SessionEndInfo(status=status, end_time_secs=time.time()),
                                 version=PLUGIN_DATA_VERSION)
     meta = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name=PLUGIN_NAME,
@@ -511,7 +512,7 @@ def _run(args: argparse.Namespace, dist: _Dist, device: torch.device, logdir: st
         if monitor is not None:
             safe("remove hooks", monitor.remove)
         if writer is not None:
-            safe("hparams", writer.file_writer.add_summary, _session_end_summary(not interrupted))
+            safe("hparams", lambda: writer.file_writer.add_summary(_session_end_summary(not interrupted)))
             safe("flush", writer.flush)
             safe("close", writer.close)
     result.interrupted = interrupted

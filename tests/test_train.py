@@ -222,8 +222,8 @@ def test_a_failing_writer_does_not_stop_training(tmp_path, monkeypatch) -> None:
 def test_interrupt_flushes_readable_logs(tmp_path, signum) -> None:
     logdir = tmp_path / "run"
     proc = subprocess.Popen(
-        [sys.executable, "-u", "-m", "tb_fmnist_plugin.train", "--epochs", "50", "--train-size", "2000",
-         "--test-size", "200", "--log-every", "1", "--logdir", str(logdir), "--data-dir", str(tmp_path / "data"),
+        [sys.executable, "-u", "-m", "tb_fmnist_plugin.train", "--epochs", "50", "--train-size", "1280",
+         "--test-size", "200", "--log-every", "2", "--logdir", str(logdir), "--data-dir", str(tmp_path / "data"),
          "--no-progress"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
@@ -239,7 +239,7 @@ def test_interrupt_flushes_readable_logs(tmp_path, signum) -> None:
             if line.startswith("Epoch [1/50]"):
                 break
         assert any(line.startswith("Epoch [1/50]") for line in seen), "".join(seen) + proc.stderr.read()
-        time.sleep(1.0)  # now in the middle of epoch 2
+        time.sleep(2.0)  # into epoch 2
         proc.send_signal(signum)
         out, err = proc.communicate(timeout=120)
     finally:
@@ -251,6 +251,6 @@ def test_interrupt_flushes_readable_logs(tmp_path, signum) -> None:
     assert "Interrupted" in out and str(logdir) in out and "tensorboard --logdir" in out
     assert "Traceback" not in err
     acc = _events(str(logdir))
-    assert len(acc.Scalars("Training Loss")) > (2000 + 63) // 64  # more than one epoch of losses
+    assert len(acc.Scalars("Training Loss")) >= 20 // 2  # at least the whole first epoch (20 batches)
     assert _matrices(acc)[0].sum() == 200
     assert "_hparams_/session_end_info" in acc.PluginTagToContent("hparams")
