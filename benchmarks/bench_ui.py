@@ -136,9 +136,11 @@ def main() -> None:
     def ms(values):
         return f"{statistics.median(values):.0f}" if values else "–"
 
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     print()
     print(f"Confusion tab, headless chromium, real tensorboard (--load_fast=false); "
-          f"median of {args.repeats} tab openings, {args.slider_moves} slider steps.")
+          f"median of {args.repeats} tab openings, {args.slider_moves} slider steps; "
+          f"{os.cpu_count()} CPUs, load average at the end {load}.")
     print()
     print("| classes | click on the tab → first matrix drawn (ms) | tab iframe start → first matrix drawn (ms) | TensorBoard page load → first matrix drawn (ms) | slider step → redrawn, median / max (ms) | target | met |")
     print("|---|---|---|---|---|---|---|")
