@@ -79,6 +79,7 @@ export class App {
   private playButton = h("button", { type: "button", id: "tbc-play", "aria-pressed": "false" }, "▶ Play");
   private slider = h("input", { type: "range", id: "tbc-step", min: 0, max: 0, step: 1, value: 0, "aria-label": "Step" });
   private stepLabel = h("output", { id: "tbc-step-label", for: "tbc-step" });
+  private loading = h("span", { id: "tbc-loading", class: "muted", role: "status", hidden: true });
   private diffBar = h("div", { class: "diffbar", id: "tbc-diffbar", hidden: true });
   private notices = h("div", { id: "tbc-notices", role: "status" });
   private colourBar = h("div", { class: "colourbar", id: "tbc-colourbar" });
@@ -167,7 +168,7 @@ export class App {
       this.save();
       void this.update();
     });
-    const stepbar = h("div", { class: "stepbar" }, this.playButton, this.slider, this.stepLabel);
+    const stepbar = h("div", { class: "stepbar" }, this.playButton, this.slider, this.stepLabel, this.loading);
 
     this.main.append(this.runBox, controls, stepbar, this.diffBar, this.notices, this.colourBar, this.panels, this.details);
     this.root.append(header, this.state, this.main, this.tooltip);
@@ -498,7 +499,12 @@ export class App {
     if (!this.tags || !this.tag) return;
     let views: PanelView[] = [];
     const errors: { run: string; error: unknown; step: number | null }[] = [];
-    const slow = window.setTimeout(() => { if (gen === this.generation) this.panels.setAttribute("aria-busy", "true"); }, 150);
+    const slow = window.setTimeout(() => {
+      if (gen !== this.generation) return;
+      this.panels.setAttribute("aria-busy", "true");
+      this.loading.textContent = target === null ? "Loading…" : `Loading step ${target}…`;
+      this.loading.hidden = false;
+    }, 150);
     try {
       if (this.mode === "matrix") {
         const results = await Promise.all(this.runs.map(async (run) => {
@@ -522,6 +528,7 @@ export class App {
     }
     if (gen !== this.generation) return;
     this.panels.removeAttribute("aria-busy");
+    this.loading.hidden = true;
     this.draw(views, errors);
   }
 
