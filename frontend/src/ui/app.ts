@@ -386,7 +386,9 @@ export class App {
   }
 
   private trimCache(): void {
-    const limit = (this.info(this.runs[0])?.num_classes ?? 10) > 200 ? 12 : 2000;
+    // about 6 million cells (48 MB of Float64) at most: 6 steps of a 1,000-class matrix
+    const n = Math.max(1, ...this.runs.map((r) => this.info(r)?.num_classes ?? 1));
+    const limit = Math.max(4, Math.min(2000, Math.floor(6e6 / (n * n))));
     while (this.cache.size > limit) {
       const first = this.cache.keys().next().value as string;
       this.cache.delete(first);
