@@ -62,8 +62,10 @@ def main() -> None:
 
             ub.select_runs(frame, ["cnn_baseline"])
             ub.click_and_redraw(frame, "#tbc-norm-true")
-            shirt, tshirt = ud.FMNIST.index("Shirt"), ud.FMNIST.index("T-shirt/top")
-            frame.locator(f'.hm-cell[data-true-index="{shirt}"][data-pred-index="{tshirt}"]').first.hover()
+            # hover the largest confusion (found from the tab's own list)
+            top = frame.locator("#tbc-top li button").first
+            t, p = top.get_attribute("data-true-index"), top.get_attribute("data-pred-index")
+            frame.locator(f'.hm-cell[data-true-index="{t}"][data-pred-index="{p}"]').first.hover()
             frame.locator("#tbc-tooltip").wait_for(state="visible")
             save(page, "heatmap-tooltip.png")
 
