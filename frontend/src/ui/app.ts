@@ -514,6 +514,7 @@ export class App {
           if (step === null) return null;
           try {
             const m = await this.matrix(run, step);
+            if (!this.firstDrawDone) performance.mark("tbc-matrix-loaded");
             return this.makeView(run, m, null, m.step);
           } catch (e) {
             errors.push({ run, error: e, step });
@@ -657,6 +658,7 @@ export class App {
     this.panels.dataset.draws = String(this.debug.draws);
     const sliderStart = this.pendingSliderStart;
     this.pendingSliderStart = null;
+    if (!this.firstDrawDone && this.views.length > 0) performance.mark("tbc-first-dom");
     requestAnimationFrame(() => {
       const now = performance.now();
       if (!this.firstDrawDone && this.views.length > 0) {
