@@ -65,7 +65,13 @@ def open_plugin(page, url: str, clear_storage: bool = True) -> None:
 def plugin_frame(page, timeout: float = 30000):
     """The tab's iframe inside TensorBoard's UI, once the tab drew."""
     page.wait_for_selector(f'iframe[src*="plugin_entry.html?name={PLUGIN}"]', timeout=timeout)
-    frame = next(f for f in page.frames if "plugin_entry.html" in f.url)
+    deadline = time.monotonic() + timeout / 1000
+    while True:  # the element can exist a moment before its frame navigates
+        frame = next((f for f in page.frames if "plugin_entry.html" in f.url), None)
+        if frame is not None:
+            break
+        assert time.monotonic() < deadline, "the plugin iframe never loaded"
+        page.wait_for_timeout(20)
     wait_ready(frame, timeout=timeout)
     return frame
 
