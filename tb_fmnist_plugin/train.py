@@ -621,7 +621,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         result = run(args)
     except UsageError as error:
-        print(f"{PROG}: error: {error}", file=sys.stderr)
+        # Under torchrun every rank meets the same problem; say it once.
+        if os.environ.get("RANK", "0") in ("", "0"):
+            print(f"{PROG}: error: {error}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:  # before training started (e.g. while generating data)
         print(f"{PROG}: interrupted before training started", file=sys.stderr)
