@@ -103,6 +103,15 @@ def default_logdir() -> str:
     return os.path.join("runs", "fashion_mnist_experiment_" + datetime.datetime.now().strftime("%Y%m%d_%H%M%S"))
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows defaults, except the uninformative ``None``/``False`` ones."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        if action.default is None or action.default is False:
+            return action.help or ""
+        return super()._get_help_string(action) or ""
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The command line; every option says what it does and its default."""
     parser = argparse.ArgumentParser(
@@ -115,7 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
             "use torchrun for multi-process data-parallel training."
         ),
         epilog="Exit codes: 0 done, 2 usage error, 130 interrupted. Details: docs/training.md",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     train = parser.add_argument_group("training")
     train.add_argument("--epochs", type=_int_at_least(1), default=10,
@@ -128,9 +137,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto",
                        help="where to train: auto = CUDA if available, else CPU")
     train.add_argument("--limit-train-batches", type=_int_at_least(1), default=None, metavar="N",
-                       help="train on at most N batches per epoch (quick runs)")
+                       help="train on at most N batches per epoch (quick runs; default: all)")
     train.add_argument("--limit-test-batches", type=_int_at_least(1), default=None, metavar="N",
-                       help="evaluate on at most N batches per epoch (quick runs)")
+                       help="evaluate on at most N batches per epoch (quick runs; default: all)")
     train.add_argument("--save-model", default=None, metavar="PATH",
                        help="save the final weights (state_dict of the CNN) to PATH")
 
