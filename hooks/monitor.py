@@ -295,7 +295,7 @@ def attach_hooks(
     *,
     modules: ModuleFilter = None,
     histogram_bins: int = 30,
-    histogram_sample: int = 65536,
+    histogram_sample: int = 16384,
     log_activations: bool = True,
     log_gradients: bool = True,
     log_weights: bool = True,

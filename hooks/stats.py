@@ -20,9 +20,22 @@ FIELDS = ("finite", "nonzero", "sum", "sum_squares", "min", "max", "sample_finit
 NUM_FIELDS = len(FIELDS)
 
 #: Default number of elements the histogram of a large tensor is computed from.
-DEFAULT_HISTOGRAM_SAMPLE = 65536
+DEFAULT_HISTOGRAM_SAMPLE = 16384
 
 _SCRAMBLE = 2654435761  # odd multiplier spreading sample indices over the tensor
+_sample_index: "dict[tuple, torch.Tensor]" = {}
+
+
+def _sample_positions(numel: int, sample: int, device: torch.device) -> torch.Tensor:
+    """``sample`` indices spread over ``[0, numel)``, cached per shape and device."""
+    key = (numel, sample, device)
+    index = _sample_index.get(key)
+    if index is None:
+        if len(_sample_index) >= 256:
+            _sample_index.clear()
+        index = torch.arange(sample, device=device, dtype=torch.long).mul_(_SCRAMBLE).remainder_(numel)
+        _sample_index[key] = index
+    return index
 
 
 def row_dtype(device: torch.device) -> torch.dtype:
@@ -40,7 +53,7 @@ def summarize(tensor: torch.Tensor, bins: int, sample: int = DEFAULT_HISTOGRAM_S
 
     Layout: ``[finite, nonzero, sum, sum_squares, min, max, sample_finite,
     sample_min, sample_max, hist[bins]]``. Counts, sums and range cover every
-    element (reductions that allocate nothing). The histogram is computed
+    element (a few reductions and two temporary copies). The histogram is computed
     from at most ``sample`` elements spread over the tensor (all of them when
     the tensor is smaller), non-finite ones left out.
     """
@@ -51,39 +64,54 @@ def summarize(tensor: torch.Tensor, bins: int, sample: int = DEFAULT_HISTOGRAM_S
     numel = x.numel()
     if numel == 0:
         return torch.zeros(row_length(bins), dtype=out_dtype, device=x.device)
-    with torch.autocast(device_type=x.device.type, enabled=False):
-        total = x.sum()
-        squares = torch.dot(x, x) if x.dtype in (torch.float32, torch.float64) else (x * x).sum()
-        low, high = torch.aminmax(x)
-        # x * 0 is 0 where x is finite and NaN where it is not.
-        finite = (x * 0).add_(1).nansum()
-        # ceil(min(|x|, 1)) is 1 for non-zero and infinite values, 0 for zeros;
-        # NaN propagates through abs/clamp/ceil and is then counted as non-zero.
-        # (torch.sign(NaN) is 0 on some CPUs, so sign cannot be used.)
-        nonzero = x.abs().clamp_(max=1.0).ceil_().nan_to_num_(nan=1.0).sum()
-        if numel > sample:
-            index = torch.arange(sample, device=x.device, dtype=torch.long).mul_(_SCRAMBLE).remainder_(numel)
-            part = x.index_select(0, index)
-        else:
-            part = x
-        part_finite = torch.isfinite(part)
-        clean = torch.where(part_finite, part, torch.zeros((), dtype=x.dtype, device=x.device))
-        part_low, part_high = torch.aminmax(clean)
-        hist = torch.histc(clean, bins=bins)
-        head = torch.stack(
-            [
-                finite.to(x.dtype),
-                nonzero.to(x.dtype),
-                total,
-                squares,
-                low,
-                high,
-                part_finite.sum().to(x.dtype),
-                part_low,
-                part_high,
-            ]
-        )
-        return torch.cat([head.to(out_dtype), hist.to(out_dtype)])
+    # None of these ops is on an autocast list; stay out of autocast anyway.
+    if _autocast_on(x.device.type):
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            return _summarize(x, bins, sample, out_dtype)
+    return _summarize(x, bins, sample, out_dtype)
+
+
+def _autocast_on(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4 has no device argument
+        return True
+
+
+def clear_cache() -> None:
+    """Drop the cached sample positions."""
+    _sample_index.clear()
+
+
+def _summarize(x: torch.Tensor, bins: int, sample: int, out_dtype: torch.dtype) -> torch.Tensor:
+    numel = x.numel()
+    total = x.sum()
+    squares = torch.dot(x, x)
+    low, high = torch.aminmax(x)
+    # x * 0 is 0 where x is finite and NaN where it is not.
+    finite = (x * 0).add_(1).nansum()
+    # ceil(min(|x|, 1)) is 1 for non-zero and infinite values, 0 for zeros;
+    # NaN propagates through abs/clamp/ceil and is then counted as non-zero.
+    # (torch.sign(NaN) is 0 on some CPUs, so sign cannot be used.)
+    nonzero = x.abs().clamp_(max=1.0).ceil_().nan_to_num_(nan=1.0).sum()
+    part = x.index_select(0, _sample_positions(numel, sample, x.device)) if numel > sample else x
+    clean = torch.nan_to_num(part, nan=0.0, posinf=0.0, neginf=0.0)
+    part_low, part_high = torch.aminmax(clean)
+    hist = torch.histc(clean, bins=bins)
+    head = torch.stack(
+        [
+            finite.to(x.dtype),
+            nonzero.to(x.dtype),
+            total,
+            squares,
+            low,
+            high,
+            torch.isfinite(part).sum().to(x.dtype),
+            part_low,
+            part_high,
+        ]
+    )
+    return torch.cat([head.to(out_dtype), hist.to(out_dtype)])
 
 
 @torch.no_grad()

@@ -391,3 +391,4 @@ class TrainingHooks:
         self._snapshot = {}
         self._pending_step = None
         self.example_input = None
+        stats.clear_cache()
