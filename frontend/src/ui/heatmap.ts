@@ -217,7 +217,7 @@ const MARGIN = 120;
 
 class CanvasHeatmap {
   readonly el = h("div", { class: "hm-canvas-wrap" });
-  private canvas = h("canvas", { class: "hm-canvas", tabindex: 0, role: "img" });
+  private canvas = h("canvas", { class: "hm-canvas", tabindex: 0, role: "application", "aria-roledescription": "confusion matrix" });
   private live = h("div", { class: "sr-only", "aria-live": "polite" });
   private offscreen = document.createElement("canvas");
   private data: HeatmapData | null = null;
