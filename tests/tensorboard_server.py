@@ -22,10 +22,12 @@ def free_port() -> int:
 class TensorBoardServer:
     """A running ``tensorboard`` subprocess; ``url`` ends without a slash."""
 
-    def __init__(self, process: subprocess.Popen, url: str, log_path: str) -> None:
+    def __init__(self, process: subprocess.Popen, url: str, log_path: str, path_prefix: str = "") -> None:
         self.process = process
         self.url = url
         self.log_path = log_path
+        #: ``--path_prefix`` the server runs under ("" for none); not part of ``url``.
+        self.path_prefix = path_prefix
 
     def get(self, path: str, timeout: float = 30.0):
         """``(status, headers, body bytes)`` of a GET; never raises for 4xx/5xx."""
@@ -52,11 +54,13 @@ def tensorboard_server(
     extra_args: Optional[List[str]] = None,
     reload_wait_s: float = 60.0,
     tmp_dir: Optional[str] = None,
+    path_prefix: str = "",
 ) -> Iterator[TensorBoardServer]:
     """Run ``tensorboard --logdir logdir`` until the block exits.
 
     Waits until the server answers and the first load of ``logdir`` finished
-    (``/data/runs`` non-empty, when the logdir has runs).
+    (``/data/runs`` non-empty, when the logdir has runs). With ``path_prefix``
+    the server gets ``--path_prefix`` and every route lives under it.
     """
     port = free_port()
     log_path = os.path.join(tmp_dir or logdir, f"tensorboard-{port}.log")
@@ -67,10 +71,10 @@ def tensorboard_server(
         "--host", "127.0.0.1",
         f"--load_fast={'true' if load_fast else 'false'}",
         "--reload_interval", "1",
-    ] + list(extra_args or [])
+    ] + (["--path_prefix", path_prefix] if path_prefix else []) + list(extra_args or [])
     log = open(log_path, "w")
     process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
-    server = TensorBoardServer(process, f"http://127.0.0.1:{port}", log_path)
+    server = TensorBoardServer(process, f"http://127.0.0.1:{port}", log_path, path_prefix)
     try:
         has_runs = any(name.startswith("events.out") for _, _, files in os.walk(logdir) for name in files)
         deadline = time.monotonic() + reload_wait_s
@@ -78,7 +82,7 @@ def tensorboard_server(
             if process.poll() is not None:
                 raise RuntimeError(f"tensorboard exited early:\n{server.log()}")
             try:
-                status, _, body = server.get("/data/runs", timeout=5)
+                status, _, body = server.get(path_prefix + "/data/runs", timeout=5)
                 if status == 200 and (not has_runs or json.loads(body)):
                     break
             except (urllib.error.URLError, ConnectionError, socket.timeout, json.JSONDecodeError):

@@ -1,11 +1,9 @@
 """End to end: the real ``tensorboard`` command, both load modes."""
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import os
-import subprocess
 import sys
 import time
 import urllib.error
@@ -20,7 +18,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tb_fmnist_plugin import metadata, summary
 
 sys.path.insert(0, os.path.dirname(__file__))
-from tensorboard_server import TensorBoardServer, free_port, tensorboard_server  # noqa: E402
+from tensorboard_server import TensorBoardServer, tensorboard_server  # noqa: E402
 
 pytestmark = pytest.mark.subprocess
 
@@ -178,44 +176,10 @@ def test_no_confusion_data_disables_the_plugin_without_errors(scalar_logdir, loa
         assert_clean_log(server)
 
 
-@contextlib.contextmanager
-def prefixed_server(logdir: str, load_fast: bool, prefix: str):
-    """Like ``tensorboard_server`` but with ``--path_prefix`` (whose root
-    routes are only reachable under the prefix)."""
-    port = free_port()
-    log_path = os.path.join(logdir, f"tensorboard-{port}.log")
-    with open(log_path, "w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--port", str(port), "--host", "127.0.0.1",
-             f"--load_fast={'true' if load_fast else 'false'}", "--reload_interval", "1", "--path_prefix", prefix],
-            stdout=log, stderr=subprocess.STDOUT,
-        )
-        server = TensorBoardServer(process, f"http://127.0.0.1:{port}", log_path)
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                assert process.poll() is None, server.log()
-                try:
-                    if server.get(prefix + "/data/runs", timeout=5)[0] == 200:
-                        break
-                except (urllib.error.URLError, ConnectionError, OSError):
-                    pass
-                assert time.monotonic() < deadline, server.log()
-                time.sleep(0.3)
-            yield server
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 @pytest.mark.parametrize("load_fast", MODES)
 def test_path_prefix(logdir, load_fast):
     prefix = "/tb/sub"
-    with prefixed_server(logdir, load_fast, prefix) as server:
+    with tensorboard_server(logdir, load_fast, path_prefix=prefix) as server:
         assert server.get_json(prefix + "/data/plugins_listing")[PLUGIN]["enabled"] is True
         entry = wait_for_steps(server, prefix, "train", STEPS)
         assert entry is not None and entry["steps"] == list(range(STEPS))

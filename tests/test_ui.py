@@ -115,8 +115,8 @@ def test_tab_works_behind_path_prefix(page, tmp_path):
     writer = SummaryWriter(f"{logdir}/run")
     summary.write_confusion_matrix(writer, ud.MAIN_TAG, writer_matrices[0], 0, class_names=ud.FMNIST)
     writer.close()
-    with ub.prefixed_tensorboard(logdir, "/some/prefix") as url:
-        page.goto(url + "/#" + ub.PLUGIN)
+    with tensorboard_server(logdir, load_fast=False, path_prefix="/some/prefix") as server:
+        page.goto(server.url + server.path_prefix + "/#" + ub.PLUGIN)
         frame = ub.plugin_frame(page)
         assert "/some/prefix/data/plugin_entry.html" in frame.url
         assert_cells(ub.grid_cells(frame, ub.panel(frame, "run")), writer_matrices[0], ud.FMNIST)
@@ -382,7 +382,7 @@ def test_markup_in_names_renders_as_text(page, server):
     # the other tag's name has markup too
     frame.locator("#tbc-tag").select_option(ud.XSS_TAG)
     ub.wait_ready(frame)
-    frame.locator(f'.hm-cell[data-true-index="1"][data-pred-index="0"]').first.click()
+    frame.locator('.hm-cell[data-true-index="1"][data-pred-index="0"]').first.click()
     frame.locator("#tbc-examples").wait_for()
     page.wait_for_timeout(300)
     assert frame.locator("img").count() == 0

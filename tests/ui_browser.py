@@ -3,14 +3,10 @@ chromium (Playwright's own browser download cannot work here), the plugin page
 and the tab inside TensorBoard, reading cell values from the tab's DOM."""
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import time
-import urllib.request
 from typing import Dict, List, Optional, Tuple
 
 PLUGIN = "tb_fmnist_confusion"
@@ -120,40 +116,3 @@ def screenshot(target_page, name: str) -> str:
     path = os.path.join(ARTIFACTS, name)
     target_page.screenshot(path=path, full_page=True)
     return path
-
-
-@contextlib.contextmanager
-def prefixed_tensorboard(logdir: str, prefix: str, timeout_s: float = 60.0):
-    """``tensorboard --path_prefix=prefix`` (tests/tensorboard_server.py polls
-    the unprefixed ``/data/runs``); yields the URL including the prefix."""
-    from tensorboard_server import free_port
-
-    port = free_port()
-    log = open(os.path.join(logdir, f"tensorboard-{port}.log"), "w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tensorboard.main", "--logdir", logdir, "--port", str(port), "--host", "127.0.0.1",
-         "--load_fast=false", "--reload_interval", "1", "--path_prefix", prefix],
-        stdout=log, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}{prefix}"
-    try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            assert process.poll() is None, "tensorboard exited early"
-            try:
-                with urllib.request.urlopen(url + "/data/runs", timeout=5) as response:
-                    if json.loads(response.read()):
-                        break
-            except (OSError, ValueError):
-                pass
-            assert time.monotonic() < deadline, "tensorboard did not start"
-            time.sleep(0.3)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        log.close()
