@@ -61,6 +61,9 @@ class RunResult:
     confusion: Optional[np.ndarray] = None
     train_images: int = 0
     train_seconds: float = 0.0
+    #: Same, without each epoch's first batch (graph tracing, first logging step).
+    steady_images: int = 0
+    steady_seconds: float = 0.0
     interrupted: bool = False
     rank: int = 0
     world_size: int = 1
@@ -69,6 +72,11 @@ class RunResult:
     def train_images_per_s(self) -> float:
         """Training throughput over all ranks (images / s of the training loop)."""
         return self.train_images / self.train_seconds if self.train_seconds > 0 else math.nan
+
+    @property
+    def steady_images_per_s(self) -> float:
+        """Throughput without each epoch's first batch (one-time costs excluded)."""
+        return self.steady_images / self.steady_seconds if self.steady_seconds > 0 else math.nan
 
 
 # --- Arguments -------------------------------------------------------------------
@@ -494,12 +502,14 @@ def _run(args: argparse.Namespace, dist: _Dist, device: torch.device, logdir: st
             for epoch in range(args.epochs):
                 if dist.enabled:
                     train_sampler.set_epoch(epoch)
-                images_seen, seconds = _train_epoch(
+                images_seen, seconds, first = _train_epoch(
                     model, train_loader, criterion, optimizer, device, epoch, args, batches_per_epoch,
                     writer, safe, main_rank and not args.no_progress, dist, out,
                 )
                 result.train_images += images_seen
                 result.train_seconds += seconds
+                result.steady_images += images_seen - first[0]
+                result.steady_seconds += seconds - first[1]
                 loss, accuracy, matrix = _evaluate(net, test_loader, device, test_batches, monitor, dist, safe)
                 result.test_loss, result.test_accuracy, result.confusion = loss, accuracy, matrix
                 if writer is not None:
@@ -544,8 +554,9 @@ def _train_epoch(
     model: nn.Module, loader: Any, criterion: nn.Module, optimizer: torch.optim.Optimizer, device: torch.device,
     epoch: int, args: argparse.Namespace, batches: int, writer: Any, safe: _SafeLog, progress: bool, dist: _Dist,
     out: Any,
-) -> Tuple[int, float]:
-    """One epoch of the reference training loop; returns (images over all ranks, seconds)."""
+) -> Tuple[int, float, Tuple[int, float]]:
+    """One epoch of the reference training loop; returns (images over all ranks,
+    seconds, (images, seconds) of the first batch)."""
     from tqdm import tqdm
 
     model.train()
@@ -553,6 +564,7 @@ def _train_epoch(
     bar = tqdm(total=per_rank * dist.world_size, desc=f"Epoch {epoch + 1}/{args.epochs}", unit="img",
                unit_scale=True, disable=not progress, leave=False, file=sys.stderr, dynamic_ncols=True)
     seen = 0
+    first = (0, 0.0)
     start = time.perf_counter()
     try:
         for batch_idx, (images, labels, _) in enumerate(loader):
@@ -567,6 +579,10 @@ def _train_epoch(
             optimizer.step()
             count = labels.shape[0] * dist.world_size
             seen += count
+            if batch_idx == 0:
+                if device.type == "cuda":
+                    torch.cuda.synchronize(device)
+                first = (count, time.perf_counter() - start)
             if batch_idx % args.log_every == 0 and writer is not None:
                 safe("Training Loss", writer.add_scalar, "Training Loss", loss.item(), epoch * batches + batch_idx)
             if progress:
@@ -577,7 +593,7 @@ def _train_epoch(
             torch.cuda.synchronize(device)
     finally:
         bar.close()
-    return seen, time.perf_counter() - start
+    return seen, time.perf_counter() - start, first
 
 
 def _evaluate(

@@ -142,16 +142,30 @@ def test_console_script_help() -> None:
         assert option in proc.stdout, option
 
 
+def _run_in_own_session(command: list, timeout: float, env: dict) -> subprocess.CompletedProcess:
+    """Run ``command`` in a new session; on timeout kill its whole process
+    group, so no torchrun worker outlives the test."""
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                            start_new_session=True)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        pytest.fail(f"torchrun timed out after {timeout} s:\n{out}\n{err}")
+    return subprocess.CompletedProcess(command, proc.returncode, out, err)
+
+
 @pytest.mark.subprocess
 def test_torchrun_two_processes_match_a_single_process_evaluation(tmp_path) -> None:
     test_size = 501  # odd: the ranks hold different numbers of test images
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = subprocess.run(
+    proc = _run_in_own_session(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          "-m", "tb_fmnist_plugin.train", "--epochs", "1", "--train-size", "1280", "--test-size", str(test_size),
          "--device", "cpu", "--logdir", str(tmp_path / "run"), "--data-dir", str(tmp_path / "data"),
          "--save-model", str(tmp_path / "model.pt"), "--no-progress"],
-        capture_output=True, text=True, timeout=400, env=env,
+        timeout=400, env=env,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 process(es)" in proc.stdout
