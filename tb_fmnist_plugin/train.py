@@ -351,13 +351,13 @@ def _hparams_summaries(args: argparse.Namespace, dist: _Dist, device: torch.devi
         "world_size": int(dist.world_size),
         "device": device.type,
         "optimizer": "Adam",
-        "hooks": not args.no_hooks,
+        "hooks": "off" if args.no_hooks else "on",  # a string: the hparams API stores bools as 0/1
     }
     domains = {
         "dataset": ["fashion-mnist", "synthetic"],
         "device": ["cpu", "cuda"],
         "optimizer": ["Adam"],
-        "hooks": [False, True],
+        "hooks": ["off", "on"],
     }
     metrics = {"Test Accuracy": 0.0, "Test Loss": 0.0, "Training Loss": 0.0}
     if not args.no_hooks:
