@@ -254,6 +254,10 @@ class TrainingHooks:
         """No-optimizer mode: close the previous logging step."""
         step, self._pending_step = self._pending_step, None
         self._stop_grad_capture()
+        self._close_logging_step(step)
+
+    def _close_logging_step(self, step: int) -> None:
+        """Add the update ratios measured across the step, then write it."""
         try:
             if self._snapshot and self.enabled["updates"]:
                 self._add_update_rows()
@@ -287,13 +291,7 @@ class TrainingHooks:
         self._captured = False
         if step % self.log_every:
             return
-        try:
-            if self._snapshot and self.enabled["updates"]:
-                self._add_update_rows()
-        except Exception as error:
-            self._fail("updates", error)
-        self._snapshot = {}
-        self.flush(step)
+        self._close_logging_step(step)
 
     # --- writing ------------------------------------------------------------------
 

@@ -382,12 +382,15 @@ class ConfusionPlugin(base_plugin.TBPlugin):
             runs[run] = tags
         return _json_response(request, {"runs": runs})
 
+    @staticmethod
+    def _run_tag_step(request: wrappers.Request):
+        """The query and its required ``run``, ``tag`` and ``step``."""
+        query = _query(request)
+        return query, _string_param(query, "run"), _string_param(query, "tag"), _int_param(query, "step")
+
     def _step_request(self, request: wrappers.Request):
         """Parse run/tag/step, read the series; returns (query, values, position)."""
-        query = _query(request)
-        run = _string_param(query, "run")
-        tag = _string_param(query, "tag")
-        step = _int_param(query, "step")
+        query, run, tag, step = self._run_tag_step(request)
         values = self._reader_or_404().read_matrices(*self._ids(request), run, tag)
         return query, values, values.position(step)
 
@@ -534,10 +537,7 @@ class ConfusionPlugin(base_plugin.TBPlugin):
         return _json_response(request, {"confusions": confusions})
 
     def _examples_request(self, request: wrappers.Request):
-        query = _query(request)
-        run = _string_param(query, "run")
-        tag = _string_param(query, "tag")
-        step = _int_param(query, "step")
+        query, run, tag, step = self._run_tag_step(request)
         reader = self._reader_or_404()
         ctx, eid = self._ids(request)
         series = reader.matrix_series(ctx, eid, run, tag)
