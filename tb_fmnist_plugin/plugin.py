@@ -241,6 +241,11 @@ def _object_json(fields: Dict[str, Any], raw: Dict[str, bytes]) -> bytes:
 #: accepts gzip): ``Respond``'s own level-3 compression of a 3 MB dense
 #: 1,000-class matrix costs more than everything else in the request.
 _FAST_GZIP_MIN_BYTES = 256 * 1024
+#: With the request header ``X-Confusion-Latest: 1`` the ``tags`` route also
+#: answers ``"latest": {run: {tag: rows}}``, the matrix at the last step of each
+#: series of at most this many classes (what the tab draws first).
+_LATEST_HEADER = "X-Confusion-Latest"
+_LATEST_MAX_CLASSES = 100
 
 
 def _accepts_gzip(request: wrappers.Request) -> bool:
@@ -357,10 +362,16 @@ class ConfusionPlugin(base_plugin.TBPlugin):
         reader = self._reader_or_404()
         ctx, eid = self._ids(request)
         _query(request)
+        # The tab's first request sends this header to get, with the listing,
+        # the matrices it draws first (see _LATEST_MAX_CLASSES).
+        want_latest = request.headers.get(_LATEST_HEADER, "0").strip()
+        if want_latest not in ("0", "1"):
+            raise _bad_request(f"header {_LATEST_HEADER} must be 0 or 1")
         listing = reader.list_matrix_series(ctx, eid)
         examples = reader.examples_steps(ctx, eid) if listing else {}
         limit = self._samples_limit()
         runs: Dict[str, Any] = {}
+        latest: Dict[str, Dict[str, Any]] = {}
         for run in sorted(listing):
             tags: Dict[str, Any] = {}
             for tag in sorted(listing[run]):
@@ -379,8 +390,20 @@ class ConfusionPlugin(base_plugin.TBPlugin):
                     "possibly_sampled": limit is not None
                     and (len(steps) >= limit or len(examples_steps) >= limit),
                 }
+                if want_latest == "1" and steps and series.num_classes <= _LATEST_MAX_CLASSES:
+                    # the matrix the tab draws first, so it needs no second round trip;
+                    # the series was decoded above, this only densifies one step
+                    try:
+                        rows = values.dense(len(steps) - 1)
+                    except ValueError:
+                        rows = None  # unreadable: the tab asks /matrix and shows its error
+                    if rows is not None:
+                        latest.setdefault(run, {})[tag] = np.asarray(rows, dtype=np.int64).tolist()
             runs[run] = tags
-        return _json_response(request, {"runs": runs})
+        payload: Dict[str, Any] = {"runs": runs}
+        if want_latest == "1":
+            payload["latest"] = latest
+        return _json_response(request, payload)
 
     @staticmethod
     def _run_tag_step(request: wrappers.Request):

@@ -12,7 +12,11 @@ export interface TagInfo {
   samples_limit: number | null;
   possibly_sampled: boolean;
 }
-export interface TagsResponse { runs: Record<string, Record<string, TagInfo>> }
+export interface TagsResponse {
+  runs: Record<string, Record<string, TagInfo>>;
+  /** With the request header X-Confusion-Latest: 1, the matrix at the last step of each series of at most 100 classes. */
+  latest?: Record<string, Record<string, number[][]>>;
+}
 export interface MatrixResponse { run: string; tag: string; step: number; wall_time: number; class_names: string[]; matrix: number[][] }
 export interface MetricsSeries {
   run: string; tag: string; class_names: string[]; steps: number[]; accuracy: (number | null)[];
@@ -35,10 +39,10 @@ export function routeUrl(route: string, params: Record<string, string | number> 
   return new URL(q ? `${route}?${q}` : route, document.baseURI).href;
 }
 
-export async function getJson<T>(route: string, params: Record<string, string | number> = {}): Promise<T> {
+export async function getJson<T>(route: string, params: Record<string, string | number> = {}, headers: Record<string, string> = {}): Promise<T> {
   let response: Response;
   try {
-    response = await fetch(routeUrl(route, params), { credentials: "same-origin", headers: { Accept: "application/json" } });
+    response = await fetch(routeUrl(route, params), { credentials: "same-origin", headers: { Accept: "application/json", ...headers } });
   } catch (e) {
     throw new ApiError(0, `cannot reach TensorBoard (${(e as Error).message}); is it still running?`, route);
   }

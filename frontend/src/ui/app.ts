@@ -219,8 +219,8 @@ export class App {
     if (!this.tags) this.showState("loading", "Loading runs…");
     const call = ++this.tagsCalls;
     let tags: TagsResponse;
+    const early = this.earlyTags;
     try {
-      const early = this.earlyTags;
       this.earlyTags = null;
       tags = await (early ?? getJson<TagsResponse>("tags"));
       if (!this.firstDrawDone) performance.mark("tbc-tags-loaded");
@@ -236,7 +236,10 @@ export class App {
     this.cellCache.clear();
     // at the last step: follow new steps as they arrive
     if (silent && this.targetStep !== null && this.targetStep === this.steps[this.steps.length - 1]) { this.targetStep = null; this.settings.step = null; }
-    this.tags = tags && tags.runs && typeof tags.runs === "object" ? tags : { runs: {} };
+    // only the first listing asks for the last matrices (a Reload fetches them anew)
+    const latest = early && tags && tags.latest && typeof tags.latest === "object" ? tags.latest : null;
+    this.tags = tags && tags.runs && typeof tags.runs === "object" ? { runs: tags.runs } : { runs: {} };
+    if (latest) this.seedLatest(latest);
     const allTags = this.allTags();
     if (allTags.length === 0) {
       this.emptyState();
@@ -383,6 +386,28 @@ export class App {
       this.trimCache();
     }
     return p;
+  }
+
+  /** Put the last-step matrices that came with the run list into the matrix cache. */
+  private seedLatest(latest: Record<string, Record<string, number[][]>>): void {
+    for (const run of Object.keys(latest)) {
+      const byTag = latest[run];
+      if (!byTag || typeof byTag !== "object") continue;
+      for (const tag of Object.keys(byTag)) {
+        const info = this.tags?.runs?.[run]?.[tag];
+        const rows = byTag[tag];
+        if (!info || !Array.isArray(rows) || info.steps.length === 0) continue;
+        const last = info.steps.length - 1;
+        let loaded: LoadedMatrix;
+        try {
+          loaded = { step: info.steps[last], names: info.class_names.map(String), counts: fromRows(rows), wallTime: info.wall_times[last] };
+        } catch {
+          continue; // malformed: the matrix route is asked instead
+        }
+        this.cache.set(`${run}\u0000${tag}\u0000${loaded.step}`, Promise.resolve(loaded));
+      }
+    }
+    this.trimCache();
   }
 
   private trimCache(): void {
