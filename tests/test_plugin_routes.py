@@ -170,6 +170,22 @@ def test_tags_lists_every_run_tag_and_step(client):
     assert runs["big"]["imagenet"]["num_classes"] == 1000 and runs["big"]["imagenet"]["steps"] == [1, 2]
 
 
+def test_tags_with_latest_header_carries_last_matrices(client):
+    """The tab's first request: the listing plus each small series' last matrix."""
+    response = client.get(BASE + "tags", headers={"X-Confusion-Latest": "1"})
+    assert response.status_code == 200
+    body = json.loads(response.get_data())
+    assert body["runs"] == get_json(client, BASE + "tags")["runs"]
+    latest = body["latest"]
+    assert latest[RUN][TAG] == matrix_at(STEPS[-1]).tolist()
+    assert latest[RUN]["no_examples"] == (np.eye(3, dtype=int) * 5).tolist()
+    assert latest["dup"][TAG] == [[5, 6], [7, 8]]
+    assert "big" not in latest  # 1,000 classes: fetched through /matrix instead
+    assert "latest" not in get_json(client, BASE + "tags")
+    bad = client.get(BASE + "tags", headers={"X-Confusion-Latest": "yes"})
+    assert bad.status_code == 400 and "X-Confusion-Latest" in json.loads(bad.get_data())["error"]
+
+
 def test_matrix_exact_for_every_step(client):
     for step in STEPS:
         body = get_json(client, q("matrix", run=RUN, tag=TAG, step=step))
