@@ -25,8 +25,8 @@ import torch
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
-from tb_fmnist_plugin import attach_hooks
-from tb_fmnist_plugin.models import FashionMNISTCNN
+from tb_fmnist_plugin.hooks import attach_hooks
+from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 
 LOG_EVERY = 100
 

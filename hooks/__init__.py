@@ -1,11 +1,19 @@
 """Training-side logging hooks: ``attach_hooks(model, writer)``.
 
-Modules, one job each: :mod:`.stats` (statistics on the device),
-:mod:`.training` (forward/gradient/optimizer hooks, step counting),
-:mod:`.graph` (the graph, once), :mod:`.evaluation` and :mod:`.topk`
-(confusion counts and example candidates), :mod:`.grid` (labeled image grids),
-:mod:`.distributed` (cross-rank reduction), :mod:`.monitor` (the API).
+Modules, one job each: :mod:`.options` (the options, checked once),
+:mod:`.wrappers` (the model and optimizer inside framework wrappers),
+:mod:`.stats` (statistics on the device), :mod:`.rows` (a logging step's
+statistics and their tags), :mod:`.training` (forward/gradient/optimizer hooks,
+step counting), :mod:`.graph` (the graph, once), :mod:`.evaluation` and
+:mod:`.topk` (confusion counts and example candidates), :mod:`.grid` (labeled
+image grids), :mod:`.distributed` (cross-rank reduction), :mod:`.output`
+(one event per logging step), :mod:`.monitor` (the API).
+
+Imports point one way: the training job imports this package, which imports
+the format (:mod:`tb_fmnist_plugin.summary`, :mod:`tb_fmnist_plugin.metadata`)
+and :mod:`tb_fmnist_plugin.checks`; the package root imports nothing of it.
 """
 from .monitor import HookMonitor, attach_hooks
+from .options import HookOptions
 
-__all__ = ["attach_hooks", "HookMonitor"]
+__all__ = ["attach_hooks", "HookMonitor", "HookOptions"]

@@ -7,10 +7,11 @@ the number of recorded batches.
 """
 from __future__ import annotations
 
-import numbers
 from typing import Any, Dict, Optional, Sequence
 
 import torch
+
+from tb_fmnist_plugin import summary
 
 from .topk import TopKPerGroup
 
@@ -95,14 +96,7 @@ class EvalAccumulator:
         images_t = None
         if images is not None:
             images_t = _as_tensor(images, "images")
-            if images_t.dim() == 3:
-                images_t = images_t.unsqueeze(1)
-            if images_t.dim() != 4 or images_t.shape[0] != count:
-                raise ValueError(
-                    f"images must be [N, C, H, W] or [N, H, W] with N = {count}, got shape {tuple(images_t.shape)}"
-                )
-            if images_t.shape[1] not in (1, 3):
-                raise ValueError(f"images must have 1 or 3 channels, got {images_t.shape[1]}")
+            images_t = images_t.reshape(summary.image_batch_shape(images_t.shape, count))
             if self.image_shape is not None and tuple(images_t.shape[1:]) != tuple(self.image_shape):
                 raise ValueError(
                     f"images changed shape from {tuple(self.image_shape)} to {tuple(images_t.shape[1:])} within one evaluation"
@@ -169,9 +163,3 @@ class EvalAccumulator:
         if self.counts is None:
             return None
         return self.counts.reshape(self.num_classes, self.num_classes).cpu()
-
-
-def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)

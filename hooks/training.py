@@ -5,25 +5,22 @@ hooks stay registered. On a logging step the per-module forward hooks (and,
 without an optimizer, per-parameter post-accumulate-grad hooks) are added for
 that step only and removed again, so a non-logging step costs a counter check.
 
-Statistics are :func:`~tb_fmnist_plugin.hooks.stats.summarize` rows computed on
-the device as the values appear; at the end of the logging step all rows go to
-the CPU in one transfer per device and are written.
+Statistics are :class:`~tb_fmnist_plugin.hooks.rows.Row` s computed on the
+device as the values appear; at the end of the logging step all rows go to the
+CPU in one transfer per device and are written (:mod:`.rows`).
 """
 from __future__ import annotations
 
-import math
 import warnings
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
-import numpy as np
 import torch
 from torch import nn
 
 from . import stats
 from .graph import write_graph
-from .output import StepWriter
-
-Row = Tuple[str, str, int, torch.Tensor]  # (kind, name, numel, row on device)
+from .options import HookOptions
+from .rows import Row, RowKind, write_rows
 
 
 def _walk_tensors(value: Any, path: str = "") -> List[Tuple[str, torch.Tensor]]:
@@ -48,37 +45,28 @@ class TrainingHooks:
         root: nn.Module,
         writer_fn: Callable[[], Any],
         optimizer: Optional[torch.optim.Optimizer],
-        log_every: int,
-        bins: int,
-        modules: Sequence[Tuple[str, nn.Module]],
-        parameters: Sequence[Tuple[str, nn.Parameter]],
-        log_activations: bool = True,
-        log_gradients: bool = True,
-        log_weights: bool = True,
-        log_updates: bool = True,
-        log_graph: bool = True,
+        options: HookOptions,
         example_input: Any = None,
-        histogram_sample: int = stats.DEFAULT_HISTOGRAM_SAMPLE,
     ) -> None:
+        self.modules = options.select_modules(root)  # raises for unknown names, before any hook exists
+        self.parameters = list(root.named_parameters())
         self.root = root
         self.writer_fn = writer_fn
         self.optimizer = optimizer
-        self.log_every = log_every
-        self.bins = bins
-        self.sample = histogram_sample
-        self.modules = list(modules)
-        self.parameters = list(parameters)
+        self.log_every = options.log_every
+        self.bins = options.histogram_bins
+        self.sample = options.histogram_sample
         self.enabled = {
-            "activations": log_activations and bool(self.modules),
-            "gradients": log_gradients,
-            "weights": log_weights,
-            "updates": log_updates,
-            "graph": log_graph,
+            "activations": options.log_activations and bool(self.modules),
+            "gradients": options.log_gradients,
+            "weights": options.log_weights,
+            "updates": options.log_updates,
+            "graph": options.log_graph,
             "writing": True,
         }
         self.example_input = example_input
         self.step = 0
-        self.graph_done = not log_graph
+        self.graph_done = not options.log_graph
         self.tracing = False
         self.nonfinite_reported = False
         self._rows: List[Row] = []
@@ -199,7 +187,7 @@ class TrainingHooks:
                 self._calls[name] = calls + 1
                 base = name if calls == 0 else f"{name}/call{calls}"
                 for suffix, tensor in _walk_tensors(output):
-                    self._rows.append(("act", base + suffix, tensor.numel(), stats.summarize(tensor, self.bins, self.sample)))
+                    self._rows.append(self._summary_row(RowKind.ACTIVATION, base + suffix, tensor))
             except Exception as error:
                 self._fail("activations", error)
 
@@ -217,14 +205,17 @@ class TrainingHooks:
             if all_trainable or p.grad is not None
         }
 
+    def _summary_row(self, kind: RowKind, name: str, tensor: torch.Tensor) -> Row:
+        return Row(kind, name, tensor.numel(), stats.summarize(tensor, self.bins, self.sample))
+
     def _add_weight_rows(self) -> None:
         for name, param in self._trainable():
-            self._rows.append(("weight", name, param.numel(), stats.summarize(param, self.bins, self.sample)))
+            self._rows.append(self._summary_row(RowKind.WEIGHT, name, param))
 
     def _add_update_rows(self) -> None:
         params = dict(self.parameters)
         for name, old in self._snapshot.items():
-            self._rows.append(("update", name, old.numel(), stats.update_norms(params[name], old)))
+            self._rows.append(Row(RowKind.UPDATE, name, old.numel(), stats.update_norms(params[name], old)))
         self._snapshot = {}
 
     def _start_grad_capture(self) -> None:
@@ -243,8 +234,8 @@ class TrainingHooks:
                 return
             try:
                 # Gradient accumulation: the last backward's (accumulated) gradient wins.
-                self._rows = [r for r in self._rows if not (r[0] == "grad" and r[1] == name)]
-                self._rows.append(("grad", name, param.numel(), stats.summarize(param.grad, self.bins, self.sample)))
+                self._rows = [r for r in self._rows if not (r.kind is RowKind.GRADIENT and r.name == name)]
+                self._rows.append(self._summary_row(RowKind.GRADIENT, name, param.grad))
             except Exception as error:
                 self._fail("gradients", error)
 
@@ -277,7 +268,7 @@ class TrainingHooks:
             if self.enabled["gradients"]:
                 for name, param in self._trainable():
                     if param.grad is not None:
-                        self._rows.append(("grad", name, param.numel(), stats.summarize(param.grad, self.bins, self.sample)))
+                        self._rows.append(self._summary_row(RowKind.GRADIENT, name, param.grad))
             if self.enabled["weights"]:
                 self._add_weight_rows()
             if self.enabled["updates"]:
@@ -315,66 +306,12 @@ class TrainingHooks:
             self._fail("writing", error)
 
     def _write_rows(self, writer: Any, rows: List[Row], step: int) -> None:
-        by_device: Dict[torch.device, List[int]] = {}
-        for index, row in enumerate(rows):
-            by_device.setdefault(row[3].device, []).append(index)
-        host: List[Optional[np.ndarray]] = [None] * len(rows)
-        for indices in by_device.values():
-            flat = torch.cat([rows[i][3].reshape(-1) for i in indices]).to("cpu", torch.float64).numpy()
-            offset = 0
-            for i in indices:
-                length = rows[i][3].numel()
-                host[i] = flat[offset:offset + length]
-                offset += length
-        out = StepWriter(writer, step)
-        global_sq, global_bad, first_bad = 0.0, False, None
-        for (kind, name, numel, _), values in zip(rows, host):
-            if kind == "update":
-                delta, norm = float(values[0]), float(values[1])
-                out.scalar(f"updates/{name}/ratio", delta / norm if norm > 0 else math.nan)
-                continue
-            summary = stats.decode(values, numel, self.bins)
-            if kind == "act":
-                prefix = f"activations/{name}"
-                out.scalar(f"{prefix}/mean", summary.mean)
-                out.scalar(f"{prefix}/std", summary.std)
-                out.scalar(f"{prefix}/zero_fraction", summary.zero_fraction)
-                out.scalar(f"{prefix}/nonfinite_fraction", summary.nonfinite_fraction)
-                out.scalar(f"{prefix}/nonfinite", summary.nonfinite)
-                if summary.nonfinite and first_bad is None:
-                    first_bad = name
-                self._histogram(out, prefix, summary)
-            elif kind == "grad":
-                norm = summary.norm if not summary.nonfinite else math.nan
-                global_sq += summary.sum_squares
-                global_bad |= bool(summary.nonfinite)
-                out.scalar(f"gradients/{name}/norm", norm)
-                self._histogram(out, f"gradients/{name}", summary)
-            elif kind == "weight":
-                self._histogram(out, f"weights/{name}", summary)
-        if any(r[0] == "grad" for r in rows):
-            out.scalar("gradients/global_norm", math.nan if global_bad else math.sqrt(global_sq))
-        out.close()
+        first_bad = write_rows(writer, rows, step, self.bins)
         if first_bad is not None and not self.nonfinite_reported:
             self.nonfinite_reported = True
             message = f"first non-finite (NaN/Inf) activation at step {step}: layer '{first_bad}' (first in forward order)"
             warnings.warn(f"tb_fmnist_plugin.hooks: {message}", RuntimeWarning, stacklevel=2)
             writer.add_text("nonfinite/first_layer", message, step)
-
-    @staticmethod
-    def _histogram(out: StepWriter, tag: str, summary: stats.Summary) -> None:
-        if summary.bucket_counts is None:
-            return
-        out.histogram(
-            tag,
-            summary.hist_min,
-            summary.hist_max,
-            summary.finite,
-            summary.sum,
-            summary.sum_squares,
-            summary.bucket_limits.tolist(),
-            summary.bucket_counts.tolist(),
-        )
 
     # --- teardown -------------------------------------------------------------------
 

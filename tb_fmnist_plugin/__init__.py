@@ -1,17 +1,10 @@
 """tb-fmnist-plugin: see why an image classifier is wrong, in TensorBoard.
 
-``attach_hooks`` is imported lazily so that TensorBoard, which loads this
-package through its plugin entry point, does not pay for importing torch.
+The package root imports nothing heavy: TensorBoard imports it when it loads
+the plugin, and must not pay for torch. The training-side API lives in
+:mod:`tb_fmnist_plugin.hooks` (``from tb_fmnist_plugin.hooks import
+attach_hooks``); the format's write API in :mod:`tb_fmnist_plugin.summary`.
 """
-from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["attach_hooks", "__version__"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "attach_hooks":
-        from tb_fmnist_plugin.hooks import attach_hooks
-
-        return attach_hooks
-    raise AttributeError(f"module 'tb_fmnist_plugin' has no attribute {name!r}")
+__all__ = ["__version__"]

@@ -7,8 +7,8 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
 from hooks_helpers import batches, train
-from tb_fmnist_plugin import attach_hooks
-from tb_fmnist_plugin.models import FashionMNISTCNN
+from tb_fmnist_plugin.hooks import attach_hooks
+from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 
 NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 

@@ -12,11 +12,12 @@ from tensorboard.util import tensor_util
 from torch.utils.tensorboard import SummaryWriter
 
 from hooks_helpers import free_port, load, matrix, scalars
-from tb_fmnist_plugin import attach_hooks, metadata, metrics
+from tb_fmnist_plugin import metadata, metrics
+from tb_fmnist_plugin.hooks import attach_hooks
 from tb_fmnist_plugin.hooks.evaluation import EvalAccumulator
 from tb_fmnist_plugin.hooks.grid import label_tiles, to_unit_range
 from tb_fmnist_plugin.hooks.topk import TopKPerGroup
-from tb_fmnist_plugin.models import FashionMNISTCNN
+from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 
 NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 

@@ -12,8 +12,8 @@ from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
 from hooks_helpers import batches, free_port, hook_counts, load, scalars, train
-from tb_fmnist_plugin import attach_hooks
-from tb_fmnist_plugin.models import FashionMNISTCNN
+from tb_fmnist_plugin.hooks import attach_hooks
+from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 
 
 @pytest.fixture(autouse=True)

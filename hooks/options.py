@@ -1,0 +1,107 @@
+"""The options of :func:`~tb_fmnist_plugin.hooks.attach_hooks` as one value.
+
+:class:`HookOptions` is built once, by ``attach_hooks``, which is where bad
+values raise; the monitor and its parts receive it whole.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from dataclasses import dataclass
+from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+
+from torch import nn
+
+from tb_fmnist_plugin import metadata
+from tb_fmnist_plugin.checks import check_int
+
+from .stats import DEFAULT_HISTOGRAM_SAMPLE
+
+#: ``None`` (every leaf module), module names, or ``(name, module) -> bool``.
+ModuleFilter = Union[None, Sequence[str], Callable[[str, nn.Module], bool]]
+#: A ``Normalize`` mean or std: one number, or one per channel.
+Number = Union[float, Sequence[float]]
+
+#: Integer options and their smallest allowed value.
+_INTEGER_MINIMUMS = (
+    ("log_every", 1),
+    ("histogram_bins", 1),
+    ("histogram_sample", 1),
+    ("examples_per_cell", 0),
+    ("max_misclassified", 0),
+    ("grid_columns", 1),
+)
+
+
+@dataclass(frozen=True)
+class HookOptions:
+    """How a monitor logs: the keyword options of ``attach_hooks`` (see
+    ``docs/hooks.md``), checked and normalized when constructed.
+
+    Sequences are stored as tuples. The model, writer, optimizer and
+    ``example_input`` are not options: they are what the monitor hooks or
+    holds (and ``remove()`` lets go of).
+    """
+
+    class_names: Optional[Tuple[str, ...]] = None
+    log_every: int = 100
+    modules: ModuleFilter = None
+    histogram_bins: int = 30
+    histogram_sample: int = DEFAULT_HISTOGRAM_SAMPLE
+    log_activations: bool = True
+    log_gradients: bool = True
+    log_weights: bool = True
+    log_updates: bool = True
+    log_graph: bool = True
+    eval_name: str = "test"
+    examples_per_cell: int = 4
+    max_misclassified: int = 64
+    grid_columns: int = 8
+    image_mean: Number = 0.5
+    image_std: Number = 0.5
+
+    def __post_init__(self) -> None:
+        if self.class_names is not None:
+            names = metadata.validate_class_names(self.class_names, distinct=True)
+            self._set("class_names", tuple(names))
+        for name, minimum in _INTEGER_MINIMUMS:
+            self._set(name, check_int(getattr(self, name), name, minimum))
+        if not isinstance(self.eval_name, str) or not self.eval_name:
+            raise ValueError(f"eval_name must be a non-empty string, got {self.eval_name!r}")
+        for name in ("image_mean", "image_std"):
+            self._set(name, _check_mean_or_std(getattr(self, name), name))
+        if isinstance(self.modules, str):
+            self._set("modules", (self.modules,))
+        elif self.modules is not None and not callable(self.modules):
+            self._set("modules", tuple(self.modules))
+
+    def _set(self, name: str, value: Any) -> None:
+        object.__setattr__(self, name, value)  # normalizing a frozen instance while it is built
+
+    @property
+    def num_classes(self) -> Optional[int]:
+        """Classes named by ``class_names``; None means "from the first batch"."""
+        return len(self.class_names) if self.class_names is not None else None
+
+    def select_modules(self, root: nn.Module) -> List[Tuple[str, nn.Module]]:
+        """The named submodules of ``root`` that get activation statistics."""
+        if not self.log_activations:
+            return []
+        named = [(n, m) for n, m in root.named_modules() if n]
+        if self.modules is None:
+            return [(n, m) for n, m in named if not any(True for _ in m.children())]
+        if callable(self.modules):
+            return [(n, m) for n, m in named if self.modules(n, m)]
+        known = dict(named)
+        unknown = [n for n in self.modules if n not in known]
+        if unknown:
+            raise ValueError(f"modules not found in the model: {unknown}; known names include {list(known)[:8]}")
+        return [(n, known[n]) for n in self.modules]
+
+
+def _check_mean_or_std(value: Any, name: str) -> Number:
+    """A finite number, or a tuple of them, else ``ValueError``."""
+    flat = [value] if isinstance(value, numbers.Real) else list(value) if isinstance(value, (list, tuple)) else None
+    if not flat or not all(isinstance(v, numbers.Real) and math.isfinite(v) for v in flat):
+        raise ValueError(f"{name} must be a number or a sequence of numbers, got {value!r}")
+    return value if isinstance(value, numbers.Real) else tuple(value)
