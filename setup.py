@@ -16,7 +16,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    packages=["tb_fmnist_plugin", "tb_fmnist_plugin.hooks"],
+    packages=["tb_fmnist_plugin", "tb_fmnist_plugin.fmnist", "tb_fmnist_plugin.hooks"],
     package_dir={
         "tb_fmnist_plugin": "tb_fmnist_plugin",
         "tb_fmnist_plugin.hooks": "hooks",
@@ -45,7 +45,7 @@ setup(
             "tb_fmnist_confusion = tb_fmnist_plugin.plugin:ConfusionLoader",
         ],
         "console_scripts": [
-            "tb-fmnist-train = tb_fmnist_plugin.train:main",
+            "tb-fmnist-train = tb_fmnist_plugin.fmnist.cli:main",
         ],
     },
     classifiers=[

@@ -30,7 +30,8 @@ from typing import Dict, List
 
 import torch
 
-from tb_fmnist_plugin import datasets, train
+from tb_fmnist_plugin.fmnist import cli as train
+from tb_fmnist_plugin.fmnist import synthetic as datasets
 
 #: The README's quick-start command (run with a temporary --logdir/--data-dir).
 QUICK_START = "tb-fmnist-train --epochs 2 --train-size 10000 --test-size 2000"

@@ -13,8 +13,10 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.datasets import FashionMNIST
 
-from tb_fmnist_plugin import datasets, train
-from tb_fmnist_plugin.datasets import SyntheticFashionMNIST
+from tb_fmnist_plugin.fmnist import cli as train
+from tb_fmnist_plugin.fmnist import synthetic as datasets
+from tb_fmnist_plugin.fmnist.data import load_fashion_mnist
+from tb_fmnist_plugin.fmnist.synthetic import SyntheticFashionMNIST
 
 
 def _fresh(**kwargs) -> SyntheticFashionMNIST:
@@ -126,7 +128,7 @@ def _write_idx_dataset(root, train_count: int, test_count: int) -> tuple:
 
 def test_real_data_files_load_and_train_through_the_command(tmp_path, capsys) -> None:
     _, _, test_images, test_labels = _write_idx_dataset(tmp_path / "data", train_count=192, test_count=70)
-    loaded = datasets.load_fashion_mnist(tmp_path / "data", train=False)
+    loaded = load_fashion_mnist(tmp_path / "data", train=False)
     assert np.array_equal(loaded.data.numpy(), test_images)
     assert np.array_equal(loaded.targets.numpy(), test_labels)
     code = train.main([

@@ -16,8 +16,10 @@ import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.util import tensor_util
 
-from tb_fmnist_plugin import datasets, metadata, train
-from tb_fmnist_plugin.models import FashionMNISTCNN
+from tb_fmnist_plugin import metadata
+from tb_fmnist_plugin.fmnist import cli as train
+from tb_fmnist_plugin.fmnist import synthetic as datasets
+from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 
 GROUP_OF = {label: g for g, members in enumerate(datasets.CONFUSION_GROUPS) for label in members}
 
