@@ -28,6 +28,7 @@ import torch
 from PIL import Image
 from torchvision.datasets import VisionDataset
 
+from tb_fmnist_plugin.checks import check_int
 from tb_fmnist_plugin.fmnist.drawing import FOOTWEAR, GENERATOR_VERSION, IMAGE_SIZE, TOPS, render_class
 
 __all__ = [
@@ -63,14 +64,6 @@ _memory_cache: Dict[Tuple[int, int, bool, int], Tuple[np.ndarray, np.ndarray]] =
 _memory_lock = threading.Lock()
 
 
-def _check_size(size: Any, minimum: int) -> int:
-    """``size`` as an int if it is an integer >= ``minimum`` (0 or 1), else ``ValueError``."""
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size < minimum:
-        kind = "positive" if minimum >= 1 else "non-negative"
-        raise ValueError(f"size must be a {kind} integer, got {size!r}")
-    return int(size)
-
-
 def _split_id(train: bool) -> int:
     return 1 if train else 2
 
@@ -83,7 +76,7 @@ def generate_synthetic(size: int, seed: int = 0, train: bool = True) -> Tuple[np
     (to within one image) and in random order. Work is done in chunks of a few
     thousand images, each class of a chunk drawn in one vectorized batch.
     """
-    size = _check_size(size, 0)
+    size = check_int(size, "size", minimum=0)
     root = np.random.SeedSequence([int(seed) & 0xFFFFFFFF, _split_id(train), GENERATOR_VERSION])
     label_seq, draw_seq = root.spawn(2)
     labels = np.arange(size, dtype=np.int64) % len(CLASSES)
@@ -168,7 +161,7 @@ class SyntheticFashionMNIST(VisionDataset):
     ) -> None:
         super().__init__(root, transform=transform, target_transform=target_transform)
         self.train = bool(train)
-        self.size = _check_size(_DEFAULT_SIZES[self.train] if size is None else size, 1)
+        self.size = check_int(_DEFAULT_SIZES[self.train] if size is None else size, "size", minimum=1)
         self.seed = int(seed)
         images, labels = self._build(cache)
         self.data = torch.from_numpy(images)
