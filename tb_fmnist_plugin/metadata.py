@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, Iterable, List, Optional, Sequence
 
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
@@ -24,9 +24,14 @@ FORMAT_VERSION = 1
 
 KIND_MATRIX = "confusion_matrix"
 KIND_EXAMPLES = "cell_examples"
+KIND_EXCLUDED = "excluded_rows"
 
 #: Suffix appended to a matrix tag to name its per-cell examples series.
 EXAMPLES_TAG_SUFFIX = "/examples"
+#: Suffix appended to a matrix tag to name its excluded-rows series.
+EXCLUDED_TAG_SUFFIX = "/excluded"
+#: Why the rows counted by an excluded-rows series are not in the matrix.
+EXCLUDED_REASON_NAN = "nan_logits"
 
 #: Largest number of classes a matrix may have.
 MAX_CLASSES = 4096
@@ -39,20 +44,41 @@ def default_class_names(num_classes: int) -> List[str]:
     return [str(i) for i in range(num_classes)]
 
 
-def validate_class_names(class_names: Optional[Sequence[str]], num_classes: int) -> List[str]:
-    """Return class names as a list of strings, or raise naming the problem."""
+def validate_class_names(
+    class_names: Optional[Sequence[str]], num_classes: Optional[int] = None, *, distinct: bool = False
+) -> List[str]:
+    """Return class names as a list of strings, or raise naming the problem.
+
+    The one check of class names, for the format writer and the hooks. ``None``
+    gives :func:`default_class_names` (``num_classes`` is then required). With
+    ``num_classes`` the count must match; without it, 1 to :data:`MAX_CLASSES`
+    names are accepted. ``distinct`` also requires non-empty, unique names
+    (the hooks put them in tags).
+    """
     if class_names is None:
+        if num_classes is None:
+            raise ValueError("give class_names or num_classes")
         return default_class_names(num_classes)
     if isinstance(class_names, (str, bytes)):
         raise TypeError("class_names must be a sequence of strings, not a single string")
+    if not isinstance(class_names, Iterable):
+        raise TypeError(f"class_names must be a sequence of strings, got {type(class_names).__name__}")
     names = list(class_names)
-    if len(names) != num_classes:
+    if num_classes is not None and len(names) != num_classes:
         raise ValueError(
             f"class_names has {len(names)} entries but the matrix has {num_classes} classes"
         )
+    if not names:
+        raise ValueError("class_names is empty")
+    if len(names) > MAX_CLASSES:
+        raise ValueError(f"at most {MAX_CLASSES} classes are supported, got {len(names)} class names")
     for name in names:
         if not isinstance(name, str):
             raise TypeError(f"class_names must be strings; got {type(name).__name__}: {name!r}")
+        if distinct and not name:
+            raise TypeError(f"class_names must be non-empty strings, got {name!r}")
+    if distinct and len(set(names)) != len(names):
+        raise ValueError("class_names has duplicates")
     return names
 
 
@@ -94,6 +120,18 @@ def create_examples_metadata(
     )
 
 
+def create_excluded_metadata(matrix_tag: str, description: str = "") -> summary_pb2.SummaryMetadata:
+    """Metadata for the excluded-rows series of ``matrix_tag``
+    (``DATA_CLASS_TENSOR``): rows of an evaluation left out of the matrix
+    because their logits held NaN."""
+    return _metadata(
+        KIND_EXCLUDED,
+        {"matrix_tag": matrix_tag, "reason": EXCLUDED_REASON_NAN},
+        summary_pb2.DATA_CLASS_TENSOR,
+        description,
+    )
+
+
 def parse_plugin_content(content: bytes) -> Optional[Dict[str, Any]]:
     """Parse metadata content written by this plugin.
 
@@ -123,6 +161,11 @@ def parse_plugin_content(content: bytes) -> Optional[Dict[str, Any]]:
                 FORMAT_VERSION,
             )
         return None
+    if parsed.get("kind") == KIND_EXCLUDED:
+        if not isinstance(parsed.get("matrix_tag"), str):
+            logger.warning("%s: skipping an excluded-rows series without a matrix tag", PLUGIN_NAME)
+            return None
+        return parsed
     if parsed.get("kind") not in (KIND_MATRIX, KIND_EXAMPLES):
         return None
     num_classes = parsed.get("num_classes")
@@ -183,6 +226,41 @@ def decode_matrix(value: np.ndarray, num_classes: int) -> np.ndarray:
     raise ValueError(f"unrecognized matrix encoding of shape {value.shape}")
 
 
+def is_matrix_value(value: Any, num_classes: int) -> bool:
+    """Whether a stored value has integer counts in one of the two layouts
+    above for ``num_classes`` classes: a cheap check on a whole series before
+    any step is decoded (:func:`decode_matrix` still checks sparse indices)."""
+    value = np.asarray(value)
+    n = int(num_classes)
+    laid_out = (value.ndim == 2 and value.shape == (n, n)) or (value.ndim == 1 and value.size % 2 == 0)
+    return laid_out and np.issubdtype(value.dtype, np.integer)
+
+
+# --- Excluded-rows value encoding ------------------------------------------
+#
+# One evaluation's count of rows left out of its matrix: a rank-0 int64 tensor
+# at the matrix's step.
+
+
+def encode_excluded(count: int) -> np.ndarray:
+    """Encode a non-negative row count for storage."""
+    return np.asarray(int(count), dtype=np.int64)
+
+
+def decode_excluded(value: Any) -> int:
+    """The count of a stored excluded-rows value; raises ``ValueError`` if it
+    is not one non-negative integer."""
+    value = np.asarray(value)
+    if value.size != 1 or not np.issubdtype(value.dtype, np.integer) or int(value.reshape(-1)[0]) < 0:
+        raise ValueError(f"unrecognized excluded-rows value of shape {value.shape} and dtype {value.dtype}")
+    return int(value.reshape(-1)[0])
+
+
+def excluded_tag(matrix_tag: str) -> str:
+    """Tag of the excluded-rows series that belongs to ``matrix_tag``."""
+    return matrix_tag + EXCLUDED_TAG_SUFFIX
+
+
 # --- Examples value encoding -----------------------------------------------
 #
 # A per-cell examples value is a blob sequence of exactly two blobs:
@@ -235,6 +313,19 @@ def decode_examples_index(blob: bytes) -> Dict[str, Any]:
     if not all(len(index[key]) == count for key in ("predicted", "confidence", "index")):
         raise ValueError("examples index has lists of different lengths")
     return index
+
+
+def sprite_grid(index: Dict[str, Any]) -> tuple[int, int, int]:
+    """``(tile_width, tile_height, columns)`` of the sprite that a decoded
+    examples index describes."""
+    return int(index["tile_width"]), int(index["tile_height"]), max(1, int(index["columns"]))
+
+
+def tile_offset(index: Dict[str, Any], tile: int) -> tuple[int, int]:
+    """Pixel offset ``(x, y)`` of tile ``tile`` in the sprite: column
+    ``tile % columns``, row ``tile // columns``."""
+    width, height, columns = sprite_grid(index)
+    return (tile % columns) * width, (tile // columns) * height
 
 
 def examples_tag(matrix_tag: str) -> str:

@@ -1,8 +1,10 @@
-"""Per-class metrics of a confusion matrix, computed in one place.
+"""Per-class metrics of a confusion matrix: the one definition of these numbers.
 
-Both the hooks (scalars at ``end_eval``) and the plugin (JSON routes) use these,
-so the numbers in the Scalars dashboard and in the tab always agree. A ratio
-whose denominator is zero is NaN here (``null`` in JSON).
+Every per-class number shown anywhere is defined here: the scalars the hooks
+log at ``end_eval`` (Scalars dashboard), the plugin's ``metrics``,
+``metrics_series`` and ``top_confusions`` routes, and the Confusion tab, which
+shows what those routes answer instead of computing its own. So the numbers
+always agree. A ratio whose denominator is zero is NaN here (``null`` in JSON).
 """
 from __future__ import annotations
 

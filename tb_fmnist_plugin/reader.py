@@ -1,10 +1,11 @@
 """Read confusion data back through TensorBoard's data provider.
 
-All reading and decoding for the plugin lives here, so the HTTP layer in
-:mod:`tb_fmnist_plugin.plugin` only parses parameters and shapes JSON. Nothing
-here touches the multiplexer or the log directory: every read goes through
+All reading for the plugin lives here (decoding is :mod:`tb_fmnist_plugin.metadata`'s),
+so :mod:`tb_fmnist_plugin.views` only shapes answers. Nothing here touches the
+multiplexer or the log directory: every read goes through
 ``context.data_provider``, which works the same under ``--load_fast=true``
-(the Rust data server) and ``--load_fast=false``.
+(the Rust data server) and ``--load_fast=false``. A run, tag or step that is
+not there raises :class:`tensorboard.errors.NotFoundError` (HTTP 404).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from collections import OrderedDict
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+from tensorboard import errors
 from tensorboard.data import provider
 
 from tb_fmnist_plugin import metadata
@@ -41,10 +43,6 @@ _CACHE_ENTRIES = _cache_entries()
 _CACHE_MAX_SERIES_BYTES = 64 * 1024 * 1024
 #: Bytes of stored values the whole cache may hold.
 _CACHE_MAX_TOTAL_BYTES = 256 * 1024 * 1024
-
-
-class NotFound(Exception):
-    """A run, tag or step the data provider does not have (HTTP 404)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,10 +73,10 @@ class MatrixValues:
     values: Tuple[np.ndarray, ...]
 
     def position(self, step: int) -> int:
-        """Index of ``step`` in ``steps``; raises :class:`NotFound`."""
+        """Index of ``step`` in ``steps``; raises ``NotFoundError``."""
         i = int(np.searchsorted(self.steps, step))
         if i >= self.steps.size or int(self.steps[i]) != step:
-            raise NotFound(f"step {step} not found for run {self.series.run!r}, tag {self.series.tag!r}")
+            raise errors.NotFoundError(f"step {step} not found for run {self.series.run!r}, tag {self.series.tag!r}")
         return i
 
     def dense(self, i: int) -> np.ndarray:
@@ -139,26 +137,19 @@ class ConfusionReader:
         result: Dict[str, Dict[str, MatrixSeries]] = {}
         for run, tags in listing.items():
             for tag, series in tags.items():
-                parsed = _parse_series(run, tag, series, metadata.KIND_MATRIX)
-                if parsed is not None:
-                    result.setdefault(run, {})[tag] = parsed
+                content = _content_of_kind(series, metadata.KIND_MATRIX)
+                if content is not None:
+                    result.setdefault(run, {})[tag] = _matrix_series(run, tag, series, content)
         return result
 
     def matrix_series(self, ctx: Any, experiment_id: str, run: str, tag: str) -> MatrixSeries:
-        """The one matrix series ``(run, tag)``; raises :class:`NotFound`."""
-        listing = self._provider.list_tensors(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=metadata.PLUGIN_NAME,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
-        )
-        series = listing.get(run, {}).get(tag)
-        parsed = None if series is None else _parse_series(run, tag, series, metadata.KIND_MATRIX)
-        if parsed is None:
+        """The one matrix series ``(run, tag)``; raises ``NotFoundError``."""
+        found = self._one_series(self._provider.list_tensors, ctx, experiment_id, run, tag, metadata.KIND_MATRIX)
+        if found is None:
             if run not in self._provider_runs(ctx, experiment_id):
-                raise NotFound(f"run {run!r} not found")
-            raise NotFound(f"tag {tag!r} not found in run {run!r}")
-        return parsed
+                raise errors.NotFoundError(f"run {run!r} not found")
+            raise errors.NotFoundError(f"tag {tag!r} not found in run {run!r}")
+        return _matrix_series(run, tag, *found)
 
     def list_examples_series(self, ctx: Any, experiment_id: str) -> Dict[Tuple[str, str], str]:
         """``{(run, matrix_tag): examples_tag}`` for every readable examples series."""
@@ -168,13 +159,40 @@ class ConfusionReader:
         result: Dict[Tuple[str, str], str] = {}
         for run, tags in listing.items():
             for tag, series in tags.items():
-                content = metadata.parse_plugin_content(series.plugin_content)
-                if content is None or content.get("kind") != metadata.KIND_EXAMPLES:
-                    continue
-                matrix_tag = content.get("matrix_tag")
+                content = _content_of_kind(series, metadata.KIND_EXAMPLES)
+                matrix_tag = None if content is None else content.get("matrix_tag")
                 if isinstance(matrix_tag, str):
                     result[(run, matrix_tag)] = tag
         return result
+
+    def _one_series(
+        self, list_series: Any, ctx: Any, experiment_id: str, run: str, tag: str, kind: str
+    ) -> Optional[Tuple[Any, Dict[str, Any]]]:
+        """``(listed series, parsed content)`` of the one series ``(run, tag)``
+        of ``kind``, as ``list_series`` (the provider's ``list_tensors`` or
+        ``list_blob_sequences``) lists it; None if there is none."""
+        listing = list_series(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
+        )
+        series = listing.get(run, {}).get(tag)
+        content = None if series is None else _content_of_kind(series, kind)
+        return None if content is None else (series, content)
+
+    @staticmethod
+    def _read_all(read: Any, ctx: Any, experiment_id: str, runs: List[str], tags: List[str]) -> Dict[str, Any]:
+        """Every kept datum of ``runs`` x ``tags``, ``{run: {tag: [datum]}}``,
+        as ``read`` (the provider's ``read_tensors`` or ``read_blob_sequences``)
+        returns them."""
+        return read(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            downsample=READ_ALL,
+            run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
+        )
 
     def _provider_runs(self, ctx: Any, experiment_id: str) -> set:
         return {r.run_name for r in self._provider.list_runs(ctx, experiment_id=experiment_id)}
@@ -184,7 +202,7 @@ class ConfusionReader:
     def read_matrices(
         self, ctx: Any, experiment_id: str, run: str, tag: str, series: Optional[MatrixSeries] = None
     ) -> MatrixValues:
-        """Every kept step of ``(run, tag)``; raises :class:`NotFound`.
+        """Every kept step of ``(run, tag)``; raises ``NotFoundError``.
 
         ``series`` is the listing of ``(run, tag)`` if the caller already has
         a fresh one (saves a provider call per series when listing all).
@@ -198,18 +216,12 @@ class ConfusionReader:
             if hit is not None and hit[0] == stamp:
                 self._cache.move_to_end(key)
                 return hit[1]
-        data = self._provider.read_tensors(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=metadata.PLUGIN_NAME,
-            downsample=READ_ALL,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
-        )
+        data = self._read_all(self._provider.read_tensors, ctx, experiment_id, [run], [tag])
         datums = data.get(run, {}).get(tag, [])
         steps = np.array([d.step for d in datums], dtype=np.int64)
         wall_times = np.array([d.wall_time for d in datums], dtype=np.float64)
         keep = np.array(
-            [i for i in _ordered_unique_last(steps) if _plausible(datums[i].numpy, series.num_classes, run, tag)],
+            [i for i in _ordered_unique_last(steps) if _is_matrix_value(datums[i].numpy, series)],
             dtype=np.int64,
         )
         values = tuple(np.asarray(datums[i].numpy) for i in keep)
@@ -228,47 +240,32 @@ class ConfusionReader:
 
     def _examples_tag(self, ctx: Any, experiment_id: str, run: str, tag: str) -> Optional[str]:
         candidate = metadata.examples_tag(tag)
-        listing = self._provider.list_blob_sequences(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=metadata.PLUGIN_NAME,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[candidate]),
+        found = self._one_series(
+            self._provider.list_blob_sequences, ctx, experiment_id, run, candidate, metadata.KIND_EXAMPLES
         )
-        series = listing.get(run, {}).get(candidate)
-        if series is None:
-            return None
-        content = metadata.parse_plugin_content(series.plugin_content)
-        if content is None or content.get("kind") != metadata.KIND_EXAMPLES:
-            return None
-        return candidate
+        return None if found is None else candidate
 
     def read_examples(self, ctx: Any, experiment_id: str, run: str, tag: str, step: int) -> ExamplesStep:
-        """The examples of ``(run, tag)`` at ``step``; raises :class:`NotFound`."""
+        """The examples of ``(run, tag)`` at ``step``; raises ``NotFoundError``."""
         examples_tag = self._examples_tag(ctx, experiment_id, run, tag)
         if examples_tag is None:
-            raise NotFound(f"no examples for run {run!r}, tag {tag!r}")
-        data = self._provider.read_blob_sequences(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=metadata.PLUGIN_NAME,
-            downsample=READ_ALL,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[examples_tag]),
-        )
+            raise errors.NotFoundError(f"no examples for run {run!r}, tag {tag!r}")
+        data = self._read_all(self._provider.read_blob_sequences, ctx, experiment_id, [run], [examples_tag])
         match = None
         for datum in data.get(run, {}).get(examples_tag, []):
             if datum.step == step:
                 match = datum  # last write of a step wins
         if match is None:
-            raise NotFound(f"no examples at step {step} for run {run!r}, tag {tag!r}")
+            raise errors.NotFoundError(f"no examples at step {step} for run {run!r}, tag {tag!r}")
         refs = match.values
         if len(refs) <= max(metadata.EXAMPLES_INDEX_BLOB, metadata.EXAMPLES_SPRITE_BLOB):
-            raise NotFound(f"examples at step {step} are incomplete")
+            raise errors.NotFoundError(f"examples at step {step} are incomplete")
         blob = self._provider.read_blob(ctx, blob_key=refs[metadata.EXAMPLES_INDEX_BLOB].blob_key)
         try:
             index = metadata.decode_examples_index(blob)
         except ValueError as error:
             logger.warning("%s: unreadable examples at %s/%s step %d: %s", metadata.PLUGIN_NAME, run, tag, step, error)
-            raise NotFound(f"examples at step {step} are unreadable") from None
+            raise errors.NotFoundError(f"examples at step {step} are unreadable") from None
         return ExamplesStep(step, match.wall_time, index, refs[metadata.EXAMPLES_SPRITE_BLOB].blob_key)
 
     def examples_steps(self, ctx: Any, experiment_id: str) -> Dict[Tuple[str, str], List[int]]:
@@ -277,12 +274,8 @@ class ConfusionReader:
         if not tags:
             return {}
         runs = sorted({run for run, _ in tags})
-        data = self._provider.read_blob_sequences(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=metadata.PLUGIN_NAME,
-            downsample=READ_ALL,
-            run_tag_filter=provider.RunTagFilter(runs=runs, tags=sorted(set(tags.values()))),
+        data = self._read_all(
+            self._provider.read_blob_sequences, ctx, experiment_id, runs, sorted(set(tags.values()))
         )
         result: Dict[Tuple[str, str], List[int]] = {}
         for (run, matrix_tag), examples_tag in tags.items():
@@ -295,25 +288,24 @@ class ConfusionReader:
         return self._provider.read_blob(ctx, blob_key=blob_key)
 
 
-def _plausible(value: Any, num_classes: int, run: str, tag: str) -> bool:
+def _is_matrix_value(value: Any, series: MatrixSeries) -> bool:
     """Whether a stored value has a matrix layout; logs and skips it if not."""
-    value = np.asarray(value)
-    ok = (value.ndim == 2 and value.shape == (num_classes, num_classes)) or (
-        value.ndim == 1 and value.size % 2 == 0
+    if metadata.is_matrix_value(value, series.num_classes):
+        return True
+    logger.warning(
+        "%s: skipping a value of shape %s in %s/%s (expected %d classes)",
+        metadata.PLUGIN_NAME, np.shape(value), series.run, series.tag, series.num_classes,
     )
-    ok = ok and np.issubdtype(value.dtype, np.integer)
-    if not ok:
-        logger.warning(
-            "%s: skipping a value of shape %s in %s/%s (expected %d classes)",
-            metadata.PLUGIN_NAME, value.shape, run, tag, num_classes,
-        )
-    return ok
+    return False
 
 
-def _parse_series(run: str, tag: str, series: Any, kind: str) -> Optional[MatrixSeries]:
+def _content_of_kind(series: Any, kind: str) -> Optional[Dict[str, Any]]:
+    """Parsed metadata content of a listed series, if it is of ``kind``."""
     content = metadata.parse_plugin_content(series.plugin_content)
-    if content is None or content.get("kind") != kind:
-        return None
+    return content if content is not None and content.get("kind") == kind else None
+
+
+def _matrix_series(run: str, tag: str, series: Any, content: Dict[str, Any]) -> MatrixSeries:
     return MatrixSeries(
         run=run,
         tag=tag,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import math
-import numbers
+import warnings
 import weakref
 from typing import Any, List, Optional, Sequence, Tuple
 
@@ -22,6 +22,7 @@ from tensorboard.compat.proto import summary_pb2
 from tensorboard.util import tensor_util
 
 from tb_fmnist_plugin import metadata
+from tb_fmnist_plugin.checks import check_int
 
 #: Default number of thumbnails kept per (true, predicted) cell.
 DEFAULT_EXAMPLES_PER_CELL = 4
@@ -33,6 +34,8 @@ _EVENT_OVERHEAD_BYTES = 64
 # Tags whose metadata a file writer already wrote; later values omit it, as
 # TensorFlow's own writers do (readers keep the first metadata of a tag).
 _tags_with_metadata: "weakref.WeakKeyDictionary[Any, set]" = weakref.WeakKeyDictionary()
+# Examples tags already warned about dropping thumbnails for the byte budget.
+_tags_warned_budget: set = set()
 
 
 # --- Validation --------------------------------------------------------------
@@ -54,14 +57,6 @@ def _validate_tag(tag: Any) -> str:
     if not isinstance(tag, str) or not tag:
         raise TypeError(f"tag must be a non-empty string, got {tag!r}")
     return tag
-
-
-def _validate_step(step: Any) -> int:
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise TypeError(f"step must be an integer, got {type(step).__name__}")
-    if step < 0:
-        raise ValueError(f"step must be >= 0, got {step}")
-    return int(step)
 
 
 def validate_matrix(matrix: Any) -> np.ndarray:
@@ -93,15 +88,26 @@ def validate_matrix(matrix: Any) -> np.ndarray:
     return array.astype(np.int64)
 
 
+def check_writer(writer: Any, methods: Sequence[str] = ()) -> None:
+    """Raise ``TypeError`` unless ``writer`` can write summaries (a
+    ``SummaryWriter``'s ``_get_file_writer``, or ``add_summary``) and has each
+    of ``methods`` (those a caller uses besides, e.g. ``add_scalar``)."""
+    missing = [name for name in methods if not callable(getattr(writer, name, None))]
+    if not (callable(getattr(writer, "_get_file_writer", None)) or callable(getattr(writer, "add_summary", None))):
+        missing.append("_get_file_writer or add_summary")
+    if missing:
+        raise TypeError(
+            f"writer must be a SummaryWriter-like object (torch.utils.tensorboard.SummaryWriter); "
+            f"{type(writer).__name__} lacks {', '.join(missing)}"
+        )
+
+
 def _resolve_writer(writer: Any) -> Any:
     """The object with ``add_summary(summary, global_step, walltime)``."""
-    if hasattr(writer, "_get_file_writer"):
+    check_writer(writer)
+    if callable(getattr(writer, "_get_file_writer", None)):
         return writer._get_file_writer()
-    if callable(getattr(writer, "add_summary", None)):
-        return writer
-    raise TypeError(
-        f"writer must be a torch.utils.tensorboard.SummaryWriter (or have add_summary), got {type(writer).__name__}"
-    )
+    return writer
 
 
 def _write(writer: Any, summary: summary_pb2.Summary, step: int, walltime: Optional[float]) -> None:
@@ -164,25 +170,60 @@ def write_confusion_matrix(
     for a matrix that is not square, has negative, fractional or NaN counts, or
     class names of the wrong length.
     """
-    step = _validate_step(step)
+    step = check_int(step, "step", minimum=0, type_error=True)
     summary = confusion_matrix_pb(tag, matrix, class_names, description)
     _write(writer, summary, step, walltime)
+
+
+# --- Excluded rows ----------------------------------------------------------------
+
+
+def excluded_rows_pb(tag: str, count: int, description: str = "") -> summary_pb2.Summary:
+    """Build the ``Summary`` counting the rows of one evaluation of matrix
+    ``tag`` that are not in it because their logits held NaN (stored under
+    ``tag + "/excluded"``, at the matrix's step)."""
+    tag = _validate_tag(tag)
+    count = check_int(count, "count", minimum=0)
+    summary = summary_pb2.Summary()
+    summary.value.add(
+        tag=metadata.excluded_tag(tag),
+        metadata=metadata.create_excluded_metadata(tag, description),
+        tensor=tensor_util.make_tensor_proto(metadata.encode_excluded(count)),
+    )
+    return summary
+
+
+def write_excluded_rows(writer: Any, tag: str, count: int, step: int, walltime: Optional[float] = None) -> None:
+    """Write the excluded-row count of matrix ``tag`` at ``step`` (write it at
+    every step of the matrix, 0 included, so each step has its own count)."""
+    step = check_int(step, "step", minimum=0, type_error=True)
+    _write(writer, excluded_rows_pb(tag, count), step, walltime)
 
 
 # --- Per-cell examples ----------------------------------------------------------
 
 
+def image_batch_shape(shape: Sequence[int], count: int) -> Tuple[int, int, int, int]:
+    """``[N, C, H, W]`` of an image batch given as ``[N, C, H, W]`` or ``[N, H, W]``.
+
+    The one check of image shapes (format writer and hooks): raises
+    ``ValueError`` unless there are ``count`` images of 1 or 3 channels.
+    """
+    dims = tuple(int(size) for size in shape)
+    full = dims[:1] + (1,) + dims[1:] if len(dims) == 3 else dims
+    if len(full) != 4:
+        raise ValueError(f"images must be [N, C, H, W] or [N, H, W], got shape {dims}")
+    if full[0] != count:
+        raise ValueError(f"images must be one per label: got {full[0]} images for {count} labels")
+    if full[1] not in (1, 3):
+        raise ValueError(f"images must have 1 or 3 channels, got {full[1]}")
+    return full  # type: ignore[return-value]
+
+
 def _images_to_uint8(images: Any, count: int) -> np.ndarray:
     """Images as ``uint8`` ``[N, H, W, C]`` with ``C`` in (1, 3)."""
     array = _to_numpy(images, "images")
-    if array.ndim == 3:
-        array = array[:, None, :, :]
-    if array.ndim != 4:
-        raise ValueError(f"images must be [N, C, H, W] or [N, H, W], got shape {array.shape}")
-    if array.shape[0] != count:
-        raise ValueError(f"got {array.shape[0]} images for {count} labels")
-    if array.shape[1] not in (1, 3):
-        raise ValueError(f"images must have 1 or 3 channels, got {array.shape[1]}")
+    array = array.reshape(image_batch_shape(array.shape, count))
     if array.dtype == np.uint8:
         scaled = array
     elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
@@ -282,13 +323,10 @@ def cell_examples_pb(
         raise ValueError("give class_names or num_classes")
     if num_classes is None:
         num_classes = len(class_names)  # type: ignore[arg-type]
-    if isinstance(num_classes, bool) or not isinstance(num_classes, numbers.Integral) or not 1 <= num_classes <= metadata.MAX_CLASSES:
-        raise ValueError(f"num_classes must be an integer in [1, {metadata.MAX_CLASSES}], got {num_classes!r}")
-    names = metadata.validate_class_names(class_names, int(num_classes))
-    if isinstance(max_per_cell, bool) or not isinstance(max_per_cell, numbers.Integral) or max_per_cell < 1:
-        raise ValueError(f"max_per_cell must be a positive integer, got {max_per_cell!r}")
-    if isinstance(max_bytes, bool) or not isinstance(max_bytes, numbers.Integral) or max_bytes < 1024:
-        raise ValueError(f"max_bytes must be an integer >= 1024, got {max_bytes!r}")
+    num_classes = check_int(num_classes, "num_classes", minimum=1, maximum=metadata.MAX_CLASSES)
+    names = metadata.validate_class_names(class_names, num_classes)
+    max_per_cell = check_int(max_per_cell, "max_per_cell", minimum=1)
+    max_bytes = check_int(max_bytes, "max_bytes", minimum=1024)
 
     true = _to_numpy(true_labels, "true_labels").reshape(-1)
     count = true.size
@@ -353,7 +391,24 @@ def cell_examples_pb(
             high = middle - 1
     if not fits(best):
         raise ValueError(f"max_bytes={max_bytes} cannot hold even the examples index and class names")
+    _warn_budget_once(tag, low, priority.size, max_bytes)
     return best
+
+
+def _warn_budget_once(tag: str, kept: int, total: int, max_bytes: int) -> None:
+    """One ``RuntimeWarning`` per examples tag and process when the byte
+    budget drops thumbnails."""
+    if tag in _tags_warned_budget:
+        return
+    _tags_warned_budget.add(tag)
+    warnings.warn(
+        f"tb_fmnist_plugin: {metadata.examples_tag(tag)} keeps {kept} of {total} example thumbnails; "
+        f"the others do not fit its max_bytes={max_bytes:,} budget and are not logged (each cell's most "
+        "confident example goes before any cell's second). Use fewer or smaller thumbnails "
+        "(hooks: examples_per_cell, thumbnail_size) or a larger max_bytes. Not repeated for this tag.",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 def write_cell_examples(
@@ -377,7 +432,7 @@ def write_cell_examples(
     See :func:`cell_examples_pb` for the arguments. Bad input raises
     ``TypeError``/``ValueError`` and writes nothing.
     """
-    step = _validate_step(step)
+    step = check_int(step, "step", minimum=0, type_error=True)
     summary = cell_examples_pb(
         tag,
         images,

@@ -275,13 +275,14 @@ def test_metrics_series_matches_metrics_of_each_step(client):
     ],
 )
 def test_integer_json_equals_json_dumps(values):
-    from tb_fmnist_plugin.plugin import _ints_json
+    from tb_fmnist_plugin.json_encoding import ints_json as _ints_json
 
     assert json.loads(_ints_json(values)) == values.tolist()
 
 
 def test_ratio_json_rounds_and_writes_null_for_nan():
-    from tb_fmnist_plugin.plugin import _ratios, _ratios_json
+    from tb_fmnist_plugin.json_encoding import ratios as _ratios
+    from tb_fmnist_plugin.json_encoding import ratios_json as _ratios_json
 
     values = np.array([[0.0, 1.0, np.nan], [0.1234564, 0.9999996, 1 / 3]])
     expected = [[0.0, 1.0, None], [0.123456, 1.0, 0.333333]]

@@ -1,0 +1,94 @@
+"""Strict parsing of the routes' query parameters and request headers.
+
+Every malformed input raises :class:`tensorboard.errors.InvalidArgumentError`
+(HTTP 400) with a message naming the parameter; nothing here reads data.
+"""
+from __future__ import annotations
+
+import re
+import urllib.parse
+from typing import Dict, Optional
+
+from tensorboard import errors
+from werkzeug import wrappers
+
+#: Longest accepted integer parameter, in digits (fits in int64).
+_MAX_INT_DIGITS = 18
+_INT_PATTERN = re.compile(r"[0-9]{1,%d}" % _MAX_INT_DIGITS, re.ASCII)
+_DIGITS_PATTERN = re.compile(r"[0-9]+", re.ASCII)
+_MAX_QUERY_FIELDS = 16
+_MAX_PARAM_CHARS = 4096
+
+
+def parse_query(request: wrappers.Request) -> Dict[str, str]:
+    """Query parameters, strictly decoded as UTF-8; each name at most once."""
+    raw = request.environ.get("QUERY_STRING", "")
+    if isinstance(raw, bytes):
+        raw = raw.decode("latin-1")
+    try:
+        pairs = urllib.parse.parse_qsl(
+            raw,
+            keep_blank_values=True,
+            encoding="utf-8",
+            errors="strict",
+            max_num_fields=_MAX_QUERY_FIELDS,
+        )
+    except UnicodeDecodeError:
+        raise errors.InvalidArgumentError("query parameters must be UTF-8 after percent-decoding") from None
+    except ValueError:
+        raise errors.InvalidArgumentError("too many query parameters") from None
+    result: Dict[str, str] = {}
+    for name, value in pairs:
+        if name in result:
+            raise errors.InvalidArgumentError(f"parameter {name!r} given more than once")
+        result[name] = value
+    return result
+
+
+def string_param(query: Dict[str, str], name: str) -> str:
+    """A required, non-empty string without control characters."""
+    value = query.get(name)
+    if value is None or value == "":
+        raise errors.InvalidArgumentError(f"missing parameter {name!r}")
+    if len(value) > _MAX_PARAM_CHARS:
+        raise errors.InvalidArgumentError(f"parameter {name!r} is too long")
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in value):
+        raise errors.InvalidArgumentError(f"parameter {name!r} contains control characters")
+    return value
+
+
+def int_param(query: Dict[str, str], name: str, default: Optional[int] = None) -> int:
+    """A non-negative integer written in ASCII digits only (no sign, space or
+    underscore), at most 18 of them; required unless ``default`` is given."""
+    value = query.get(name)
+    if value is None:
+        if default is not None:
+            return default
+        raise errors.InvalidArgumentError(f"missing parameter {name!r}")
+    if _INT_PATTERN.fullmatch(value) is None:
+        if _DIGITS_PATTERN.fullmatch(value):
+            raise errors.InvalidArgumentError(f"parameter {name!r} is too large: {value[:24]!r}")
+        raise errors.InvalidArgumentError(f"parameter {name!r} must be a non-negative integer, got {value[:40]!r}")
+    return int(value)
+
+
+def class_index(name: str, index: int, num_classes: int) -> int:
+    """``index`` if it names one of ``num_classes`` classes; 400 otherwise."""
+    if index >= num_classes:
+        raise errors.InvalidArgumentError(f"parameter {name!r} = {index} is out of range [0, {num_classes})")
+    return index
+
+
+def int_in_range(name: str, value: int, low: int, high: int) -> int:
+    """``value`` if ``low <= value <= high``; 400 otherwise."""
+    if not low <= value <= high:
+        raise errors.InvalidArgumentError(f"parameter {name!r} = {value} is out of range [{low}, {high}]")
+    return value
+
+
+def flag_header(request: wrappers.Request, name: str) -> bool:
+    """A request header that is ``0`` (the default when absent) or ``1``."""
+    value = request.headers.get(name, "0").strip()
+    if value not in ("0", "1"):
+        raise errors.InvalidArgumentError(f"header {name} must be 0 or 1")
+    return value == "1"
