@@ -1,5 +1,5 @@
 """Regenerate the screenshots in docs/screenshots/ (used by docs/ui.md and the
-README): ``python tests/ui_screenshots.py``. Not a test; it reuses the test
+README): ``python tools/ui_screenshots.py``. Not a test; it reuses the test
 helpers, writes its own log directories and starts a real TensorBoard."""
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))  # the browser and TensorBoard helpers of the tests
 
 import ui_browser as ub  # noqa: E402
 import ui_data as ud  # noqa: E402

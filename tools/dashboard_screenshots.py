@@ -1,5 +1,5 @@
 """Regenerate the README's dashboard screenshots from a real quick-start run:
-``python tests/dashboard_screenshots.py``. Not a test: it trains the quick-start
+``python tools/dashboard_screenshots.py``. Not a test: it trains the quick-start
 command (about half a minute on 2 CPU cores), starts a real TensorBoard and
 photographs each dashboard with headless chromium."""
 from __future__ import annotations
@@ -11,6 +11,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))  # the browser and TensorBoard helpers of the tests
 
 import ui_browser as ub  # noqa: E402
 from tensorboard_server import tensorboard_server  # noqa: E402
