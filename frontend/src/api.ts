@@ -12,15 +12,28 @@ export interface TagInfo {
   samples_limit: number | null;
   possibly_sampled: boolean;
 }
+/** `{run: {tag: value}}`, the shape of every per-series listing. */
+export type ByRunTag<T> = Record<string, Record<string, T>>;
+/** A ratio as the routes send it: null where its denominator is zero. */
+export type Ratio = number | null;
+
 export interface TagsResponse {
-  runs: Record<string, Record<string, TagInfo>>;
+  runs: ByRunTag<TagInfo>;
   /** With the request header X-Confusion-Latest: 1, the matrix at the last step of each series of at most 100 classes. */
-  latest?: Record<string, Record<string, number[][]>>;
+  latest?: ByRunTag<number[][]>;
 }
 export interface MatrixResponse { run: string; tag: string; step: number; wall_time: number; class_names: string[]; matrix: number[][] }
+/** One class of the `metrics` route (computed by tb_fmnist_plugin/metrics.py). */
+export interface ClassMetrics {
+  index: number; name: string; support: number; predicted: number;
+  precision: Ratio; recall: Ratio; f1: Ratio; most_confused_with: number | null; most_confused_count: number;
+}
+export interface MetricsResponse { run: string; tag: string; step: number; accuracy: Ratio; total: number; classes: ClassMetrics[] }
+export interface Confusion { true: number; predicted: number; true_name: string; predicted_name: string; count: number; row_share: Ratio }
+export interface TopConfusionsResponse { confusions: Confusion[] }
 export interface MetricsSeries {
-  run: string; tag: string; class_names: string[]; steps: number[]; accuracy: (number | null)[];
-  precision: (number | null)[][]; recall: (number | null)[][]; f1: (number | null)[][]; support: number[][];
+  run: string; tag: string; class_names: string[]; steps: number[]; accuracy: Ratio[];
+  precision: Ratio[][]; recall: Ratio[][]; f1: Ratio[][]; support: number[][];
 }
 export interface CellSeries { steps: number[]; counts: number[]; row_totals: number[] }
 export interface Example { tile: number; x: number; y: number; confidence: number; dataset_index: number }
@@ -32,14 +45,17 @@ export class ApiError extends Error {
   }
 }
 
-export function routeUrl(route: string, params: Record<string, string | number> = {}): string {
+/** Query parameters of a route. */
+export type Params = Record<string, string | number>;
+
+export function routeUrl(route: string, params: Params = {}): string {
   const qs = new URLSearchParams();
   for (const [k, v] of Object.entries(params)) qs.set(k, String(v));
   const q = qs.toString();
   return new URL(q ? `${route}?${q}` : route, document.baseURI).href;
 }
 
-export async function getJson<T>(route: string, params: Record<string, string | number> = {}, headers: Record<string, string> = {}): Promise<T> {
+export async function getJson<T>(route: string, params: Params = {}, headers: Record<string, string> = {}): Promise<T> {
   let response: Response;
   try {
     response = await fetch(routeUrl(route, params), { credentials: "same-origin", headers: { Accept: "application/json", ...headers } });

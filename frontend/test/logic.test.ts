@@ -5,7 +5,7 @@ import { diverging, prefersDarkText, rgbToOklab, sequential } from "../src/logic
 import { csvField, exportFileName, toCSV, toJSON, type ExportView } from "../src/logic/exporter";
 import { formatCell, formatMetric, formatShare } from "../src/logic/format";
 import {
-  classMetrics, colourDomain, difference, fromRows, matchSubset, mostConfusedClasses, normalize, orderClasses, shownClasses, toRows, topConfusions,
+  colourDomain, difference, fromRows, matchSubset, mostConfusedClasses, normalize, orderClasses, shownClasses, toRows,
 } from "../src/logic/matrix";
 import { parseSettings, serializeSettings, DEFAULT_SETTINGS } from "../src/logic/settings";
 import { nearestIndex, nearestStep, unionSteps } from "../src/logic/steps";
@@ -38,34 +38,6 @@ test("difference is B minus A and rejects mismatched sizes", () => {
 
 test("fromRows rejects ragged input", () => {
   assert.throws(() => fromRows([[1, 2], [3]]));
-});
-
-test("per-class metrics match metrics.py definitions", () => {
-  const { classes, accuracy, total } = classMetrics(M, names);
-  assert.equal(total, 20);
-  assert.equal(accuracy, 13 / 20);
-  assert.equal(classes[0].precision, 8 / 9);
-  assert.equal(classes[0].recall, 0.8);
-  assert.equal(classes[1].mostConfusedWith, 2);
-  assert.equal(classes[1].mostConfusedCount, 4);
-  assert.equal(classes[2].recall, null); // no support
-  assert.equal(classes[2].precision, 0); // predicted 4 times, never right
-  assert.equal(classes[2].f1, null);
-  assert.equal(classes[2].mostConfusedWith, null);
-});
-
-test("top confusions: largest first, ties by (true, predicted), zeros left out", () => {
-  const m = fromRows([[0, 3, 3], [3, 0, 1], [0, 5, 0]]);
-  assert.deepEqual(topConfusions(m, 3).map((c) => [c.true, c.predicted, c.count]), [[2, 1, 5], [0, 1, 3], [0, 2, 3]]);
-  assert.equal(topConfusions(m, 10).length, 5);
-  // large matrix: same result as a full sort
-  const n = 120;
-  const rows = Array.from({ length: n }, (_, i) => Array.from({ length: n }, (_, j) => (i * 7 + j * 13) % 17));
-  const big = fromRows(rows);
-  const all: [number, number, number][] = [];
-  rows.forEach((r, i) => r.forEach((v, j) => { if (i !== j && v > 0) all.push([i, j, v]); }));
-  all.sort((a, b) => b[2] - a[2] || a[0] - b[0] || a[1] - b[1]);
-  assert.deepEqual(topConfusions(big, 25).map((c) => [c.true, c.predicted, c.count]), all.slice(0, 25));
 });
 
 test("class ordering: original, by error, alphabetical", () => {

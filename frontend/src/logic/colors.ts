@@ -41,7 +41,7 @@ export function rgbToOklab([r, g, b]: RGB): RGB {
     0.0259040371 * l + 0.7827717662 * m - 0.808675766 * s,
   ];
 }
-export function oklabToRgb([L, a, b]: RGB): RGB {
+function oklabToRgb([L, a, b]: RGB): RGB {
   const l = Math.pow(L + 0.3963377774 * a + 0.2158037573 * b, 3);
   const m = Math.pow(L - 0.1055613458 * a - 0.0638541728 * b, 3);
   const s = Math.pow(L - 0.0894841775 * a - 1.291485548 * b, 3);

@@ -1,6 +1,7 @@
-// Pure confusion-matrix logic: normalization, differences, per-class metrics,
-// top confusions, class ordering and filtering. Matrices are dense row-major
-// Float64Arrays (rows = true class, columns = predicted class).
+// Pure confusion-matrix logic for display: normalization, differences, class
+// ordering and filtering, colour domain. Matrices are dense row-major
+// Float64Arrays (rows = true class, columns = predicted class). The per-class
+// metrics and top confusions come from the server (tb_fmnist_plugin/metrics.py).
 
 export type Norm = "counts" | "true" | "pred" | "total";
 export const NORMS: Norm[] = ["counts", "true", "pred", "total"];
@@ -76,77 +77,6 @@ export function difference(a: Matrix, b: Matrix): Matrix {
   const out = new Float64Array(a.n * a.n);
   for (let k = 0; k < out.length; k++) out[k] = b.data[k] - a.data[k];
   return { n: a.n, data: out };
-}
-
-export interface ClassMetrics {
-  index: number;
-  name: string;
-  support: number;
-  predicted: number;
-  correct: number;
-  errors: number;
-  precision: number | null;
-  recall: number | null;
-  f1: number | null;
-  mostConfusedWith: number | null;
-  mostConfusedCount: number;
-}
-
-/** Per-class metrics with the same definitions as tb_fmnist_plugin/metrics.py. */
-export function classMetrics(m: Matrix, names: string[]): { classes: ClassMetrics[]; accuracy: number | null; total: number } {
-  const n = m.n;
-  const rs = rowSums(m), cs = colSums(m);
-  let total = 0, correctAll = 0;
-  const classes: ClassMetrics[] = [];
-  for (let i = 0; i < n; i++) {
-    const correct = m.data[i * n + i];
-    total += rs[i];
-    correctAll += correct;
-    const precision = cs[i] > 0 ? correct / cs[i] : null;
-    const recall = rs[i] > 0 ? correct / rs[i] : null;
-    let f1: number | null = null;
-    if (precision !== null && recall !== null) f1 = precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0;
-    let best = -1, bestCount = 0;
-    for (let j = 0; j < n; j++) {
-      if (j === i) continue;
-      const v = m.data[i * n + j];
-      if (v > bestCount) { best = j; bestCount = v; }
-    }
-    classes.push({
-      index: i, name: names[i] ?? String(i), support: rs[i], predicted: cs[i], correct, errors: rs[i] - correct,
-      precision, recall, f1, mostConfusedWith: best >= 0 ? best : null, mostConfusedCount: bestCount,
-    });
-  }
-  return { classes, accuracy: total > 0 ? correctAll / total : null, total };
-}
-
-export interface Confusion { true: number; predicted: number; count: number; rowShare: number | null }
-
-/** The `limit` largest off-diagonal non-zero cells, largest first, ties by (true, predicted). */
-export function topConfusions(m: Matrix, limit: number): Confusion[] {
-  const n = m.n;
-  const rs = rowSums(m);
-  const cells: Confusion[] = [];
-  let floor = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      if (i === j) continue;
-      const v = m.data[i * n + j];
-      if (v <= 0 || (cells.length >= limit * 4 && v < floor)) continue;
-      cells.push({ true: i, predicted: j, count: v, rowShare: rs[i] > 0 ? v / rs[i] : null });
-      if (cells.length >= limit * 8) {
-        cells.sort(compareConfusions);
-        cells.length = limit;
-        floor = cells[cells.length - 1].count;
-      }
-    }
-  }
-  cells.sort(compareConfusions);
-  return cells.slice(0, limit);
-}
-
-function compareConfusions(a: Confusion, b: Confusion): number {
-  return b.count - a.count || a.true - b.true || a.predicted - b.predicted;
 }
 
 /** Class indices in the requested order: original, by error (misclassified

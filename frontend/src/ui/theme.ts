@@ -12,7 +12,7 @@ function parentBody(): HTMLElement | null {
   return null;
 }
 
-export function currentTheme(): "dark" | "light" {
+function currentTheme(): "dark" | "light" {
   const body = parentBody();
   if (body) return body.classList.contains("dark-mode") ? "dark" : "light";
   return window.matchMedia && window.matchMedia("(prefers-color-scheme: dark)").matches ? "dark" : "light";

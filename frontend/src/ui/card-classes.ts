@@ -1,0 +1,98 @@
+// Card "Per-class metrics": support, precision, recall, F1 and the class each
+// one is most often mistaken for, as the server's metrics route computes them
+// (tb_fmnist_plugin/metrics.py), with a recall sparkline over the steps.
+// Sortable by any column; a class name picks the class of the trend card.
+import type { ClassMetrics, MetricsResponse } from "../api";
+import { formatCount, formatMetric, formatShare } from "../logic/format";
+import { whenLoaded } from "./cache";
+import { card, fillWhenLoaded, type CardContext } from "./card";
+import { SERIES_COLOURS, sparkline } from "./charts";
+import { h } from "./dom";
+import type { PanelView } from "./state";
+
+const TABLE_ROW_LIMIT = 200;
+
+type SortKey = "index" | "name" | "support" | "precision" | "recall" | "f1" | "confused";
+type SortDir = 1 | -1;
+const HEADERS: [SortKey, string][] = [["name", "Class"], ["support", "Support"], ["precision", "Precision"], ["recall", "Recall"], ["f1", "F1"], ["confused", "Confused with"]];
+
+export class ClassTable {
+  private sort: { key: SortKey; dir: SortDir } = { key: "index", dir: 1 };
+  private showAllRows = false;
+
+  constructor(private ctx: CardContext) {}
+
+  render(v: PanelView, where: string): HTMLElement {
+    const { state, store } = this.ctx;
+    const el = card("tbc-classes", "Per-class metrics", "Per-class metrics");
+    fillWhenLoaded(el, store.metrics(v.run, state.tag, v.step), "per-class metrics", (m) => {
+      el.appendChild(h("div", { class: "hint" }, `${where}${v.diff ? " (B)" : ""}: accuracy ${formatShare(m.accuracy)} of ${formatCount(m.total)} examples. Click a header to sort, a class for its trend.`));
+      this.fill(el, v, m);
+    });
+    return el;
+  }
+
+  private fill(el: HTMLElement, v: PanelView, m: MetricsResponse): void {
+    const { state, store, actions } = this.ctx;
+    const rows = this.sorted(m.classes, v.shown);
+    const { key, dir } = this.sort;
+    const thead = h("tr", {});
+    for (const [k, label] of HEADERS) {
+      const b = h("button", { type: "button", "data-sort": k }, label + (key === k ? (dir === 1 ? " ▲" : " ▼") : ""));
+      b.addEventListener("click", () => {
+        this.sort = { key: k, dir: key === k ? (-dir as SortDir) : k === "name" ? 1 : -1 };
+        actions.redrawDetails();
+      });
+      thead.appendChild(h("th", { scope: "col", "aria-sort": key === k ? (dir === 1 ? "ascending" : "descending") : "none" }, b));
+    }
+    thead.appendChild(h("th", { scope: "col" }, "Recall trend"));
+    const series = store.metricsSeries(v.run, state.tag);
+    const tbody = h("tbody", {});
+    const limit = this.showAllRows ? rows.length : Math.min(rows.length, TABLE_ROW_LIMIT);
+    for (const c of rows.slice(0, limit)) {
+      const nameBtn = h("button", { type: "button", class: "linklike", title: `Trend of ${c.name}` }, c.name);
+      nameBtn.addEventListener("click", () => { state.selectedClass = c.index; actions.redrawDetails(); });
+      const confusedWith = c.most_confused_with === null ? null : m.classes[c.most_confused_with];
+      const confused = confusedWith ? `${confusedWith.name} (${formatCount(c.most_confused_count)})` : "–";
+      const trend = h("td", {});
+      whenLoaded(series, (s) => {
+        if (s.steps.length > 1) {
+          trend.appendChild(sparkline(s.recall.map((r) => (r ? r[c.index] ?? null : null)), SERIES_COLOURS[0], `Recall of ${c.name} over ${s.steps.length} steps`));
+        }
+      });
+      tbody.appendChild(h("tr", { class: state.selectedClass === c.index ? "selected" : "", "data-class-index": c.index },
+        h("td", {}, nameBtn), h("td", {}, formatCount(c.support)), h("td", {}, formatMetric(c.precision)), h("td", {}, formatMetric(c.recall)),
+        h("td", {}, formatMetric(c.f1)), h("td", { class: "confused" }, confused), trend));
+    }
+    el.appendChild(h("div", { class: "table-wrap" }, h("table", { class: "classes" }, h("thead", {}, thead), tbody)));
+    if (limit < rows.length) {
+      const more = h("button", { type: "button" }, `Show all ${rows.length} classes`);
+      more.addEventListener("click", () => { this.showAllRows = true; actions.redrawDetails(); });
+      el.appendChild(more);
+    }
+  }
+
+  /** The shown classes in the chosen order: a column (missing values last either way) or the panel's order. */
+  private sorted(classes: ClassMetrics[], shown: number[]): ClassMetrics[] {
+    const shownAt = new Map(shown.map((c, i) => [c, i]));
+    const { key, dir } = this.sort;
+    const val = (c: ClassMetrics): number | string | null => {
+      switch (key) {
+        case "index": return shownAt.get(c.index) ?? c.index;
+        case "name": return c.name.toLocaleLowerCase();
+        case "support": return c.support;
+        case "precision": return c.precision;
+        case "recall": return c.recall;
+        case "f1": return c.f1;
+        case "confused": return c.most_confused_count;
+      }
+    };
+    return classes.filter((c) => shownAt.has(c.index)).sort((a, b) => {
+      const x = val(a), y = val(b);
+      if (x === null && y === null) return a.index - b.index;
+      if (x === null) return 1; // missing values last in both directions
+      if (y === null) return -1;
+      return (x < y ? -1 : x > y ? 1 : 0) * dir || a.index - b.index;
+    });
+  }
+}

@@ -1,0 +1,51 @@
+// Card "Examples": the thumbnails the hooks logged for the selected cell,
+// cut from the step's sprite sheet, with confidence and dataset index. A step
+// without examples falls back to the nearest step that has them.
+import { ApiError, routeUrl, type ExamplesResponse } from "../api";
+import { nearestStep } from "../logic/steps";
+import { card, fillWhenLoaded, type CardContext } from "./card";
+import { h } from "./dom";
+import { describeError } from "./messages";
+import type { PanelView } from "./state";
+
+export function examplesCard({ state, store }: CardContext, v: PanelView): HTMLElement {
+  const el = card("tbc-examples", "Examples of the selected cell", "Examples");
+  el.setAttribute("aria-live", "polite");
+  const sel = state.selectedCell;
+  if (!sel || (sel.run !== v.run && !v.diff)) {
+    el.appendChild(h("p", { class: "muted" }, "Click a cell (or press Enter on it) or a top confusion to see its example images."));
+    return el;
+  }
+  const exSteps = state.info(v.run)?.examples_steps ?? [];
+  el.appendChild(h("div", { class: "hint", id: "tbc-examples-title" }, `True ${v.names[sel.t]} → predicted ${v.names[sel.p]}, run ${v.run}`));
+  if (exSteps.length === 0) {
+    el.appendChild(h("p", { class: "muted" }, "This run logged no example images. monitor.record(outputs, labels, images) with images, or summary.write_cell_examples(...), stores them."));
+    return el;
+  }
+  const exStep = exSteps.includes(v.step) ? v.step : nearestStep(exSteps, v.step)!;
+  if (exStep !== v.step) el.appendChild(h("p", { class: "notice warn" }, `No examples were logged at step ${v.step}; showing step ${exStep}, the nearest step with examples.`));
+  const body = h("div", { class: "thumbs", "data-step": exStep });
+  el.appendChild(body);
+  fillWhenLoaded(body, store.examples(v.run, state.tag, exStep, sel), "examples", (ex) => {
+    if (ex.examples.length === 0) {
+      body.appendChild(h("p", { class: "muted", "data-empty": "true" }, `No examples of this cell at step ${exStep} (the cell is empty, or the byte budget of the examples summary dropped them).`));
+      return;
+    }
+    const spriteUrl = new URL(ex.sprite, routeUrl("examples")).href; // relative to the examples route (docs/http_api.md)
+    fillWhenLoaded(body, store.sprite(spriteUrl), "the sprite image", (img) => drawThumbs(body, ex, img, v.names[sel.p]),
+      () => "The sprite image of this step could not be loaded.");
+  }, (e) => e instanceof ApiError && e.status === 404
+    ? `No examples at step ${exStep} any more (${e.message}). Press Reload.`
+    : `Could not load examples: ${describeError(e)}`);
+  return el;
+}
+
+function drawThumbs(body: HTMLElement, ex: ExamplesResponse, img: HTMLImageElement, predicted: string): void {
+  for (const e of ex.examples) {
+    const c = h("canvas", { width: ex.tile_width, height: ex.tile_height, role: "img", "aria-label": `Example ${e.dataset_index >= 0 ? "#" + e.dataset_index : ""} predicted ${predicted} with confidence ${e.confidence.toFixed(2)}` });
+    const ctx = c.getContext("2d");
+    if (ctx) ctx.drawImage(img, e.x, e.y, ex.tile_width, ex.tile_height, 0, 0, ex.tile_width, ex.tile_height);
+    body.appendChild(h("div", { class: "thumb", "data-confidence": e.confidence, "data-dataset-index": e.dataset_index, title: e.dataset_index >= 0 ? `dataset index ${e.dataset_index}` : "" },
+      c, `conf ${e.confidence.toFixed(2)}`, e.dataset_index >= 0 ? h("span", { class: "muted" }, `#${e.dataset_index}`) : null));
+  }
+}

@@ -1,0 +1,34 @@
+// The cards below the panels, for the details panel (the active run, or the
+// difference, whose cards show B): top confusions, per-class metrics,
+// examples of the selected cell, trends.
+import { ClassTable } from "./card-classes";
+import { examplesCard } from "./card-examples";
+import { topCard } from "./card-top";
+import { TrendsCard } from "./card-trends";
+import type { CardContext } from "./card";
+import { clear, h } from "./dom";
+import type { Cell } from "./state";
+
+export class Details {
+  readonly el = h("div", { class: "details", id: "tbc-details" });
+  private table: ClassTable;
+  private trends: TrendsCard;
+
+  constructor(private ctx: CardContext) {
+    this.table = new ClassTable(ctx);
+    this.trends = new TrendsCard(ctx);
+  }
+
+  draw(): void {
+    clear(this.el);
+    const v = this.ctx.state.activeView();
+    if (!v) return;
+    const where = v.diff ? v.label : `${v.run} at step ${v.step}`;
+    this.el.append(topCard(this.ctx, v, where), this.table.render(v, where), examplesCard(this.ctx, v), this.trends.render(v));
+  }
+
+  /** A cell of `run` was hovered for a moment: show its trend. */
+  hover(run: string, cell: Cell): void {
+    this.trends.hover(run, cell);
+  }
+}

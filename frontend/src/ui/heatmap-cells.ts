@@ -1,0 +1,51 @@
+// What both heatmap renderers share: the data they draw, the events they
+// report, and each cell's tooltip text and colour.
+import { diverging, sequential, type RGB } from "../logic/colors";
+import { formatCell, formatCount, formatShare } from "../logic/format";
+import type { Matrix, Norm } from "../logic/matrix";
+
+/** A point in the page's viewport (CSS px). */
+export interface Point { x: number; y: number }
+
+export interface HeatmapData {
+  names: string[];
+  shown: number[];
+  counts: Matrix; // counts (B in difference mode)
+  countsA: Matrix | null; // difference mode: counts of A
+  values: Matrix; // displayed values
+  norm: Norm;
+  diff: boolean;
+  hideDiagonal: boolean;
+  domain: number;
+  label: string;
+  selected: [number, number] | null;
+}
+
+export interface HeatmapEvents {
+  select(t: number, p: number): void;
+  hover(t: number | null, p: number | null, anchor: Point | null, lines: string[]): void;
+}
+
+/** Tooltip lines of one cell. */
+export function cellLines(d: HeatmapData, t: number, p: number, rowTotals: Float64Array, colTotals: Float64Array): string[] {
+  const n = d.counts.n;
+  const c = d.counts.data[t * n + p];
+  const lines = [`True: ${d.names[t]}`, `Predicted: ${d.names[p]}`];
+  if (d.diff && d.countsA) {
+    const a = d.countsA.data[t * n + p];
+    const delta = d.values.data[t * n + p];
+    lines.push(`Count: ${formatCount(a)} (A) → ${formatCount(c)} (B)`);
+    lines.push(`Difference B − A: ${formatCell(delta, d.norm, true)}${d.norm === "counts" ? "" : " points"}`);
+  } else {
+    lines.push(`Count: ${formatCount(c)}`);
+  }
+  lines.push(`Share of row (true ${d.names[t]}): ${formatShare(rowTotals[t] > 0 ? c / rowTotals[t] : null)}`);
+  lines.push(`Share of column (predicted ${d.names[p]}): ${formatShare(colTotals[p] > 0 ? c / colTotals[p] : null)}`);
+  return lines;
+}
+
+export function cellColour(d: HeatmapData, v: number, diagonalHidden: boolean): RGB | null {
+  if (diagonalHidden || !Number.isFinite(v)) return null;
+  if (d.diff) return diverging(d.domain > 0 ? v / d.domain : 0);
+  return sequential(d.domain > 0 ? v / d.domain : 0);
+}

@@ -1,0 +1,138 @@
+// What the tab shows: the selection (tag, runs, step, mode, cell, class) and
+// the drawn panels, shared by the controls, the panels and the cards; plus the
+// names of the shapes they pass around and what they ask of the tab.
+import type { ByRunTag, TagInfo } from "../api";
+import type { Matrix } from "../logic/matrix";
+import { parseSettings, serializeSettings, type Settings } from "../logic/settings";
+import { nearestStep } from "../logic/steps";
+
+const STORAGE_KEY = "tb_fmnist_confusion.settings.v1";
+
+export type Mode = "matrix" | "difference";
+export type DiffKind = "steps" | "runs";
+export type ExportKind = "csv" | "json";
+/** A run at one of its steps. */
+export interface RunStep { run: string; step: number }
+/** A cell by class index: true class `t`, predicted class `p`. */
+export interface Cell { t: number; p: number }
+export interface SelectedCell extends Cell { run: string }
+
+/** One drawn heatmap: a run at a step, or (diff) the difference B − A with B's run and step. */
+export interface PanelView {
+  run: string;
+  step: number;
+  names: string[];
+  shown: number[];
+  counts: Matrix;
+  countsA: Matrix | null;
+  values: Matrix;
+  diff: boolean;
+  label: string;
+}
+
+/** A panel whose matrix could not be loaded. */
+export interface PanelError { run: string; error: unknown; step: number | null }
+
+/** The matrices one slider step needs: each selected run at its nearest step
+ * (matrix mode) or the two sides of the difference, and whose per-class
+ * numbers the cards show. */
+export interface Plan {
+  panels: RunStep[];
+  diff: { a: RunStep; b: RunStep } | null;
+  details: RunStep | null;
+}
+
+/** What the parts of the tab ask of the whole. */
+export interface Actions {
+  /** The selection changed: load what the panels need, then redraw. */
+  update(): void;
+  /** Redraw from the panels already loaded (another cell or active run). */
+  redraw(): void;
+  /** Redraw the cards below the panels. */
+  redrawDetails(): void;
+  /** Another tag was picked. */
+  tagChanged(): void;
+  /** A run was ticked or unticked. */
+  runsChanged(): void;
+  /** The slider or the player moved to `state.targetStep`. */
+  stepChanged(bySlider: boolean): void;
+  selectCell(run: string, t: number, p: number): void;
+  /** Put the keyboard focus on a cell of the panel that shows `view`. */
+  focusCell(view: PanelView, t: number, p: number): void;
+  /** List runs and steps again (Reload, Retry). */
+  reload(): void;
+}
+
+export class TabState {
+  settings: Settings;
+  tags: ByRunTag<TagInfo> | null = null;
+  tag = "";
+  runs: string[] = [];
+  activeRun = "";
+  steps: number[] = [];
+  targetStep: number | null = null;
+  mode: Mode = "matrix";
+  diffKind: DiffKind = "steps";
+  diffRun = "";
+  diffStepA: number | null = null;
+  diffRunA = "";
+  diffRunB = "";
+  selectedCell: SelectedCell | null = null;
+  selectedClass: number | null = null;
+  views: PanelView[] = [];
+
+  constructor() {
+    let stored: string | null = null;
+    try { stored = window.localStorage.getItem(STORAGE_KEY); } catch { /* storage blocked */ }
+    this.settings = parseSettings(stored);
+  }
+
+  /** Remember the view settings, tag and runs across reloads. */
+  save(): void {
+    this.settings.tag = this.tag || this.settings.tag;
+    this.settings.runs = this.runs.length ? this.runs.slice() : this.settings.runs;
+    try { window.localStorage.setItem(STORAGE_KEY, serializeSettings(this.settings)); } catch { /* storage blocked */ }
+  }
+
+  info(run: string, tag = this.tag): TagInfo | null {
+    return this.tags?.[run]?.[tag] ?? null;
+  }
+
+  allTags(): string[] {
+    const set = new Set<string>();
+    for (const byTag of Object.values(this.tags ?? {})) for (const t of Object.keys(byTag ?? {})) set.add(t);
+    return Array.from(set).sort();
+  }
+
+  runsWithTag(tag = this.tag): string[] {
+    return Object.keys(this.tags ?? {}).filter((r) => this.info(r, tag)).sort();
+  }
+
+  /** The step of `run` shown at slider step `target` (its nearest one). */
+  stepOf(run: string, target: number | null): number | null {
+    return target === null ? null : nearestStep(this.info(run)?.steps ?? [], target);
+  }
+
+  /** The panel whose details the cards show. */
+  activeView(): PanelView | null {
+    if (this.mode === "difference") return this.views[0] ?? null;
+    return this.views.find((v) => v.run === this.activeRun) ?? this.views[0] ?? null;
+  }
+
+  plan(target: number | null): Plan {
+    if (this.mode === "matrix") {
+      const panels: RunStep[] = [];
+      for (const run of this.runs) {
+        const step = this.stepOf(run, target);
+        if (step !== null) panels.push({ run, step });
+      }
+      return { panels, diff: null, details: panels.find((p) => p.run === this.activeRun) ?? panels[0] ?? null };
+    }
+    const [runA, runB] = this.diffKind === "steps" ? [this.diffRun, this.diffRun] : [this.diffRunA, this.diffRunB];
+    const stepA = this.diffKind === "steps" ? this.diffStepA : this.stepOf(runA, target);
+    const stepB = this.stepOf(runB, target);
+    if (!runA || !runB || stepA === null || stepB === null) return { panels: [], diff: null, details: null };
+    const b = { run: runB, step: stepB };
+    return { panels: [], diff: { a: { run: runA, step: stepA }, b }, details: b };
+  }
+}

@@ -1,0 +1,161 @@
+// The tab's data: every route it reads goes through one PromiseCache per
+// route, plus the matrices that came with the run list and the background
+// prefetching that keeps the slider and the player from waiting on the network.
+import {
+  getJson, type ByRunTag, type CellSeries, type ExamplesResponse, type MatrixResponse, type MetricsResponse,
+  type MetricsSeries, type Params, type TagInfo, type TopConfusionsResponse,
+} from "../api";
+import { fromRows, type Matrix } from "../logic/matrix";
+import { PromiseCache, type Cached } from "./cache";
+import type { Cell, Plan, RunStep, TabState } from "./state";
+
+export interface LoadedMatrix { step: number; names: string[]; counts: Matrix; wallTime: number }
+
+/** About 6 million cells (48 MB of Float64) of matrices at most: 6 steps of a 1,000-class matrix. */
+const MATRIX_CELLS = 6e6;
+/** Most answers about single steps kept per route. */
+const PER_STEP_LIMIT = 2000;
+/** Up to this many classes and steps per run, every step is fetched in the background after the first draw. */
+const PREFETCH_ALL_CLASSES = 100;
+const PREFETCH_ALL_STEPS = 500;
+/** Background fetches at a time. */
+const PREFETCH_PARALLEL = 2;
+
+const key = (...parts: (string | number)[]) => parts.join("\u0000");
+
+export class DataStore {
+  private matrices = new PromiseCache<LoadedMatrix>();
+  private metricsCache = new PromiseCache<MetricsResponse>();
+  private topCache = new PromiseCache<TopConfusionsResponse>();
+  private examplesCache = new PromiseCache<ExamplesResponse>();
+  private seriesCache = new PromiseCache<MetricsSeries>();
+  private cellCache = new PromiseCache<CellSeries>();
+  private sprites = new PromiseCache<HTMLImageElement>();
+
+  constructor() {
+    for (const c of [this.topCache, this.examplesCache]) c.limit = PER_STEP_LIMIT;
+    this.fitClasses(1);
+  }
+
+  matrix(run: string, tag: string, step: number): Cached<LoadedMatrix> {
+    return this.matrices.entry(key(run, tag, step), () => getJson<MatrixResponse>("matrix", { run, tag, step }).then((r) => ({
+      step: r.step, names: r.class_names.map(String), counts: fromRows(r.matrix), wallTime: r.wall_time,
+    })));
+  }
+
+  /** Per-class metrics of one step, computed by the server (tb_fmnist_plugin/metrics.py). */
+  metrics(run: string, tag: string, step: number): Cached<MetricsResponse> {
+    return this.json(this.metricsCache, "metrics", { run, tag, step });
+  }
+
+  /** The `n` largest off-diagonal cells of one step, from the server. */
+  topConfusions(run: string, tag: string, step: number, n: number): Cached<TopConfusionsResponse> {
+    return this.json(this.topCache, "top_confusions", { run, tag, step, n });
+  }
+
+  examples(run: string, tag: string, step: number, cell: Cell): Cached<ExamplesResponse> {
+    return this.json(this.examplesCache, "examples", { run, tag, step, true: cell.t, predicted: cell.p });
+  }
+
+  metricsSeries(run: string, tag: string): Cached<MetricsSeries> {
+    return this.json(this.seriesCache, "metrics_series", { run, tag });
+  }
+
+  cellSeries(run: string, tag: string, cell: Cell): Cached<CellSeries> {
+    return this.json(this.cellCache, "cell_series", { run, tag, true: cell.t, predicted: cell.p });
+  }
+
+  sprite(url: string): Cached<HTMLImageElement> {
+    return this.sprites.entry(url, () => new Promise((resolve, reject) => {
+      const img = new Image();
+      img.onload = () => resolve(img);
+      img.onerror = () => reject(new Error("sprite failed to load"));
+      img.src = url;
+    }));
+  }
+
+  /** Keep as many matrices (and per-class metrics, as many steps) as fit
+   * MATRIX_CELLS for the largest shown class count. */
+  fitClasses(numClasses: number): void {
+    const n = Math.max(1, numClasses);
+    this.matrices.limit = this.metricsCache.limit = Math.max(4, Math.min(PER_STEP_LIMIT, Math.floor(MATRIX_CELLS / (n * n))));
+  }
+
+  /** Forget the answers of single steps (a Reload: steps may have been rewritten). */
+  forgetSteps(): void {
+    for (const c of [this.matrices, this.metricsCache, this.topCache, this.examplesCache]) c.clear();
+  }
+
+  /** Forget the answers over all steps (the list of steps changed). */
+  forgetSeries(): void {
+    this.seriesCache.clear();
+    this.cellCache.clear();
+  }
+
+  /** Put the last-step matrices that came with the run list into the matrix cache. */
+  seedLatest(tags: ByRunTag<TagInfo>, latest: ByRunTag<number[][]>): void {
+    for (const [run, byTag] of Object.entries(latest)) {
+      if (!byTag || typeof byTag !== "object") continue;
+      for (const [tag, rows] of Object.entries(byTag)) {
+        const info = tags[run]?.[tag];
+        if (!info || !Array.isArray(rows) || info.steps.length === 0) continue;
+        const last = info.steps.length - 1;
+        let loaded: LoadedMatrix;
+        try {
+          loaded = { step: info.steps[last], names: info.class_names.map(String), counts: fromRows(rows), wallTime: info.wall_times[last] };
+        } catch {
+          continue; // malformed: the matrix route is asked instead
+        }
+        this.matrices.put(key(run, tag, loaded.step), loaded);
+      }
+    }
+  }
+
+  /** Start loading what drawing `plan` needs; resolves when the cards' numbers are in (failures included). */
+  prefetch(plan: Plan, tag: string, topN: number): Promise<void> {
+    const sides = plan.diff ? [plan.diff.a, plan.diff.b] : plan.panels;
+    for (const { run, step } of sides) this.matrix(run, tag, step).load().catch(() => undefined);
+    return plan.details ? this.prefetchDetails(plan.details, tag, topN) : Promise.resolve();
+  }
+
+  /** Load the per-class numbers the cards show for one run and step. */
+  prefetchDetails({ run, step }: RunStep, tag: string, topN: number): Promise<void> {
+    const loads = [this.metrics(run, tag, step).load(), this.topConfusions(run, tag, step, topN).load()];
+    return Promise.all(loads).then(() => undefined, () => undefined);
+  }
+
+  /** Small series: fetch every step in the background, step by step from the
+   * first (the matrices of the ticked runs and the cards' numbers of the
+   * details run), so the slider and Play redraw without the network. */
+  prefetchAll(state: TabState): void {
+    const { runs, tag, settings } = state;
+    const stepsOf = new Map(runs.map((run) => [run, new Set(state.info(run, tag)?.steps ?? [])]));
+    const classes = (run: string) => state.info(run, tag)?.num_classes ?? 0;
+    if (!runs.every((r) => classes(r) <= PREFETCH_ALL_CLASSES && stepsOf.get(r)!.size <= PREFETCH_ALL_STEPS)) return;
+    const details = state.plan(state.targetStep).details;
+    const tasks: (() => Promise<unknown>)[] = [];
+    for (const step of state.steps) {
+      for (const run of runs) if (stepsOf.get(run)!.has(step)) tasks.push(() => this.matrix(run, tag, step).load());
+      if (details && stepsOf.get(details.run)?.has(step)) tasks.push(() => this.prefetchDetails({ run: details.run, step }, tag, settings.topN));
+    }
+    const next = (): void => {
+      const task = tasks.shift();
+      if (task && state.tag === tag) task().then(next, next);
+    };
+    for (let i = 0; i < PREFETCH_PARALLEL; i++) next();
+  }
+
+  /** Fetch what the steps next to the shown one need, so the next slider move or Play tick finds it cached. */
+  prefetchNeighbours(state: TabState): void {
+    const { steps, targetStep, tag, settings } = state;
+    if (targetStep === null) return;
+    const i = steps.indexOf(targetStep);
+    for (const j of [i + 1, i - 1]) {
+      if (steps[j] !== undefined) void this.prefetch(state.plan(steps[j]), tag, settings.topN);
+    }
+  }
+
+  private json<T>(cache: PromiseCache<T>, route: string, params: Params): Cached<T> {
+    return cache.entry(key(...Object.values(params)), () => getJson<T>(route, params));
+  }
+}
