@@ -11,6 +11,7 @@ import io
 import json
 import math
 import re
+import time
 
 import numpy as np
 import pytest
@@ -482,6 +483,139 @@ def test_thousand_classes_canvas(browser, tmp_path):
             assert first < 5000  # generous on a loaded 2-core CI box; the benchmark measures properly
         finally:
             context.close()
+
+
+@pytest.fixture(scope="module")
+def switch_server(tmp_path_factory):
+    """A 60-class and a 10-class tag in run ``wide``, the 10-class one in run ``narrow`` too."""
+    logdir = str(tmp_path_factory.mktemp("ui_switch_logs"))
+    ud.write_switch_logdir(logdir)
+    with tensorboard_server(logdir, load_fast=False) as tb:
+        yield tb
+
+
+def selection(target):
+    return target.evaluate("window.__tbConfusion.state().selection")
+
+
+def pick_tag(target, tag: str) -> None:
+    before = ub.draws(target)
+    target.locator("#tbc-tag").select_option(tag)
+    ub.wait_redraw(target, before)
+
+
+def test_switching_tag_run_or_step_clears_stale_selection(page, switch_server):
+    """Issue 10, case 9: a class and a cell picked in a 60-class tag must not
+    follow the tab into a 10-class tag (the trend card asked for cell 30/59
+    there and showed a 400); a run no longer shown drops its cell; another
+    step keeps the selection, which still applies."""
+    refused = []
+    page.on("response", lambda r: refused.append((r.status, r.url)) if r.status >= 400 else None)
+    ub.open_plugin(page, switch_server.url)
+    assert page.evaluate("window.__tbConfusion.state().tag") == ud.MAIN_TAG
+    pick_tag(page, ud.MANY_TAG)
+    # keyboard cursor on the canvas: PageDown (half of 60 rows), End (last column), Enter selects
+    page.locator("canvas.hm-canvas").focus()
+    page.keyboard.press("PageDown")
+    page.keyboard.press("End")
+    before = ub.draws(page)
+    page.keyboard.press("Enter")
+    ub.wait_redraw(page, before)
+    page.wait_for_function("(document.querySelector('#tbc-cell-trend') || {}).textContent?.includes('true class 30 predicted as class 59')")
+    page.locator('table.classes tr[data-class-index="46"] button.linklike').click()
+    page.wait_for_function("(document.querySelector('#tbc-class-trend svg.chart') || {}).textContent?.includes('class 46: precision')")
+    page.mouse.move(0, 0)
+    # another tag: nothing of the selection applies
+    pick_tag(page, ud.MAIN_TAG)
+    page.locator("#tbc-class-trend svg.chart").wait_for()
+    page.wait_for_timeout(500)  # any request for the old selection would have been sent by now
+    assert refused == []
+    assert page.locator("#tbc-details .notice.error").count() == 0, page.locator("#tbc-details").inner_text()
+    assert "Hover or select a cell to see its trend." in page.locator("#tbc-cell-trend").inner_text()
+    class_title = page.locator("#tbc-class-trend").inner_text()
+    assert "class 46" not in class_title and any(f"{name}: precision" in class_title for name in ud.FMNIST), class_title
+    assert "Click a cell" in page.locator("#tbc-examples").inner_text()
+    assert selection(page) == {"tag": ud.MAIN_TAG, "cell": None, "cls": None, "hovered": None}
+    # back to the 60-class tag: the old selection does not come back
+    pick_tag(page, ud.MANY_TAG)
+    assert selection(page) == {"tag": ud.MANY_TAG, "cell": None, "cls": None, "hovered": None}
+    pick_tag(page, ud.MAIN_TAG)
+    # another run: a cell of a run that is no longer shown is dropped
+    ub.select_runs(page, [ud.RUN_NARROW, ud.RUN_WIDE])
+    ub.click_and_redraw(page, f'section.panel[data-run="{ud.RUN_NARROW}"] .hm-cell[data-true-index="3"][data-pred-index="4"]')
+    assert selection(page)["cell"] == {"run": ud.RUN_NARROW, "t": 3, "p": 4}
+    page.mouse.move(0, 0)
+    ub.select_runs(page, [ud.RUN_WIDE])
+    assert selection(page)["cell"] is None
+    ub.select_runs(page, [ud.RUN_NARROW, ud.RUN_WIDE])
+    assert ub.panel(page, ud.RUN_NARROW).locator(".hm-cell.hm-selected").count() == 0
+    # another step: the selection still applies and stays
+    ub.select_runs(page, [ud.RUN_WIDE])
+    ub.click_and_redraw(page, f'section.panel[data-run="{ud.RUN_WIDE}"] .hm-cell[data-true-index="3"][data-pred-index="4"]')
+    ub.set_step(page, 0)
+    assert selection(page)["cell"] == {"run": ud.RUN_WIDE, "t": 3, "p": 4}
+    assert ub.panel(page, ud.RUN_WIDE).locator('.hm-cell.hm-selected[data-true-index="3"][data-pred-index="4"]').count() == 1
+    assert "True Dress → predicted Coat, run wide" in page.locator("#tbc-examples-title").inner_text()
+    assert refused == []
+
+
+def test_auto_refresh_never_stacks_on_a_slow_listing(page, server):
+    """Issue 10, case 1: while a listing is slow, the 30 s auto-refresh asks
+    for no other; Reload aborts the listing in flight (its answer is no longer
+    wanted). The slow server is the real one, its answers held back by the test."""
+    page.clock.install()  # the tab's timers run on a clock the test moves
+    ub.open_plugin(page, server.url)
+    sent, aborted, held = [], [], []
+    in_flight = {"now": 0, "most": 0}
+
+    def on_request(request):
+        if request.url.endswith("/tags"):
+            sent.append(request)
+            in_flight["now"] += 1
+            in_flight["most"] = max(in_flight["most"], in_flight["now"])
+
+    def on_end(request):
+        if request.url.endswith("/tags"):
+            in_flight["now"] -= 1
+            if request.failure:
+                aborted.append(request.failure)
+
+    page.on("request", on_request)
+    page.on("requestfinished", on_end)
+    page.on("requestfailed", on_end)
+    page.route("**/data/plugin/tb_fmnist_confusion/tags", lambda route: held.append(route))
+
+    def until(condition, what: str, timeout_s: float = 20.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while not condition():
+            assert time.monotonic() < deadline, what
+            page.wait_for_timeout(50)
+
+    def answer_late(route) -> None:
+        route.fulfill(response=route.fetch())  # the real answer, as late as the test decides
+
+    page.clock.fast_forward(31_000)
+    until(lambda: len(held) == 1, "the auto-refresh did not ask after 30 s")
+    for _ in range(4):  # two minutes of ticks while the listing is slow
+        page.clock.fast_forward(31_000)
+        page.wait_for_timeout(250)
+    assert len(sent) == 1 and len(held) == 1 and aborted == []
+    answer_late(held.pop())
+    until(lambda: in_flight["now"] == 0, "the late answer never arrived")
+    # the next tick, 30 s after that answer, asks again
+    page.clock.fast_forward(31_000)
+    until(lambda: len(held) == 1, "no refresh after the slow listing ended")
+    assert len(sent) == 2 and in_flight["most"] == 1
+    # Reload while that one is slow: it is aborted, one new request replaces it
+    page.locator("#tbc-reload").click()
+    until(lambda: len(held) == 2 and len(aborted) == 1, "Reload did not abort the listing in flight")
+    assert "ABORTED" in aborted[0].upper() and len(sent) == 3
+    for route in held:
+        answer_late(route)  # the aborted one's answer goes nowhere
+    until(lambda: in_flight["now"] == 0, "the reloaded listing never arrived")
+    ub.wait_ready(page)
+    assert page.locator("#tbc-state").get_attribute("data-state") == "ok"
+    assert page.locator("section.panel").count() >= 1
 
 
 def test_auto_refresh_follows_new_steps(page, server, logged):

@@ -119,3 +119,26 @@ def write_big_logdir(logdir: str, n: int = 1000, steps=(0, 1)) -> None:
     for step in steps:
         summary.write_confusion_matrix(writer, MAIN_TAG, big_matrix(n, step), step, class_names=names)
     writer.close()
+
+
+#: A tag of many classes next to MAIN_TAG, for switching tags with a selection.
+MANY_TAG = "confusion/many"
+MANY_CLASSES = 60
+RUN_WIDE = "wide"
+RUN_NARROW = "narrow"
+SWITCH_STEPS = (0, 1)
+
+
+def write_switch_logdir(logdir: str) -> None:
+    """Run ``wide`` with a ``MANY_CLASSES``-class ``MANY_TAG`` and a 10-class
+    ``MAIN_TAG``, run ``narrow`` with ``MAIN_TAG`` only, both at ``SWITCH_STEPS``."""
+    from tb_fmnist_plugin import summary
+
+    many = [f"class {i:02d}" for i in range(MANY_CLASSES)]
+    for run, seed in ((RUN_WIDE, 7), (RUN_NARROW, 8)):
+        writer = _writer(logdir, run)
+        for step in SWITCH_STEPS:
+            summary.write_confusion_matrix(writer, MAIN_TAG, matrix(seed, step), step, class_names=FMNIST)
+            if run == RUN_WIDE:
+                summary.write_confusion_matrix(writer, MANY_TAG, matrix(seed, step, n=MANY_CLASSES), step, class_names=many)
+        writer.close()

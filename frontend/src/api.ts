@@ -55,14 +55,24 @@ export function routeUrl(route: string, params: Params = {}): string {
   return new URL(q ? `${route}?${q}` : route, document.baseURI).href;
 }
 
-export async function getJson<T>(route: string, params: Params = {}, headers: Record<string, string> = {}): Promise<T> {
+/** A request given up by the tab (its answer was no longer wanted); not an error to show. */
+export class AbortedError extends Error {
+  constructor(readonly route: string) {
+    super(`the ${route} request was aborted`);
+  }
+}
+
+/** GET a route's JSON; `signal` aborts it (it then rejects with AbortedError). */
+export async function getJson<T>(route: string, params: Params = {}, headers: Record<string, string> = {}, signal?: AbortSignal): Promise<T> {
   let response: Response;
+  let text: string;
   try {
-    response = await fetch(routeUrl(route, params), { credentials: "same-origin", headers: { Accept: "application/json", ...headers } });
+    response = await fetch(routeUrl(route, params), { credentials: "same-origin", headers: { Accept: "application/json", ...headers }, signal });
+    text = await response.text();
   } catch (e) {
+    if (signal?.aborted) throw new AbortedError(route);
     throw new ApiError(0, `cannot reach TensorBoard (${(e as Error).message}); is it still running?`, route);
   }
-  const text = await response.text();
   if (!response.ok) {
     let message = text.slice(0, 300);
     try {

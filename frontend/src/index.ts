@@ -1,6 +1,6 @@
 // Entry point: TensorBoard's plugin_entry.html imports this module and calls render().
-import { getJson, type TagsResponse } from "./api";
 import { App } from "./ui/app";
+import { requestTags } from "./ui/listing";
 import { CSS } from "./ui/styles";
 import { followTheme } from "./ui/theme";
 
@@ -14,8 +14,7 @@ export function render(): void {
   // Ask for the run list before building the page; the request overlaps the DOM work.
   // X-Confusion-Latest: the answer also carries each small series' last matrix,
   // which is what the tab draws first, so the first draw needs no second round trip.
-  const tags = getJson<TagsResponse>("tags", {}, { "X-Confusion-Latest": "1" });
-  tags.catch(() => undefined);
+  const early = requestTags(true);
   const style = document.createElement("style");
   style.textContent = CSS;
   document.head.appendChild(style);
@@ -32,8 +31,8 @@ export function render(): void {
     document.body.appendChild(root);
   };
   const timer = window.setTimeout(attach, LOADING_STATE_DELAY_MS);
-  tags.then(attach, attach).finally(() => clearTimeout(timer));
-  const app = new App(root, tags);
+  early.promise.then(attach, attach).finally(() => clearTimeout(timer));
+  const app = new App(root, early);
   followTheme(() => app.onThemeChange());
   void app.start();
 }

@@ -1,39 +1,41 @@
 // The confusion tab: builds the page from its parts (controls, player,
 // panels, cards), lists runs and steps, and turns the selection into drawn
 // panels. Pure logic lives in ../logic; data comes through the DataStore.
-import { ApiError, getJson, type TagsResponse } from "../api";
+import { ApiError, type TagsResponse } from "../api";
 import { difference, normalize, shownClasses } from "../logic/matrix";
 import { nearestStep, unionSteps } from "../logic/steps";
 import { Controls } from "./controls";
 import { DrawMarks } from "./debug";
 import { Details } from "./details";
 import { h } from "./dom";
+import { TagsListing, type ListingUser, type Pending } from "./listing";
 import { describeError, Notices, PageState } from "./messages";
 import { Panels } from "./panels";
 import { Player } from "./player";
 import { TabState, type Actions, type PanelError, type PanelView, type Plan } from "./state";
 import { DataStore, type LoadedMatrix } from "./store";
 
-const AUTO_REFRESH_MS = 30_000;
 const LOADING_NOTE_DELAY_MS = 150;
 /** Runs ticked by default. */
 const DEFAULT_RUNS = 4;
 
-export class App implements Actions {
+export class App implements Actions, ListingUser {
   private state = new TabState();
   private store = new DataStore();
-  private marks = new DrawMarks(this.state, () => this.loadTags(true));
+  private listing: TagsListing;
+  private marks = new DrawMarks(this.state, () => this.listing.refresh());
   private controls = new Controls(this.state, this);
   private player = new Player(this.state, this);
   private details = new Details({ state: this.state, store: this.store, actions: this });
-  private panels = new Panels(this.state, this, (run, cell) => this.details.hover(run, cell));
+  private panels = new Panels(this.state, this, (view, cell) => this.details.hover(view, cell));
   private notices = new Notices();
   private main = h("div", { id: "tbc-main" });
   private page = new PageState(this.main);
   private generation = 0;
-  private tagsCalls = 0;
 
-  constructor(root: HTMLElement, private earlyTags: Promise<TagsResponse> | null = null) {
+  /** `earlyTags`: the first request of the run list, started before the page was built. */
+  constructor(root: HTMLElement, earlyTags: Pending<TagsResponse> | null = null) {
+    this.listing = new TagsListing(this, earlyTags);
     const reload = h("button", { type: "button", id: "tbc-reload", title: "Fetch the list of runs and steps again" }, "Reload");
     reload.addEventListener("click", () => this.reload());
     const header = h("div", { class: "toolbar" }, h("h1", {}, "Confusion matrices"), reload);
@@ -46,9 +48,7 @@ export class App implements Actions {
   async start(): Promise<void> {
     await this.loadTags();
     // like TensorBoard's own auto-reload: pick up new runs and steps
-    window.setInterval(() => {
-      if (this.state.tags && !document.hidden && !this.player.playing) void this.loadTags(true);
-    }, AUTO_REFRESH_MS);
+    this.listing.startAutoRefresh();
   }
 
   onThemeChange(): void {
@@ -86,10 +86,9 @@ export class App implements Actions {
     this.update();
   }
 
-  selectCell(run: string, t: number, p: number): void {
-    if (this.state.mode === "matrix") this.state.activeRun = run;
-    this.state.selectedCell = { run, t, p };
-    this.state.selectedClass = t;
+  selectCell(view: PanelView, t: number, p: number): void {
+    if (this.state.mode === "matrix") this.state.activeRun = view.run;
+    this.state.selectCell(view, t, p);
     this.redraw();
   }
 
@@ -103,21 +102,23 @@ export class App implements Actions {
 
   // ---------------------------------------------------------------- runs and steps
 
-  private async loadTags(silent = false): Promise<void> {
+  /** List runs and steps now (the request in flight, if any, is given up). */
+  private loadTags(): Promise<void> {
+    if (!this.state.tags) this.page.loading();
+    return this.listing.load();
+  }
+
+  mayRefresh(): boolean {
+    return !!this.state.tags && !document.hidden && !this.player.playing;
+  }
+
+  failed(error: unknown, silent: boolean): void {
+    if (!silent) this.page.serverError(error, "the list of runs", () => this.reload());
+  }
+
+  listed(tags: TagsResponse, silent: boolean, withLatest: boolean): void {
     const state = this.state;
-    if (!state.tags) this.page.loading();
-    const call = ++this.tagsCalls;
-    const early = this.earlyTags;
-    let tags: TagsResponse;
-    try {
-      this.earlyTags = null;
-      tags = await (early ?? getJson<TagsResponse>("tags"));
-      this.marks.mark("tbc-tags-loaded");
-    } catch (e) {
-      if (!silent && call === this.tagsCalls) this.page.serverError(e, "the list of runs", () => this.reload());
-      return;
-    }
-    if (call !== this.tagsCalls) return; // a newer listing is on its way
+    this.marks.mark("tbc-tags-loaded");
     const runs = tags && tags.runs && typeof tags.runs === "object" ? tags.runs : {};
     if (silent && JSON.stringify(runs) === JSON.stringify(state.tags)) return;
     if (!silent) this.store.forgetSteps();
@@ -126,7 +127,7 @@ export class App implements Actions {
     if (silent && state.targetStep !== null && state.targetStep === state.steps[state.steps.length - 1]) { state.targetStep = null; state.settings.step = null; }
     state.tags = runs;
     // only the first listing asks for the last matrices (a Reload fetches them anew)
-    if (early && tags && tags.latest && typeof tags.latest === "object") this.store.seedLatest(runs, tags.latest);
+    if (withLatest && tags && tags.latest && typeof tags.latest === "object") this.store.seedLatest(runs, tags.latest);
     const allTags = state.allTags();
     if (allTags.length === 0) {
       this.page.empty(() => this.reload());
@@ -201,7 +202,7 @@ export class App implements Actions {
       this.player.setLoading(target === null ? "Loading…" : `Loading step ${target}…`);
     }, LOADING_NOTE_DELAY_MS);
     const plan = state.plan(target);
-    const detailsLoaded = this.store.prefetch(plan, state.tag, state.settings.topN);
+    const detailsLoaded = this.store.prefetch(plan, plan.tag, state.settings.topN);
     let views: PanelView[];
     try {
       views = await (plan.diff ? this.loadDiff(plan, errors) : this.loadPanels(plan, errors));
@@ -219,9 +220,9 @@ export class App implements Actions {
   private async loadPanels(plan: Plan, errors: PanelError[]): Promise<PanelView[]> {
     const results = await Promise.all(plan.panels.map(async ({ run, step }) => {
       try {
-        const m = await this.store.matrix(run, this.state.tag, step).load();
+        const m = await this.store.matrix(run, plan.tag, step).load();
         this.marks.mark("tbc-matrix-loaded");
-        return this.makeView(run, m, null, m.step, run);
+        return this.makeView(plan.tag, run, m, null, m.step, run);
       } catch (e) {
         errors.push({ run, error: e, step });
         return null;
@@ -235,7 +236,7 @@ export class App implements Actions {
     const run = `${A.run} / ${B.run}`;
     let a: LoadedMatrix, b: LoadedMatrix;
     try {
-      [a, b] = await Promise.all([A, B].map((side) => this.store.matrix(side.run, this.state.tag, side.step).load()));
+      [a, b] = await Promise.all([A, B].map((side) => this.store.matrix(side.run, plan.tag, side.step).load()));
     } catch (e) {
       errors.push({ run, error: e, step: null });
       return [];
@@ -247,20 +248,21 @@ export class App implements Actions {
     const label = this.state.diffKind === "steps"
       ? `${B.run}: step ${B.step} − step ${A.step}`
       : `${B.run} − ${A.run} at step ${B.step}${A.step !== B.step ? ` (A at ${A.step})` : ""}`;
-    return [this.makeView(B.run, b, a, B.step, `Difference ${label}`)];
+    return [this.makeView(plan.tag, B.run, b, a, B.step, `Difference ${label}`)];
   }
 
-  /** The panel of matrix `m` (or of m − a) in the current normalization and class order/filter. */
-  private makeView(run: string, m: LoadedMatrix, a: LoadedMatrix | null, step: number, label: string): PanelView {
+  /** The panel of matrix `m` of `tag` (or of m − a) in the current normalization and class order/filter. */
+  private makeView(tag: string, run: string, m: LoadedMatrix, a: LoadedMatrix | null, step: number, label: string): PanelView {
     const { norm, order, subset, topK } = this.state.settings;
     const values = a ? difference(normalize(a.counts, norm), normalize(m.counts, norm)) : normalize(m.counts, norm);
     const shown = shownClasses(m.counts, m.names, order, subset, topK);
-    return { run, step, names: m.names, shown, counts: m.counts, countsA: a ? a.counts : null, values, diff: !!a, label };
+    return { run, tag, step, names: m.names, shown, counts: m.counts, countsA: a ? a.counts : null, values, diff: !!a, label };
   }
 
   private draw(views: PanelView[], errors: PanelError[]): void {
     const state = this.state;
     state.views = views;
+    state.pruneSelection();
     // notices for failed panels (kept apart from the step/sampling notices)
     this.notices.clear("panel-error");
     for (const { run, error, step } of errors) {

@@ -23,9 +23,9 @@ export class ClassTable {
   constructor(private ctx: CardContext) {}
 
   render(v: PanelView, where: string): HTMLElement {
-    const { state, store } = this.ctx;
+    const { store } = this.ctx;
     const el = card("tbc-classes", "Per-class metrics", "Per-class metrics");
-    fillWhenLoaded(el, store.metrics(v.run, state.tag, v.step), "per-class metrics", (m) => {
+    fillWhenLoaded(el, store.metrics(v.run, v.tag, v.step), "per-class metrics", (m) => {
       el.appendChild(h("div", { class: "hint" }, `${where}${v.diff ? " (B)" : ""}: accuracy ${formatShare(m.accuracy)} of ${formatCount(m.total)} examples. Click a header to sort, a class for its trend.`));
       this.fill(el, v, m);
     });
@@ -35,6 +35,7 @@ export class ClassTable {
   private fill(el: HTMLElement, v: PanelView, m: MetricsResponse): void {
     const { state, store, actions } = this.ctx;
     const rows = this.sorted(m.classes, v.shown);
+    const selectedClass = state.selectedClassOf(v);
     const { key, dir } = this.sort;
     const thead = h("tr", {});
     for (const [k, label] of HEADERS) {
@@ -46,12 +47,12 @@ export class ClassTable {
       thead.appendChild(h("th", { scope: "col", "aria-sort": key === k ? (dir === 1 ? "ascending" : "descending") : "none" }, b));
     }
     thead.appendChild(h("th", { scope: "col" }, "Recall trend"));
-    const series = store.metricsSeries(v.run, state.tag);
+    const series = store.metricsSeries(v.run, v.tag);
     const tbody = h("tbody", {});
     const limit = this.showAllRows ? rows.length : Math.min(rows.length, TABLE_ROW_LIMIT);
     for (const c of rows.slice(0, limit)) {
       const nameBtn = h("button", { type: "button", class: "linklike", title: `Trend of ${c.name}` }, c.name);
-      nameBtn.addEventListener("click", () => { state.selectedClass = c.index; actions.redrawDetails(); });
+      nameBtn.addEventListener("click", () => { state.selectClass(v, c.index); actions.redrawDetails(); });
       const confusedWith = c.most_confused_with === null ? null : m.classes[c.most_confused_with];
       const confused = confusedWith ? `${confusedWith.name} (${formatCount(c.most_confused_count)})` : "–";
       const trend = h("td", {});
@@ -60,7 +61,7 @@ export class ClassTable {
           trend.appendChild(sparkline(s.recall.map((r) => (r ? r[c.index] ?? null : null)), SERIES_COLOURS[0], `Recall of ${c.name} over ${s.steps.length} steps`));
         }
       });
-      tbody.appendChild(h("tr", { class: state.selectedClass === c.index ? "selected" : "", "data-class-index": c.index },
+      tbody.appendChild(h("tr", { class: selectedClass === c.index ? "selected" : "", "data-class-index": c.index },
         h("td", {}, nameBtn), h("td", {}, formatCount(c.support)), h("td", {}, formatMetric(c.precision)), h("td", {}, formatMetric(c.recall)),
         h("td", {}, formatMetric(c.f1)), h("td", { class: "confused" }, confused), trend));
     }

@@ -11,12 +11,12 @@ import type { PanelView } from "./state";
 export function examplesCard({ state, store }: CardContext, v: PanelView): HTMLElement {
   const el = card("tbc-examples", "Examples of the selected cell", "Examples");
   el.setAttribute("aria-live", "polite");
-  const sel = state.selectedCell;
-  if (!sel || (sel.run !== v.run && !v.diff)) {
+  const sel = state.selectedCellOf(v);
+  if (!sel) {
     el.appendChild(h("p", { class: "muted" }, "Click a cell (or press Enter on it) or a top confusion to see its example images."));
     return el;
   }
-  const exSteps = state.info(v.run)?.examples_steps ?? [];
+  const exSteps = state.info(v.run, v.tag)?.examples_steps ?? [];
   el.appendChild(h("div", { class: "hint", id: "tbc-examples-title" }, `True ${v.names[sel.t]} → predicted ${v.names[sel.p]}, run ${v.run}`));
   if (exSteps.length === 0) {
     el.appendChild(h("p", { class: "muted" }, "This run logged no example images. monitor.record(outputs, labels, images) with images, or summary.write_cell_examples(...), stores them."));
@@ -26,7 +26,7 @@ export function examplesCard({ state, store }: CardContext, v: PanelView): HTMLE
   if (exStep !== v.step) el.appendChild(h("p", { class: "notice warn" }, `No examples were logged at step ${v.step}; showing step ${exStep}, the nearest step with examples.`));
   const body = h("div", { class: "thumbs", "data-step": exStep });
   el.appendChild(body);
-  fillWhenLoaded(body, store.examples(v.run, state.tag, exStep, sel), "examples", (ex) => {
+  fillWhenLoaded(body, store.examples(v.run, v.tag, exStep, sel), "examples", (ex) => {
     if (ex.examples.length === 0) {
       body.appendChild(h("p", { class: "muted", "data-empty": "true" }, `No examples of this cell at step ${exStep} (the cell is empty, or the byte budget of the examples summary dropped them).`));
       return;

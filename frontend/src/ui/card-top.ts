@@ -15,7 +15,7 @@ export function topCard({ state, store, actions }: CardContext, v: PanelView, wh
   n.addEventListener("change", () => { settings.topN = Number(n.value); state.save(); actions.redrawDetails(); });
   const el = card("tbc-top", "Top confusions", "Top ", n, " confusions");
   el.appendChild(h("div", { class: "hint" }, `${where}${v.diff ? " (counts of B)" : ""}. Click one to see its examples.`));
-  fillWhenLoaded(el, store.topConfusions(v.run, state.tag, v.step, settings.topN), "top confusions", ({ confusions }) => {
+  fillWhenLoaded(el, store.topConfusions(v.run, v.tag, v.step, settings.topN), "top confusions", ({ confusions }) => {
     if (confusions.length === 0) {
       el.appendChild(h("p", { class: "muted" }, "No off-diagonal cells: every example is classified correctly."));
       return;
@@ -25,7 +25,7 @@ export function topCard({ state, store, actions }: CardContext, v: PanelView, wh
       const b = h("button", { type: "button", "data-true-index": c.true, "data-pred-index": c.predicted },
         `${c.true_name} → ${c.predicted_name}: ${formatCount(c.count)}`);
       b.appendChild(h("span", { class: "muted" }, ` (${formatShare(c.row_share)} of ${c.true_name})`));
-      b.addEventListener("click", () => { actions.selectCell(v.run, c.true, c.predicted); actions.focusCell(v, c.true, c.predicted); });
+      b.addEventListener("click", () => { actions.selectCell(v, c.true, c.predicted); actions.focusCell(v, c.true, c.predicted); });
       list.appendChild(h("li", {}, b));
     }
     el.appendChild(list);

@@ -9,7 +9,6 @@ import { clear, h } from "./dom";
 import type { Cell, PanelView } from "./state";
 
 export class TrendsCard {
-  private hoverCell: Cell | null = null;
   private cellBox: HTMLElement | null = null;
 
   constructor(private ctx: CardContext) {}
@@ -21,17 +20,16 @@ export class TrendsCard {
     const cellBox = h("div", { id: "tbc-cell-trend" });
     this.cellBox = cellBox;
     el.append(classBox, cellBox);
-    fillWhenLoaded(classBox, store.metricsSeries(v.run, state.tag), "per-class series", (series) => {
-      const cls = state.selectedClass;
+    fillWhenLoaded(classBox, store.metricsSeries(v.run, v.tag), "per-class series", (series) => {
+      const cls = state.selectedClassOf(v);
       if (cls !== null && cls < series.class_names.length) {
         classBox.appendChild(classChart(series, cls, v));
       } else {
-        fillWhenLoaded(classBox, store.metrics(v.run, state.tag, v.step), "per-class metrics",
+        fillWhenLoaded(classBox, store.metrics(v.run, v.tag, v.step), "per-class metrics",
           (m) => classBox.appendChild(classChart(series, lowestRecall(m), v)));
       }
     });
-    const sel = state.selectedCell;
-    const cell = this.hoverCell ?? (sel && sel.run === v.run ? sel : null);
+    const cell = state.hoveredCellOf(v) ?? state.selectedCellOf(v);
     if (!cell) {
       cellBox.appendChild(h("p", { class: "hint" }, "Hover or select a cell to see its trend."));
     } else {
@@ -40,20 +38,21 @@ export class TrendsCard {
     return el;
   }
 
-  /** A cell of `run` was hovered: show its trend if `run` is the details run. */
-  hover(run: string, cell: Cell): void {
-    const v = this.ctx.state.activeView();
+  /** A cell of the panel showing `view` was hovered: show its trend if that is the details panel. */
+  hover(view: PanelView, cell: Cell): void {
+    const state = this.ctx.state;
+    const v = state.activeView();
     const box = this.cellBox;
-    if (v && box && box.isConnected && v.run === run) {
-      this.hoverCell = cell;
-      this.drawCellTrend(box, v, cell);
-    }
+    if (!v || !box || !box.isConnected || v.run !== view.run || v.tag !== view.tag) return;
+    state.hoverCell(v, cell);
+    const hovered = state.hoveredCellOf(v);
+    if (hovered) this.drawCellTrend(box, v, hovered);
   }
 
   private drawCellTrend(box: HTMLElement, v: PanelView, cell: Cell): void {
     const { t, p } = cell;
     clear(box);
-    fillWhenLoaded(box, this.ctx.store.cellSeries(v.run, this.ctx.state.tag, cell), "the cell trend", (s) => {
+    fillWhenLoaded(box, this.ctx.store.cellSeries(v.run, v.tag, cell), "the cell trend", (s) => {
       const shares = s.counts.map((c, i) => (s.row_totals[i] > 0 ? c / s.row_totals[i] : null));
       let max = 0;
       for (const x of shares) if (x !== null && x > max) max = x;

@@ -84,6 +84,7 @@ export class DrawMarks {
       norm: s.settings.norm, hideDiagonal: s.settings.hideDiagonal, order: s.settings.order, mode: s.mode, diffKind: s.diffKind,
       panels: s.views.map((v) => ({ run: v.run, step: v.step, diff: v.diff, label: v.label, classes: v.shown.map((i) => v.names[i]) })),
       theme: document.documentElement.dataset.theme ?? "light",
+      selection: JSON.parse(JSON.stringify(s.selection)),
     };
   }
 

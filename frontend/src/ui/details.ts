@@ -7,7 +7,7 @@ import { topCard } from "./card-top";
 import { TrendsCard } from "./card-trends";
 import type { CardContext } from "./card";
 import { clear, h } from "./dom";
-import type { Cell } from "./state";
+import type { Cell, PanelView } from "./state";
 
 export class Details {
   readonly el = h("div", { class: "details", id: "tbc-details" });
@@ -27,8 +27,8 @@ export class Details {
     this.el.append(topCard(this.ctx, v, where), this.table.render(v, where), examplesCard(this.ctx, v), this.trends.render(v));
   }
 
-  /** A cell of `run` was hovered for a moment: show its trend. */
-  hover(run: string, cell: Cell): void {
-    this.trends.hover(run, cell);
+  /** A cell of the panel showing `view` was hovered for a moment: show its trend. */
+  hover(view: PanelView, cell: Cell): void {
+    this.trends.hover(view, cell);
   }
 }

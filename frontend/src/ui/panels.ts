@@ -13,7 +13,7 @@ const COLOUR_BAR_WIDTH = 200;
 /** The heatmap of the difference panel is kept under this key (run names cannot contain NUL). */
 const DIFF_KEY = "\u0000diff";
 
-interface PanelEntry { hm: Heatmap; run: string; head: HTMLElement; filterNote: HTMLElement; section: HTMLElement }
+interface PanelEntry { hm: Heatmap; view: PanelView | null; head: HTMLElement; filterNote: HTMLElement; section: HTMLElement }
 
 export class Panels {
   readonly colourBar = h("div", { class: "colourbar", id: "tbc-colourbar" });
@@ -22,14 +22,14 @@ export class Panels {
   private entries = new Map<string, PanelEntry>();
   private hoverTimer: number | null = null;
 
-  /** `hoverCell`: a cell of `run` was hovered for a moment (its trend is worth drawing). */
-  constructor(private state: TabState, private actions: Actions, private hoverCell: (run: string, cell: Cell) => void) {
+  /** `hoverCell`: a cell of the panel that shows `view` was hovered for a moment (its trend is worth drawing). */
+  constructor(private state: TabState, private actions: Actions, private hoverCell: (view: PanelView, cell: Cell) => void) {
     window.addEventListener("scroll", () => { this.tooltip.hidden = true; }, { passive: true });
   }
 
   /** Draw `views`, one section each, on one colour scale. `why`: what to say when there is none. */
   draw(views: PanelView[], why: string | null): void {
-    const { settings, selectedCell: sel, targetStep: target } = this.state;
+    const { settings, targetStep: target } = this.state;
     // domain shared by all panels so colours compare across runs
     let domain = 0;
     for (const v of views) domain = Math.max(domain, colourDomain(v.values, v.shown, settings.hideDiagonal));
@@ -41,8 +41,8 @@ export class Panels {
     for (const v of views) {
       const key = v.diff ? DIFF_KEY : v.run;
       seen.add(key);
-      const entry = this.entry(key, v.run);
-      entry.run = v.run;
+      const entry = this.entry(key);
+      entry.view = v;
       const isActive = v.run === this.state.activeRun;
       const note = v.diff ? "" : target !== null && v.step !== target ? `step ${v.step} (nearest to ${target}; this run has no step ${target})` : `step ${v.step}`;
       const section = entry.section;
@@ -60,7 +60,7 @@ export class Panels {
       entry.hm.update({
         names: v.names, shown: v.shown, counts: v.counts, countsA: v.countsA, values: v.values, norm: settings.norm,
         diff: v.diff, hideDiagonal: settings.hideDiagonal, domain, label: v.diff ? v.label : `Run ${v.run}`,
-        selected: sel && (v.diff || sel.run === v.run) ? [sel.t, sel.p] : null,
+        selected: selectedPair(this.state.selectedCellOf(v)),
       });
       entry.filterNote.hidden = v.shown.length > 0;
       sections.push(section);
@@ -83,24 +83,24 @@ export class Panels {
     else this.el.removeAttribute("aria-busy");
   }
 
-  /** The panel kept under `key`, made on first use; its heatmap reports events for the panel's current run. */
-  private entry(key: string, run: string): PanelEntry {
+  /** The panel kept under `key`, made on first use; its heatmap reports events for the view it shows. */
+  private entry(key: string): PanelEntry {
     const known = this.entries.get(key);
     if (known) return known;
     const hm = new Heatmap({
-      select: (t, p) => this.actions.selectCell(entry.run, t, p),
-      hover: (t, p, anchor, lines) => this.onHover(entry.run, t, p, anchor, lines),
+      select: (t, p) => { if (entry.view) this.actions.selectCell(entry.view, t, p); },
+      hover: (t, p, anchor, lines) => this.onHover(entry.view, t, p, anchor, lines),
     });
     const head = h("div", { class: "panel-head" });
     const filterNote = h("div", { class: "notice info", hidden: true }, "No class matches the class filter. Clear “Only” or the top-k box.");
-    const entry: PanelEntry = { hm, run, head, filterNote, section: h("section", { class: "panel" }, head, hm.el, filterNote) };
+    const entry: PanelEntry = { hm, view: null, head, filterNote, section: h("section", { class: "panel" }, head, hm.el, filterNote) };
     this.entries.set(key, entry);
     return entry;
   }
 
-  private onHover(run: string, t: number | null, p: number | null, anchor: Point | null, lines: string[]): void {
+  private onHover(view: PanelView | null, t: number | null, p: number | null, anchor: Point | null, lines: string[]): void {
     const tip = this.tooltip;
-    if (t === null || p === null || !anchor) {
+    if (view === null || t === null || p === null || !anchor) {
       tip.hidden = true;
       return;
     }
@@ -114,7 +114,7 @@ export class Panels {
     tip.style.top = `${Math.max(0, y)}px`;
     // the cell's trend, once the pointer rests on it
     if (this.hoverTimer !== null) clearTimeout(this.hoverTimer);
-    this.hoverTimer = window.setTimeout(() => this.hoverCell(run, { t, p }), HOVER_TREND_DELAY_MS);
+    this.hoverTimer = window.setTimeout(() => this.hoverCell(view, { t, p }), HOVER_TREND_DELAY_MS);
   }
 
   private drawColourBar(domain: number, diff: boolean): void {
@@ -135,4 +135,8 @@ export class Panels {
     const what = diff ? `B − A in ${NORM_UNITS[norm]} (blue: fewer in B, orange: more in B)` : `${NORM_UNITS[norm]}${hideDiagonal ? ", diagonal hidden" : ""}`;
     this.colourBar.append(h("span", {}, lo), canvas, h("span", {}, hi), h("span", {}, `Colour: ${what}. Cells show ${norm === "counts" ? "counts" : "percentages"}.`));
   }
+}
+
+function selectedPair(cell: Cell | null): [number, number] | null {
+  return cell ? [cell.t, cell.p] : null;
 }

@@ -3,6 +3,7 @@
 // names of the shapes they pass around and what they ask of the tab.
 import type { ByRunTag, TagInfo } from "../api";
 import type { Matrix } from "../logic/matrix";
+import { cellFits, emptySelection, pruneSelection, type Cell, type Selection, type ShownPanel } from "../logic/selection";
 import { parseSettings, serializeSettings, type Settings } from "../logic/settings";
 import { nearestStep } from "../logic/steps";
 
@@ -13,13 +14,13 @@ export type DiffKind = "steps" | "runs";
 export type ExportKind = "csv" | "json";
 /** A run at one of its steps. */
 export interface RunStep { run: string; step: number }
-/** A cell by class index: true class `t`, predicted class `p`. */
-export interface Cell { t: number; p: number }
-export interface SelectedCell extends Cell { run: string }
+export type { Cell } from "../logic/selection";
 
 /** One drawn heatmap: a run at a step, or (diff) the difference B − A with B's run and step. */
 export interface PanelView {
   run: string;
+  /** The tag the matrix belongs to (the cards ask for this tag's numbers). */
+  tag: string;
   step: number;
   names: string[];
   shown: number[];
@@ -37,6 +38,8 @@ export interface PanelError { run: string; error: unknown; step: number | null }
  * (matrix mode) or the two sides of the difference, and whose per-class
  * numbers the cards show. */
 export interface Plan {
+  /** The tag of every matrix below. */
+  tag: string;
   panels: RunStep[];
   diff: { a: RunStep; b: RunStep } | null;
   details: RunStep | null;
@@ -56,7 +59,8 @@ export interface Actions {
   runsChanged(): void;
   /** The slider or the player moved to `state.targetStep`. */
   stepChanged(bySlider: boolean): void;
-  selectCell(run: string, t: number, p: number): void;
+  /** Select cell (t, p) of the panel that shows `view`. */
+  selectCell(view: PanelView, t: number, p: number): void;
   /** Put the keyboard focus on a cell of the panel that shows `view`. */
   focusCell(view: PanelView, t: number, p: number): void;
   /** List runs and steps again (Reload, Retry). */
@@ -77,8 +81,8 @@ export class TabState {
   diffStepA: number | null = null;
   diffRunA = "";
   diffRunB = "";
-  selectedCell: SelectedCell | null = null;
-  selectedClass: number | null = null;
+  /** The selected cell and class and the hovered cell; read them through the *Of(view) methods. */
+  selection: Selection = emptySelection();
   views: PanelView[] = [];
 
   constructor() {
@@ -126,13 +130,69 @@ export class TabState {
         const step = this.stepOf(run, target);
         if (step !== null) panels.push({ run, step });
       }
-      return { panels, diff: null, details: panels.find((p) => p.run === this.activeRun) ?? panels[0] ?? null };
+      return { tag: this.tag, panels, diff: null, details: panels.find((p) => p.run === this.activeRun) ?? panels[0] ?? null };
     }
     const [runA, runB] = this.diffKind === "steps" ? [this.diffRun, this.diffRun] : [this.diffRunA, this.diffRunB];
     const stepA = this.diffKind === "steps" ? this.diffStepA : this.stepOf(runA, target);
     const stepB = this.stepOf(runB, target);
-    if (!runA || !runB || stepA === null || stepB === null) return { panels: [], diff: null, details: null };
+    if (!runA || !runB || stepA === null || stepB === null) return { tag: this.tag, panels: [], diff: null, details: null };
     const b = { run: runB, step: stepB };
-    return { panels: [], diff: { a: { run: runA, step: stepA }, b }, details: b };
+    return { tag: this.tag, panels: [], diff: { a: { run: runA, step: stepA }, b }, details: b };
+  }
+
+  // ---------------------------------------------------------------- selection
+
+  /** The selected cell, if it is a cell of `v`. */
+  selectedCellOf(v: PanelView): Cell | null {
+    const cell = this.selection.cell;
+    return cell && this.selection.tag === v.tag && cellFits(cell, shownPanel(v)) ? cell : null;
+  }
+
+  /** The class picked for the trend card, if `v` has it. */
+  selectedClassOf(v: PanelView): number | null {
+    const cls = this.selection.cls;
+    return cls !== null && this.selection.tag === v.tag && cls < v.counts.n ? cls : null;
+  }
+
+  /** The cell last hovered, if it is a cell of `v`'s run. */
+  hoveredCellOf(v: PanelView): Cell | null {
+    const cell = this.selection.hovered;
+    return cell && this.selection.tag === v.tag && cell.run === v.run && cellFits(cell, shownPanel(v)) ? cell : null;
+  }
+
+  /** Select cell (t, p) of `v` (and its true class for the trend card). */
+  selectCell(v: PanelView, t: number, p: number): void {
+    const sel = this.selectionFor(v);
+    sel.cell = { run: v.run, t, p };
+    sel.cls = t;
+  }
+
+  selectClass(v: PanelView, cls: number): void {
+    this.selectionFor(v).cls = cls;
+  }
+
+  hoverCell(v: PanelView, cell: Cell): void {
+    this.selectionFor(v).hovered = { run: v.run, ...cell };
+  }
+
+  /** Forget what the drawn panels no longer have (another tag, a run no longer shown, fewer classes). */
+  pruneSelection(): void {
+    const details = this.activeView();
+    this.selection = pruneSelection(this.selection, {
+      tag: this.views[0]?.tag ?? this.tag,
+      panels: this.views.map(shownPanel),
+      details: details && shownPanel(details),
+    });
+  }
+
+  /** The selection, started anew if it was made in another tag than `v`'s. */
+  private selectionFor(v: PanelView): Selection {
+    if (this.selection.tag !== v.tag) this.selection = emptySelection(v.tag);
+    return this.selection;
   }
 }
+
+function shownPanel(v: PanelView): ShownPanel {
+  return { run: v.run, classes: v.counts.n, diff: v.diff };
+}
+
