@@ -1,11 +1,11 @@
 """Cross-rank reduction of evaluation results when ``torch.distributed`` runs."""
 from __future__ import annotations
 
-from typing import Dict, Optional, Tuple
+from typing import Dict
 
 import torch
 
-from .evaluation import EvalAccumulator
+from .evaluation import EvalAccumulator, EvalResult
 from .topk import TopKPerGroup
 
 
@@ -28,18 +28,18 @@ def _merge(parts: list, groups: int, k: int) -> Dict[str, torch.Tensor]:
     parts = [p for p in parts if p and p["score"].numel()]
     if not parts:
         return {}
-    buffer = TopKPerGroup(groups, k)
+    store = TopKPerGroup(groups, k)
     for part in parts:
-        group = part["_group"]
-        payload = {name: value for name, value in part.items() if name not in ("score", "group", "_group")}
-        buffer.update(group, part["score"], **payload)
-    return buffer.valid()
+        payload = {name: value for name, value in part.items() if name not in ("score", "group")}
+        store.update(part["group"], part["score"], **payload)
+    return store.valid()
 
 
-def reduce_eval(acc: EvalAccumulator) -> Tuple[Optional[torch.Tensor], Dict[str, Dict[str, torch.Tensor]]]:
-    """All ranks: sum the counts (``all_reduce``) and gather the example
-    candidates. Returns ``(matrix [C, C] on CPU or None, candidates)``; the
-    candidates are only complete on rank 0 (other ranks get ``{}``).
+def reduce_eval(acc: EvalAccumulator) -> EvalResult:
+    """All ranks: sum the counts (``all_reduce``, NaN rows included) and
+    gather the example candidates. The matrix and the NaN-row count are
+    returned on every rank; the candidates are only complete on rank 0
+    (other ranks get ``{}``).
     """
     dist = torch.distributed
     world = dist.get_world_size()
@@ -47,7 +47,7 @@ def reduce_eval(acc: EvalAccumulator) -> Tuple[Optional[torch.Tensor], Dict[str,
     dist.all_gather_object(classes, acc.num_classes)
     known = {c for c in classes if c is not None}
     if not known:
-        return None, {}
+        return EvalResult(None)
     if len(known) != 1:
         raise ValueError(f"ranks recorded different numbers of classes: {sorted(known)}")
     num_classes = known.pop()
@@ -55,19 +55,16 @@ def reduce_eval(acc: EvalAccumulator) -> Tuple[Optional[torch.Tensor], Dict[str,
     counts = (
         acc.counts.to(device)
         if acc.counts is not None
-        else torch.zeros(num_classes * num_classes, dtype=torch.long, device=device)
+        else torch.zeros(num_classes * num_classes + 1, dtype=torch.long, device=device)
     )
     dist.all_reduce(counts, op=dist.ReduceOp.SUM)
-    matrix = counts.reshape(num_classes, num_classes).cpu()
+    matrix = counts[:-1].reshape(num_classes, num_classes).cpu()
+    nan_rows = int(counts[-1])
     local = acc.candidates()
-    for name in ("cells", "mistakes"):
-        part = local.get(name) or {}
-        if part:
-            part["_group"] = part["true"] * num_classes + part["predicted"] if name == "cells" else torch.zeros_like(part["true"])
     gathered = [None] * world if dist.get_rank() == 0 else None
     dist.gather_object(local, gathered, dst=0)
     if dist.get_rank() != 0:
-        return matrix, {}
+        return EvalResult(matrix, nan_rows)
     merged = {
         "cells": _merge([g["cells"] for g in gathered], num_classes * num_classes, acc.examples_per_cell)
         if acc.examples_per_cell > 0
@@ -76,4 +73,4 @@ def reduce_eval(acc: EvalAccumulator) -> Tuple[Optional[torch.Tensor], Dict[str,
         if acc.max_misclassified > 0
         else {},
     }
-    return matrix, merged
+    return EvalResult(matrix, nan_rows, merged)

@@ -1,18 +1,27 @@
 """Evaluation-time accumulation: confusion counts and example candidates.
 
-Everything stays on the outputs' device: counts are a ``bincount`` of
-``true * C + predicted``; candidates are fixed-size top-K buffers
-(:class:`~tb_fmnist_plugin.hooks.topk.TopKPerGroup`). Memory does not depend on
-the number of recorded batches.
+Everything stays on the outputs' device. Counts are ``C * C + 1`` integers
+(cell ``true * C + predicted``, plus one for rows whose logits hold NaN,
+which belong to no cell). Example candidates are sparse top-K stores
+(:class:`~tb_fmnist_plugin.hooks.topk.TopKPerGroup`) of ``uint8`` thumbnails
+(:mod:`~tb_fmnist_plugin.hooks.thumbnails`), so memory follows the cells that
+occur, not ``C * C``, and never the number of recorded batches.
+
+Adding a batch is atomic: :meth:`EvalAccumulator.stage` builds every new
+part without changing anything and :meth:`EvalAccumulator.commit` swaps them
+in, so a ``record()`` that raises leaves the evaluation as it was.
 """
 from __future__ import annotations
 
-from typing import Any, Dict, Optional, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 
 from tb_fmnist_plugin import summary
 
+from .grid import Number
+from .thumbnails import DEFAULT_THUMBNAIL_SIZE, BatchThumbnails
 from .topk import TopKPerGroup
 
 
@@ -43,18 +52,91 @@ def logits_of(outputs: Any) -> torch.Tensor:
     raise TypeError(f"outputs must be a logits tensor [N, num_classes], got {type(outputs).__name__}")
 
 
+@dataclass
+class EvalResult:
+    """One evaluation, ready to write: ``matrix`` ``[C, C]`` int64 on the CPU
+    (None if nothing was recorded), ``nan_rows`` (rows left out of it because
+    their logits held NaN) and the example ``candidates`` (``{"cells": {...},
+    "mistakes": {...}}``, CPU tensors; empty on ranks other than 0)."""
+
+    matrix: Optional[torch.Tensor]
+    nan_rows: int = 0
+    candidates: Dict[str, Dict[str, torch.Tensor]] = field(default_factory=dict)
+
+
+@torch.no_grad()
+def classify(logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(predicted, confidence, nan_rows)`` of ``[N, C]`` logits.
+
+    ``predicted`` is ``torch.argmax`` of the logits (a ``+inf`` logit wins).
+    ``confidence`` is the softmax probability of that class, taken in the
+    limit for infinite logits: a row with ``+inf`` logits splits the
+    probability among them, a row of all ``-inf`` is uniform. ``nan_rows``
+    marks rows holding NaN, which have no meaningful prediction.
+    """
+    values = logits.real if logits.is_complex() else logits
+    predicted = torch.argmax(values, dim=1)
+    nan_rows = torch.isnan(values).any(dim=1)
+    with torch.autocast(device_type=values.device.type, enabled=False):
+        x = values.double() if values.dtype == torch.float64 else values.float()
+        positive = torch.isposinf(x)
+        x = torch.where(positive.any(dim=1, keepdim=True), torch.where(positive, 0.0, -float("inf")), x)
+        x = torch.where(torch.isneginf(x).all(dim=1, keepdim=True), 0.0, x)
+        confidence = torch.softmax(x, dim=1).gather(1, predicted[:, None])[:, 0].float()
+    return predicted, confidence, nan_rows
+
+
+@dataclass
+class StagedBatch:
+    """One batch computed by :meth:`EvalAccumulator.stage`, not yet added.
+
+    ``predicted``, ``confidence`` (:func:`classify`), ``keep`` (rows in the
+    matrix: no NaN logit), ``indices`` (-1 unknown) and ``thumbnails`` (makes
+    the batch rows' thumbnails once; None without images) are ``[N]`` tensors
+    other accumulators of the same batch may use; the rest is what
+    :meth:`EvalAccumulator.commit` adds.
+    """
+
+    classes: int
+    rows: int
+    predicted: torch.Tensor
+    confidence: torch.Tensor
+    keep: torch.Tensor
+    indices: torch.Tensor
+    cell: torch.Tensor
+    counts: torch.Tensor
+    cells: Optional[TopKPerGroup]
+    mistakes: Optional[TopKPerGroup]
+    thumbnails: Optional[BatchThumbnails] = None
+    image_shape: Optional[Tuple[int, ...]] = None
+
+
 class EvalAccumulator:
-    """Confusion counts plus per-cell and most-confident-mistake candidates."""
+    """Confusion counts plus per-cell and most-confident-mistake candidates.
+
+    Bound: the per-cell store holds at most ``examples_per_cell`` entries per
+    cell that occurs (and never more than the rows recorded), the mistakes
+    store at most ``max_misclassified``; an entry is a ``uint8`` thumbnail
+    (longer side at most ``thumbnail_size``) and 28 bytes of labels, index
+    and score. Counts take ``8 * (C * C + 1)`` bytes.
+    """
 
     def __init__(
         self,
         num_classes: Optional[int],
         examples_per_cell: int,
         max_misclassified: int,
+        *,
+        thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE,
+        image_mean: Number = 0.5,
+        image_std: Number = 0.5,
     ) -> None:
         self.num_classes = num_classes
         self.examples_per_cell = examples_per_cell
         self.max_misclassified = max_misclassified
+        self.thumbnail_size = thumbnail_size
+        self.image_mean = image_mean
+        self.image_std = image_std
         self.reset()
 
     def reset(self) -> None:
@@ -75,6 +157,8 @@ class EvalAccumulator:
         if not (logits.is_floating_point() or logits.is_complex()):
             raise TypeError(f"outputs must be floating-point logits, got dtype {logits.dtype}")
         count, classes = logits.shape
+        if classes < 1:
+            raise ValueError("outputs must have at least one class column, got shape (N, 0)")
         if self.num_classes is not None and classes != self.num_classes:
             raise ValueError(
                 f"outputs have {classes} columns but the monitor has {self.num_classes} classes "
@@ -113,46 +197,56 @@ class EvalAccumulator:
         return {"logits": logits, "labels": labels_t, "images": images_t, "indices": indices_t}
 
     @torch.no_grad()
-    def add(self, batch: Dict[str, Optional[torch.Tensor]]) -> None:
-        """Accumulate a batch returned by :meth:`validate`."""
+    def stage(self, batch: Dict[str, Optional[torch.Tensor]]) -> StagedBatch:
+        """Compute a batch returned by :meth:`validate` without changing
+        anything: :meth:`commit` adds it. A monitor can so stage every
+        accumulator of a batch before committing any, and a ``record()``
+        that raises leaves the evaluation as it was."""
         logits = batch["logits"].detach()
         device = logits.device
         count, classes = logits.shape
-        if self.num_classes is None:
-            self.num_classes = classes
         labels = batch["labels"].to(device=device, dtype=torch.long)
-        with torch.autocast(device_type=device.type, enabled=False):
-            probs = torch.softmax(logits.float(), dim=1)
-        confidence, predicted = probs.max(dim=1)
-        confidence = torch.nan_to_num(confidence, nan=0.0)
-        cell = labels * classes + predicted
-        batch_counts = torch.bincount(cell, minlength=classes * classes)
-        self.counts = batch_counts if self.counts is None else self.counts + batch_counts
-        self.recorded += count
+        predicted, confidence, nan_rows = classify(logits)
+        # NaN rows go to the extra last count, outside the matrix.
+        cell = torch.where(nan_rows, classes * classes, labels * classes + predicted)
+        counts = self.counts if self.counts is not None else torch.zeros(classes * classes + 1, dtype=torch.long, device=device)
+        indices = batch["indices"]
+        indices = torch.full_like(labels, -1) if indices is None else indices.to(device=device, dtype=torch.long)
+        staged = StagedBatch(classes, count, predicted, confidence, ~nan_rows, indices, cell, counts, self.cells, self.mistakes)
         images = batch["images"]
         if images is None or count == 0:
-            return
-        self.image_shape = tuple(images.shape[1:])
-        images = images.detach().to(device)
-        indices = batch["indices"]
-        indices = (
-            torch.full((count,), -1, dtype=torch.long, device=device)
-            if indices is None
-            else indices.to(device=device, dtype=torch.long)
-        )
-        payload = {"images": images, "true": labels, "predicted": predicted, "index": indices}
+            return staged
+        staged.image_shape = tuple(images.shape[1:])
+        thumbnails = staged.thumbnails = BatchThumbnails(images.detach(), self.thumbnail_size, self.image_mean, self.image_std)
+
+        def payload_of(rows: torch.Tensor) -> Dict[str, torch.Tensor]:
+            return {"images": thumbnails(rows), "true": labels[rows], "predicted": predicted[rows], "index": indices[rows]}
+
+        unusable = torch.full_like(confidence, -float("inf"))
         if self.examples_per_cell > 0:
-            if self.cells is None:
-                self.cells = TopKPerGroup(classes * classes, self.examples_per_cell)
-            self.cells.update(cell, confidence, **payload)
+            store = self.cells if self.cells is not None else TopKPerGroup(classes * classes, self.examples_per_cell)
+            staged.cells = store.merged(cell, torch.where(nan_rows, unusable, confidence), payload_of)
         if self.max_misclassified > 0:
-            if self.mistakes is None:
-                self.mistakes = TopKPerGroup(1, self.max_misclassified)
-            wrong_score = torch.where(predicted != labels, confidence, torch.full_like(confidence, -float("inf")))
-            self.mistakes.update(torch.zeros_like(labels), wrong_score, **payload)
+            wrong = (predicted != labels) & ~nan_rows
+            store = self.mistakes if self.mistakes is not None else TopKPerGroup(1, self.max_misclassified)
+            staged.mistakes = store.merged(torch.zeros_like(labels), torch.where(wrong, confidence, unusable), payload_of)
+        return staged
+
+    def commit(self, staged: StagedBatch) -> None:
+        """Add a batch from :meth:`stage` (nothing here can fail half-way)."""
+        staged.counts.index_put_((staged.cell,), torch.ones_like(staged.cell), accumulate=True)
+        self.counts, self.cells, self.mistakes = staged.counts, staged.cells, staged.mistakes
+        self.num_classes = staged.classes
+        self.recorded += staged.rows
+        if staged.image_shape is not None:
+            self.image_shape = staged.image_shape
+
+    def add(self, batch: Dict[str, Optional[torch.Tensor]]) -> None:
+        """:meth:`stage` then :meth:`commit`: all or nothing."""
+        self.commit(self.stage(batch))
 
     def candidates(self) -> Dict[str, Dict[str, torch.Tensor]]:
-        """Filled example slots on the CPU: ``{"cells": {...}, "mistakes": {...}}``."""
+        """Stored examples on the CPU: ``{"cells": {...}, "mistakes": {...}}``."""
         return {
             "cells": self.cells.valid() if self.cells is not None else {},
             "mistakes": self.mistakes.valid() if self.mistakes is not None else {},
@@ -162,4 +256,12 @@ class EvalAccumulator:
         """``[C, C]`` counts on the CPU (rows true, columns predicted), or None."""
         if self.counts is None:
             return None
-        return self.counts.reshape(self.num_classes, self.num_classes).cpu()
+        return self.counts[:-1].reshape(self.num_classes, self.num_classes).cpu()
+
+    def nan_rows(self) -> int:
+        """Rows recorded whose logits held NaN (not in :meth:`matrix`)."""
+        return 0 if self.counts is None else int(self.counts[-1])
+
+    def result(self) -> EvalResult:
+        """This process's evaluation (see :func:`.distributed.reduce_eval` for all ranks')."""
+        return EvalResult(self.matrix(), self.nan_rows(), self.candidates())

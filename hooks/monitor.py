@@ -15,9 +15,11 @@ from tb_fmnist_plugin import metadata, metrics, summary
 from tb_fmnist_plugin.checks import check_int
 
 from . import distributed
-from .evaluation import EvalAccumulator
-from .grid import labeled_grid, to_unit_range
+from .amp import check_grad_scaler
+from .evaluation import EvalAccumulator, EvalResult
+from .grid import labeled_grid
 from .options import HookOptions, ModuleFilter
+from .thumbnails import DEFAULT_THUMBNAIL_SIZE
 from .training import TrainingHooks
 from .wrappers import unwrap_model, unwrap_optimizer
 
@@ -63,13 +65,22 @@ class HookMonitor:
         optimizer: Optional[torch.optim.Optimizer] = None,
         example_input: Any = None,
         options: HookOptions = HookOptions(),
+        grad_scaler: Any = None,
     ) -> None:
         self.model = model
         self.writer = writer
         self.options = options
         self._removed = False
-        self._training = TrainingHooks(unwrap_model(model), self._writer_here, optimizer, options, example_input)
-        self._eval = EvalAccumulator(options.num_classes, options.examples_per_cell, options.max_misclassified)
+        self._training = TrainingHooks(unwrap_model(model), self._writer_here, optimizer, options, example_input, grad_scaler)
+        self._eval = EvalAccumulator(
+            options.num_classes,
+            options.examples_per_cell,
+            options.max_misclassified,
+            thumbnail_size=options.thumbnail_size,
+            image_mean=options.image_mean,
+            image_std=options.image_std,
+        )
+        self._warned_nan_rows = False
 
     # --- public API -------------------------------------------------------------
 
@@ -106,17 +117,15 @@ class HookMonitor:
         name = _tag_part(name or self.options.eval_name)
         self._training.flush_pending()
         try:
-            if distributed.is_distributed():
-                matrix, candidates = distributed.reduce_eval(self._eval)
-            else:
-                matrix, candidates = self._eval.matrix(), self._eval.candidates()
+            result = distributed.reduce_eval(self._eval) if distributed.is_distributed() else self._eval.result()
             writer = self._writer_here()
             if writer is None:
                 return
-            if matrix is None:
+            if result.matrix is None:
                 warnings.warn("end_eval: nothing was recorded since the last end_eval; nothing written", RuntimeWarning, stacklevel=2)
                 return
-            self._write_eval(writer, name, step, matrix, candidates)
+            self._warn_nan_rows(result, name, step)
+            self._write_eval(writer, name, step, result)
         finally:
             # Start the next evaluation empty (class count from class_names or its first batch).
             self._eval.reset()
@@ -167,12 +176,29 @@ class HookMonitor:
         names = self.options.class_names
         return list(names) if names is not None else metadata.default_class_names(num_classes)
 
-    def _write_eval(self, writer: Any, name: str, step: int, matrix: torch.Tensor, candidates: dict) -> None:
-        counts = matrix.numpy()
+    def _warn_nan_rows(self, result: EvalResult, name: str, step: int) -> None:
+        """Once per monitor: rows with NaN logits are left out of the matrix."""
+        if result.nan_rows == 0 or self._warned_nan_rows:
+            return
+        self._warned_nan_rows = True
+        total = result.nan_rows + int(result.matrix.sum())
+        warnings.warn(
+            f"tb_fmnist_plugin.hooks: end_eval(step={step}): {result.nan_rows} of {total} recorded rows had NaN "
+            f"logits; they are left out of confusion/{name}, its metrics and examples, and counted in the scalar "
+            f"nonfinite/{name}. Not repeated for this monitor.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+    def _write_eval(self, writer: Any, name: str, step: int, result: EvalResult) -> None:
+        counts = result.matrix.numpy()
+        candidates = result.candidates
         num_classes = counts.shape[0]
         names = self._names(num_classes)
         tag = f"confusion/{name}"
         summary.write_confusion_matrix(writer, tag, counts, step, class_names=names)
+        summary.write_excluded_rows(writer, tag, result.nan_rows, step)
+        writer.add_scalar(f"nonfinite/{name}", result.nan_rows, step)
         values = metrics.per_class_metrics(counts)
         for key in ("precision", "recall", "f1", "support"):
             for index, class_name in enumerate(names):
@@ -188,7 +214,7 @@ class HookMonitor:
                 writer,
                 tag,
                 step,
-                to_unit_range(cells["images"], self.options.image_mean, self.options.image_std),
+                cells["images"],  # uint8 thumbnails, already denormalized
                 cells["true"],
                 cells["predicted"],
                 cells["score"],
@@ -200,7 +226,7 @@ class HookMonitor:
         mistakes = candidates.get("mistakes") or {}
         if mistakes and "images" in mistakes and mistakes["score"].numel():
             try:
-                images = to_unit_range(mistakes["images"], self.options.image_mean, self.options.image_std)
+                images = mistakes["images"]  # uint8 thumbnails, already denormalized
                 labels = [
                     f"{names[t]} -> {names[p]} ({c:.2f})"
                     for t, p, c in zip(mistakes["true"].tolist(), mistakes["predicted"].tolist(), mistakes["score"].tolist())
@@ -233,18 +259,22 @@ def attach_hooks(
     grid_columns: int = 8,
     image_mean: Any = 0.5,
     image_std: Any = 0.5,
+    grad_scaler: Any = None,
+    thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE,
 ) -> HookMonitor:
     """Attach logging hooks to ``model``; returns a :class:`HookMonitor`.
 
     See ``docs/hooks.md`` for every option and the tags written. Bad
     arguments raise ``TypeError``/``ValueError`` here, before any hook is
     registered. Wrapped models (DDP, ``torch.compile``) and optimizers
-    (anything keeping the real one in ``.optimizer``) are unwrapped.
+    (anything keeping the real one in ``.optimizer``) are unwrapped. Pass the
+    ``torch.amp.GradScaler`` scaling the loss, if any, as ``grad_scaler``.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     _check_writer(writer)
     inner_optimizer = _check_optimizer(optimizer)
+    scaler = check_grad_scaler(grad_scaler)
     options = HookOptions(
         class_names=class_names,  # type: ignore[arg-type]  # any sequence; stored as a tuple
         log_every=log_every,
@@ -262,5 +292,6 @@ def attach_hooks(
         grid_columns=grid_columns,
         image_mean=image_mean,
         image_std=image_std,
+        thumbnail_size=thumbnail_size,
     )
-    return HookMonitor(model, writer, inner_optimizer, example_input, options)
+    return HookMonitor(model, writer, inner_optimizer, example_input, options, grad_scaler=scaler)

@@ -16,6 +16,7 @@ from tb_fmnist_plugin import metadata
 from tb_fmnist_plugin.checks import check_int
 
 from .stats import DEFAULT_HISTOGRAM_SAMPLE
+from .thumbnails import DEFAULT_THUMBNAIL_SIZE
 
 #: ``None`` (every leaf module), module names, or ``(name, module) -> bool``.
 ModuleFilter = Union[None, Sequence[str], Callable[[str, nn.Module], bool]]
@@ -30,6 +31,7 @@ _INTEGER_MINIMUMS = (
     ("examples_per_cell", 0),
     ("max_misclassified", 0),
     ("grid_columns", 1),
+    ("thumbnail_size", 1),
 )
 
 
@@ -59,6 +61,7 @@ class HookOptions:
     grid_columns: int = 8
     image_mean: Number = 0.5
     image_std: Number = 0.5
+    thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE
 
     def __post_init__(self) -> None:
         if self.class_names is not None:

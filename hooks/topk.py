@@ -1,76 +1,92 @@
-"""Fixed-size, on-device buffers of the highest-scoring entries per group.
+"""Sparse, on-device stores of the highest-scoring entries per group.
 
 Used at evaluation time to keep the K most confident examples of every
-(true, predicted) cell, and the most confident mistakes overall, without
-growing with the dataset and without synchronizing with the device.
+(true, predicted) cell that occurs, and the most confident mistakes overall.
+Memory is proportional to what is stored, never to the number of possible
+groups: a 1,000-class matrix has a million cells, of which an evaluation
+fills a few thousand at most.
 """
 from __future__ import annotations
 
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 import torch
 
+#: Makes the payload of the batch rows a merge keeps (``rows`` ``[m]`` long):
+#: ``{field: [m, ...]}``. Called only for those rows, so a caller can make
+#: thumbnails of the few images that enter a store instead of the whole batch.
+PayloadOf = Callable[[torch.Tensor], Dict[str, torch.Tensor]]
+
 
 class TopKPerGroup:
-    """Keeps, for each of ``groups`` groups, the ``k`` entries of highest score.
+    """Keeps, for each group that occurs, the ``k`` entries of highest score.
 
-    Every group owns ``k`` slots of fixed device buffers; empty slots hold
-    score ``-inf``. :meth:`update` merges a batch by sorting buffer and batch
-    together (score descending, then group, both stable) and scattering each
-    group's first ``k`` back into its slots. Ties keep the earlier entry.
+    The store holds ``n`` entries (``group``, ``score`` and payload fields,
+    all ``[n, ...]``), ordered by group, then score descending; ``n`` is at
+    most ``k`` times the number of groups seen and at most the number of
+    entries offered. Entries scored ``-inf`` are never stored (they mark rows
+    that are not candidates). Ties keep the earlier entry.
+
+    :meth:`merged` returns a new store and leaves this one unchanged, so a
+    caller can build several before committing any (an atomic update);
+    :meth:`update` merges in place.
     """
 
-    def __init__(self, groups: int, k: int) -> None:
-        if groups < 1 or k < 1:
+    def __init__(self, groups: Optional[int], k: int) -> None:
+        if (groups is not None and groups < 1) or k < 1:
             raise ValueError("groups and k must be positive")
-        self.groups = int(groups)
+        self.groups = None if groups is None else int(groups)
         self.k = int(k)
+        self.group: Optional[torch.Tensor] = None
         self.score: Optional[torch.Tensor] = None
         self.payload: Dict[str, torch.Tensor] = {}
 
-    @property
-    def slots(self) -> int:
-        return self.groups * self.k
+    def __len__(self) -> int:
+        return 0 if self.score is None else int(self.score.numel())
 
     @torch.no_grad()
-    def update(self, group: torch.Tensor, score: torch.Tensor, **payload: torch.Tensor) -> None:
-        """Merge a batch: ``group`` ``[n]`` int, ``score`` ``[n]`` float, payload ``[n, ...]``."""
-        device = score.device
-        slots = self.slots
-        if self.score is None:
-            self.score = torch.full((slots,), -float("inf"), dtype=torch.float32, device=device)
-            for name, value in payload.items():
-                self.payload[name] = torch.zeros((slots,) + tuple(value.shape[1:]), dtype=value.dtype, device=device)
-        elif set(payload) != set(self.payload):
-            raise ValueError(f"payload fields changed from {sorted(self.payload)} to {sorted(payload)}")
-        own_group = torch.arange(slots, device=device) // self.k
-        all_group = torch.cat([own_group, group.to(device=device, dtype=torch.long)])
-        all_score = torch.cat([self.score, score.to(device=device, dtype=torch.float32)])
+    def merged(self, group: torch.Tensor, score: torch.Tensor, payload_of: PayloadOf) -> "TopKPerGroup":
+        """This store plus a batch (``group`` ``[b]`` int, ``score`` ``[b]``
+        float) as a new store; ``payload_of`` is asked for the kept rows only."""
+        device = self.score.device if self.score is not None else score.device
+        group = group.to(device=device, dtype=torch.long)
+        score = score.to(device=device, dtype=torch.float32)
+        stored = len(self)
+        all_group = group if self.group is None else torch.cat([self.group, group])
+        all_score = score if self.score is None else torch.cat([self.score, score])
         by_score = torch.argsort(all_score, descending=True, stable=True)
-        by_group = torch.argsort(all_group[by_score], stable=True)
-        order = by_score[by_group]
+        order = by_score[torch.argsort(all_group[by_score], stable=True)]
         sorted_group = all_group[order]
         rank = torch.arange(order.numel(), device=device) - torch.searchsorted(sorted_group, sorted_group)
-        # Entries past a group's k-th go to a dump slot that is cut off.
-        target = torch.where(rank < self.k, sorted_group * self.k + rank, torch.full_like(rank, slots))
-        new_score = torch.empty(slots + 1, dtype=torch.float32, device=device)
-        new_score[target] = all_score[order]
-        self.score = new_score[:slots]
-        for name, buffer in self.payload.items():
-            value = payload[name].to(device=device, dtype=buffer.dtype)
-            merged = torch.cat([buffer, value])
-            new = torch.empty((slots + 1,) + tuple(buffer.shape[1:]), dtype=buffer.dtype, device=device)
-            new[target] = merged[order]
-            self.payload[name] = new[:slots]
+        kept = order[(rank < self.k) & (all_score[order] > -float("inf"))]  # one device sync
+        from_batch = kept >= stored
+        rows = kept[from_batch] - stored
+        new = TopKPerGroup(self.groups, self.k)
+        if kept.numel() == 0:
+            return new
+        new.group, new.score = all_group[kept], all_score[kept]
+        added = payload_of(rows) if rows.numel() else {}
+        if stored and rows.numel() and set(added) != set(self.payload):
+            raise ValueError(f"payload fields changed from {sorted(self.payload)} to {sorted(added)}")
+        # Position of each kept entry in cat(stored payload, added rows).
+        position = torch.where(from_batch, stored + torch.cumsum(from_batch, 0) - 1, kept)
+        for name in self.payload or added:
+            parts = [p for p in (self.payload.get(name), added.get(name)) if p is not None]
+            value = torch.cat([p.to(device) for p in parts]) if len(parts) > 1 else parts[0].to(device)
+            new.payload[name] = value[position]
+        return new
+
+    def update(self, group: torch.Tensor, score: torch.Tensor, **payload: torch.Tensor) -> None:
+        """Merge a batch with payload ``[b, ...]`` per field, in place."""
+        new = self.merged(group, score, lambda rows: {name: value[rows.to(value.device)] for name, value in payload.items()})
+        self.group, self.score, self.payload = new.group, new.score, new.payload
 
     def valid(self) -> Dict[str, torch.Tensor]:
-        """The filled slots as CPU tensors: ``score``, ``group`` and every
+        """The stored entries as CPU tensors: ``score``, ``group`` and every
         payload field, each group's entries best first."""
         if self.score is None:
             return {}
-        score = self.score.cpu()
-        keep = score > -float("inf")
-        out = {"score": score[keep], "group": (torch.arange(self.slots) // self.k)[keep]}
-        for name, buffer in self.payload.items():
-            out[name] = buffer.cpu()[keep]
+        out = {"score": self.score.cpu(), "group": self.group.cpu()}
+        for name, value in self.payload.items():
+            out[name] = value.cpu()
         return out

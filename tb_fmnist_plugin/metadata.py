@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+import math
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
@@ -25,6 +26,17 @@ FORMAT_VERSION = 1
 KIND_MATRIX = "confusion_matrix"
 KIND_EXAMPLES = "cell_examples"
 KIND_EXCLUDED = "excluded_rows"
+# Evaluation diagnostics, each belonging to a matrix tag and carrying its class
+# metadata; values in :mod:`tb_fmnist_plugin.diagnostics_metadata`.
+KIND_RELIABILITY = "reliability_bins"
+KIND_CELL_CONFIDENCE = "cell_confidence"
+KIND_CLASS_LOSS = "class_loss"
+KIND_CONFIDENT_JOINT = "confident_joint"
+KIND_LABEL_ISSUES = "label_issues"
+KIND_SUSPECTS = "suspects"
+DIAGNOSTIC_KINDS = (
+    KIND_RELIABILITY, KIND_CELL_CONFIDENCE, KIND_CLASS_LOSS, KIND_CONFIDENT_JOINT, KIND_LABEL_ISSUES, KIND_SUSPECTS,
+)
 
 #: Suffix appended to a matrix tag to name its per-cell examples series.
 EXAMPLES_TAG_SUFFIX = "/examples"
@@ -35,6 +47,8 @@ EXCLUDED_REASON_NAN = "nan_logits"
 
 #: Largest number of classes a matrix may have.
 MAX_CLASSES = 4096
+#: Largest count, and largest total of one matrix's counts (int64).
+MAX_COUNT = 2**63 - 1
 
 _warned_versions: set = set()
 
@@ -94,6 +108,12 @@ def _metadata(kind: str, content: Dict[str, Any], data_class: int, description: 
     return meta
 
 
+def create_metadata(kind: str, content: Dict[str, Any], data_class: int, description: str = "") -> summary_pb2.SummaryMetadata:
+    """Metadata of any kind: plugin name, ``{"version", "kind"}`` plus
+    ``content``; for the format's other modules (diagnostics)."""
+    return _metadata(kind, content, data_class, description)
+
+
 def create_matrix_metadata(class_names: Sequence[str], description: str = "") -> summary_pb2.SummaryMetadata:
     """Metadata for a confusion-matrix tensor series (``DATA_CLASS_TENSOR``)."""
     return _metadata(
@@ -133,47 +153,66 @@ def create_excluded_metadata(matrix_tag: str, description: str = "") -> summary_
 
 
 def parse_plugin_content(content: bytes) -> Optional[Dict[str, Any]]:
-    """Parse metadata content written by this plugin.
+    """Parse metadata content written by this plugin; ``None`` (with a
+    warning naming the problem, see :func:`read_plugin_content`) for content
+    a reader skips instead of failing."""
+    parsed, problem = read_plugin_content(content)
+    if problem is not None:
+        logger.warning("%s: skipping a series: %s", PLUGIN_NAME, problem)
+    return parsed
 
-    Returns ``None`` (after one warning per version) for content of a newer
-    format version, and for content that is not this plugin's, so a reader
-    skips such series instead of failing.
-    """
+
+def read_plugin_content(content: bytes) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """``(parsed content, None)`` for readable content of this plugin;
+    ``(None, problem)`` for content a reader must skip, ``problem`` saying
+    why; ``(None, None)`` for content to ignore silently (a kind this code
+    does not know, or a newer format version, warned about once per version
+    here). Logs nothing else, so a reader can warn once per series."""
     try:
         parsed = json.loads(bytes(content).decode("utf-8"))
     except (UnicodeDecodeError, ValueError):
-        logger.warning("%s: skipping a series with unreadable metadata", PLUGIN_NAME)
-        return None
+        return None, "its metadata is not UTF-8 JSON"
     if not isinstance(parsed, dict):
-        return None
+        return None, "its metadata is not a JSON object"
     version = parsed.get("version")
-    if not isinstance(version, int) or version < 1:
-        logger.warning("%s: skipping a series with no valid format version", PLUGIN_NAME)
-        return None
+    if not _is_int(version) or version < 1:
+        return None, "its metadata has no valid format version"
     if version > FORMAT_VERSION:
         if version not in _warned_versions:
             _warned_versions.add(version)
-            logger.warning(
-                "%s: skipping data in format version %d; this plugin reads up to %d. "
-                "Upgrade tb-fmnist-plugin to see it.",
-                PLUGIN_NAME,
-                version,
-                FORMAT_VERSION,
-            )
-        return None
-    if parsed.get("kind") == KIND_EXCLUDED:
+            logger.warning("%s: skipping data in format version %d; this plugin reads up to %d. "
+                           "Upgrade tb-fmnist-plugin to see it.", PLUGIN_NAME, version, FORMAT_VERSION)
+        return None, None
+    kind = parsed.get("kind")
+    if kind == KIND_EXCLUDED:
         if not isinstance(parsed.get("matrix_tag"), str):
-            logger.warning("%s: skipping an excluded-rows series without a matrix tag", PLUGIN_NAME)
-            return None
-        return parsed
-    if parsed.get("kind") not in (KIND_MATRIX, KIND_EXAMPLES):
-        return None
-    num_classes = parsed.get("num_classes")
-    names = parsed.get("class_names")
-    if not isinstance(num_classes, int) or not isinstance(names, list) or len(names) != num_classes:
-        logger.warning("%s: skipping a series with inconsistent class metadata", PLUGIN_NAME)
-        return None
-    return parsed
+            return None, "an excluded-rows series without a matrix tag"
+        return parsed, None
+    if kind not in (KIND_MATRIX, KIND_EXAMPLES) + DIAGNOSTIC_KINDS:
+        return None, None
+    problem = _class_metadata_problem(parsed.get("num_classes"), parsed.get("class_names"))
+    if problem is None and kind == KIND_EXAMPLES and not isinstance(parsed.get("matrix_tag"), str):
+        problem = "an examples series without a matrix tag"
+    if problem is None and kind in DIAGNOSTIC_KINDS and not isinstance(parsed.get("matrix_tag"), str):
+        problem = f"a {kind} series without a matrix tag"
+    if problem is None and kind == KIND_RELIABILITY and not (_is_int(parsed.get("bins")) and parsed["bins"] >= 1):
+        problem = "a reliability series without a valid bin count"
+    return (None, problem) if problem is not None else (parsed, None)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _class_metadata_problem(num_classes: Any, names: Any) -> Optional[str]:
+    """Why stored ``num_classes`` / ``class_names`` cannot be used, or None."""
+    if not _is_int(num_classes) or not isinstance(names, list) or len(names) != num_classes:
+        return "its class metadata is inconsistent (num_classes and class_names disagree)"
+    if not 1 <= num_classes <= MAX_CLASSES:
+        return f"it declares {num_classes} classes; the format allows 1 to {MAX_CLASSES}"
+    if not all(isinstance(name, str) for name in names):
+        return "its class names are not all strings"
+    return None
 
 
 # --- Matrix value encoding -------------------------------------------------
@@ -203,37 +242,71 @@ def encode_matrix(matrix: np.ndarray) -> np.ndarray:
     return encoded.astype(np.int64)
 
 
-def decode_matrix(value: np.ndarray, num_classes: int) -> np.ndarray:
-    """Decode a stored matrix value into a dense ``int64`` ``[n, n]`` array.
+def counts_problem(counts: np.ndarray) -> Optional[str]:
+    """Why an integer array cannot be the counts of one matrix, or None.
 
-    Raises ``ValueError`` if the value does not fit the layout.
+    The one check of count values, for the writer and the reader: counts are
+    non-negative and at most :data:`MAX_COUNT`, and so is their total (every
+    sum a reader shows, support, predicted or total, is then exact in int64).
     """
+    if counts.size == 0:
+        return None
+    if counts.dtype.kind == "i" and int(counts.min()) < 0:
+        return "it holds negative counts"
+    if counts.dtype.kind == "u" and int(counts.max()) > MAX_COUNT:
+        return "it holds counts above 2**63 - 1"
+    # a float total below 2**62 is far from the limit; above it, sum exactly
+    if float(counts.sum(dtype=np.float64)) >= 2.0**62 and sum(counts.reshape(-1).tolist()) > MAX_COUNT:
+        return "its counts sum to more than 2**63 - 1"
+    return None
+
+
+def matrix_value_problem(value: Any, num_classes: int) -> Optional[str]:
+    """Why a stored value is not a matrix of ``num_classes`` classes in one
+    of the two layouts above, or None: integer dtype, dense shape or sparse
+    pairs with in-range, strictly ascending indices, and valid counts
+    (:func:`counts_problem`)."""
     value = np.asarray(value)
     n = int(num_classes)
+    if value.dtype.kind not in "iu":
+        return f"its values are {value.dtype}, not integer counts"
     if value.ndim == 2:
         if value.shape != (n, n):
-            raise ValueError(f"matrix shape {value.shape} does not match {n} classes")
-        return value.astype(np.int64)
-    if value.ndim == 1 and value.size % 2 == 0:
-        pairs = value.astype(np.int64).reshape(-1, 2)
-        dense = np.zeros(n * n, dtype=np.int64)
-        if pairs.size:
-            index = pairs[:, 0]
-            if index.min() < 0 or index.max() >= n * n:
-                raise ValueError("sparse matrix index out of range")
-            dense[index] = pairs[:, 1]
-        return dense.reshape(n, n)
-    raise ValueError(f"unrecognized matrix encoding of shape {value.shape}")
+            return f"its shape {value.shape} does not match {n} classes"
+        return counts_problem(value)
+    if value.ndim != 1 or value.size % 2:
+        return f"its shape {value.shape} is neither [{n}, {n}] nor sparse pairs"
+    index = value[0::2]
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= n * n):
+        return "a sparse index is out of range"
+    if not (np.diff(index.astype(np.int64)) > 0).all():
+        return "its sparse indices are not strictly ascending"
+    return counts_problem(value[1::2])
 
 
-def is_matrix_value(value: Any, num_classes: int) -> bool:
-    """Whether a stored value has integer counts in one of the two layouts
-    above for ``num_classes`` classes: a cheap check on a whole series before
-    any step is decoded (:func:`decode_matrix` still checks sparse indices)."""
+def decode_matrix(value: np.ndarray, num_classes: int, *, checked: bool = False) -> np.ndarray:
+    """Decode a stored matrix value into a dense ``int64`` ``[n, n]`` array;
+    ``ValueError`` (saying what is wrong, :func:`matrix_value_problem`) if it
+    is none. ``checked``: the value already passed that check."""
     value = np.asarray(value)
+    problem = None if checked else matrix_value_problem(value, num_classes)
+    if problem is not None:
+        raise ValueError(problem)
     n = int(num_classes)
-    laid_out = (value.ndim == 2 and value.shape == (n, n)) or (value.ndim == 1 and value.size % 2 == 0)
-    return laid_out and np.issubdtype(value.dtype, np.integer)
+    if value.ndim == 2:
+        return value.astype(np.int64)
+    dense = np.zeros(n * n, dtype=np.int64)
+    dense[value[0::2].astype(np.int64)] = value[1::2]
+    return dense.reshape(n, n)
+
+
+def matrix_cells(value: np.ndarray, num_classes: int) -> Tuple[np.ndarray, np.ndarray]:
+    """``(flat index row * n + col, count)`` of the cells of a stored value
+    that passed :func:`matrix_value_problem`, flat index ascending (zero
+    cells may be left out), without building the dense matrix."""
+    if value.ndim == 2:
+        return np.arange(value.size), value.reshape(-1)
+    return value[0::2], value[1::2]
 
 
 # --- Excluded-rows value encoding ------------------------------------------
@@ -300,18 +373,41 @@ def encode_examples_index(
     return json.dumps(index, separators=(",", ":")).encode("utf-8")
 
 
-def decode_examples_index(blob: bytes) -> Dict[str, Any]:
-    """Parse blob 0 of an examples value; raises ``ValueError`` if malformed."""
+#: Largest tile side, in pixels, a reader accepts in an examples index.
+MAX_TILE_PIXELS = 4096
+_INDEX_SCALARS = {
+    "tile_height": lambda v: 1 <= v <= MAX_TILE_PIXELS,
+    "tile_width": lambda v: 1 <= v <= MAX_TILE_PIXELS,
+    "channels": lambda v: v in (1, 3),
+    "columns": lambda v: v >= 1,
+}
+
+
+def decode_examples_index(blob: bytes, num_classes: Optional[int] = None) -> Dict[str, Any]:
+    """Parse blob 0 of an examples value; raises ``ValueError`` saying what
+    is wrong unless every field has its documented type and range (class
+    indices below ``num_classes`` when given, finite confidences)."""
     try:
         index = json.loads(bytes(blob).decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as error:
         raise ValueError(f"unreadable examples index: {error}") from None
-    required = ("tile_height", "tile_width", "channels", "columns", "true", "predicted", "confidence", "index")
-    if not isinstance(index, dict) or any(key not in index for key in required):
+    classes = math.inf if num_classes is None else num_classes
+    entries = {
+        "true": lambda v: _is_int(v) and 0 <= v < classes,
+        "predicted": lambda v: _is_int(v) and 0 <= v < classes,
+        "confidence": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+        "index": lambda v: _is_int(v) and v >= -1,
+    }
+    if not isinstance(index, dict) or any(key not in index for key in (*_INDEX_SCALARS, *entries)):
         raise ValueError("examples index is missing fields")
-    count = len(index["true"])
-    if not all(len(index[key]) == count for key in ("predicted", "confidence", "index")):
+    for key, valid in _INDEX_SCALARS.items():
+        if not (_is_int(index[key]) and valid(index[key])):
+            raise ValueError(f"examples index: {key} is not a valid integer")
+    if not all(isinstance(index[key], list) for key in entries) or len({len(index[key]) for key in entries}) != 1:
         raise ValueError("examples index has lists of different lengths")
+    for key, valid in entries.items():
+        if not all(valid(v) for v in index[key]):
+            raise ValueError(f"examples index: {key} holds an invalid entry")
     return index
 
 

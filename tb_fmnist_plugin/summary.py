@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import io
 import math
+import numbers
 import warnings
 import weakref
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Callable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
@@ -30,6 +31,8 @@ DEFAULT_EXAMPLES_PER_CELL = 4
 DEFAULT_EXAMPLES_MAX_BYTES = 150_000
 #: Bytes an event record adds around a summary (framing, step, walltime).
 _EVENT_OVERHEAD_BYTES = 64
+#: Largest step an event holds (int64).
+_MAX_STEP = 2**63 - 1
 
 # Tags whose metadata a file writer already wrote; later values omit it, as
 # TensorFlow's own writers do (readers keep the first metadata of a tag).
@@ -85,7 +88,11 @@ def validate_matrix(matrix: Any) -> np.ndarray:
             raise ValueError("matrix counts are too large")
     if (array < 0).any():
         raise ValueError("matrix counts must be non-negative")
-    return array.astype(np.int64)
+    counts = array if array.dtype.kind in "iu" else array.astype(np.int64)
+    problem = metadata.counts_problem(counts)
+    if problem is not None:
+        raise ValueError(f"matrix counts cannot be stored exactly: {problem}")
+    return counts.astype(np.int64)
 
 
 def check_writer(writer: Any, methods: Sequence[str] = ()) -> None:
@@ -110,19 +117,34 @@ def _resolve_writer(writer: Any) -> Any:
     return writer
 
 
+def _event_step_walltime(step: Any, walltime: Any) -> Tuple[int, Optional[float]]:
+    """``step`` and ``walltime`` as an event stores them (int64 step >= 0,
+    finite seconds or None); raises before anything is written."""
+    step = check_int(step, "step", minimum=0, maximum=_MAX_STEP, type_error=True)
+    if walltime is None:
+        return step, None
+    if isinstance(walltime, bool) or not isinstance(walltime, numbers.Real):
+        raise TypeError(f"walltime must be seconds since the epoch or None, got {type(walltime).__name__}")
+    if not math.isfinite(walltime):
+        raise ValueError(f"walltime must be finite, got {walltime!r}")
+    return step, float(walltime)
+
+
 def _write(writer: Any, summary: summary_pb2.Summary, step: int, walltime: Optional[float]) -> None:
     file_writer = _resolve_writer(writer)
     try:
         seen = _tags_with_metadata.setdefault(file_writer, set())
     except TypeError:  # not weak-referenceable: always keep metadata
         seen = None
-    if seen is not None:
-        for value in summary.value:
-            if value.tag in seen:
-                value.ClearField("metadata")
-            else:
-                seen.add(value.tag)
+    new_tags = []
+    for value in summary.value if seen is not None else ():
+        if value.tag in seen:
+            value.ClearField("metadata")
+        else:
+            new_tags.append(value.tag)
     file_writer.add_summary(summary, step, walltime)
+    if seen is not None:  # only once written: a failed write leaves the next one its metadata
+        seen.update(new_tags)
 
 
 # --- Confusion matrix -----------------------------------------------------------
@@ -170,7 +192,7 @@ def write_confusion_matrix(
     for a matrix that is not square, has negative, fractional or NaN counts, or
     class names of the wrong length.
     """
-    step = check_int(step, "step", minimum=0, type_error=True)
+    step, walltime = _event_step_walltime(step, walltime)
     summary = confusion_matrix_pb(tag, matrix, class_names, description)
     _write(writer, summary, step, walltime)
 
@@ -196,7 +218,7 @@ def excluded_rows_pb(tag: str, count: int, description: str = "") -> summary_pb2
 def write_excluded_rows(writer: Any, tag: str, count: int, step: int, walltime: Optional[float] = None) -> None:
     """Write the excluded-row count of matrix ``tag`` at ``step`` (write it at
     every step of the matrix, 0 included, so each step has its own count)."""
-    step = check_int(step, "step", minimum=0, type_error=True)
+    step, walltime = _event_step_walltime(step, walltime)
     _write(writer, excluded_rows_pb(tag, count), step, walltime)
 
 
@@ -372,27 +394,71 @@ def cell_examples_pb(
         )
         return summary
 
+    grey = tiles.shape[3] == 1
+    tile_bytes = max(1, tiles[0].size // 2 if grey else tiles[0].size) if count else 1  # raw, at the last bits tried
+    return fit_to_budget(
+        build, priority.size, grey=grey, max_bytes=max_bytes,
+        on_drop=lambda kept: _warn_budget_once(tag, kept, priority.size, max_bytes),
+        guess=max_bytes // tile_bytes,
+    )
+
+
+def fit_to_budget(
+    build: Callable[[int, int], summary_pb2.Summary],
+    count: int,
+    *,
+    grey: bool,
+    max_bytes: int,
+    on_drop: Callable[[int], None],
+    guess: Optional[int] = None,
+) -> summary_pb2.Summary:
+    """The fullest ``build(keep, bits)`` (a summary of the first ``keep`` of
+    ``count`` thumbnails in the caller's priority order, at ``bits``) that
+    fits ``max_bytes`` with its event record: all at 8 bits; (grey only) all
+    at 4 bits; else the largest prefix, found by bisection, at the last bits
+    tried, after calling ``on_drop(keep)``. The one budget rule of every value
+    with thumbnails. ``ValueError`` if not even ``keep = 0`` fits.
+
+    ``guess`` (e.g. the budget over a tile's raw size) only saves work: when
+    that prefix is already too big, the full set is not encoded at the last
+    bits (a longer prefix is never smaller), which for large noisy tiles is
+    most of the time spent here."""
+
     def fits(summary: summary_pb2.Summary) -> bool:
         return summary.ByteSize() + _EVENT_OVERHEAD_BYTES <= max_bytes
 
-    for bits in (8, 4) if tiles.shape[3] == 1 else (8,):
-        candidate = build(priority.size, bits)
+    modes = (8, 4) if grey else (8,)
+    for bits in modes[:-1]:
+        candidate = build(count, bits)
         if fits(candidate):
             return candidate
-    # Largest prefix of the priority order that fits, by bisection.
-    low, high = 0, priority.size
-    best = build(0, bits)
+    built: dict = {}
+
+    def fits_at(keep: int) -> bool:
+        if keep not in built:
+            built[keep] = build(keep, modes[-1])
+        return fits(built[keep])
+
+    start = count if guess is None or not 0 < guess < count else guess
+    low, high = (start, count) if fits_at(start) else (0, start - 1)
+    while low == start and low < high:  # grow from a fitting guess, by its bytes per thumbnail
+        probe = min(high, max(low + 1, low * max_bytes // max(1, built[low].ByteSize())))
+        if fits_at(probe):
+            low = start = probe
+        else:
+            high = probe - 1
+    if low == count:
+        return built[count]
     while low < high:
         middle = (low + high + 1) // 2
-        candidate = build(middle, bits)
-        if fits(candidate):
-            low, best = middle, candidate
+        if fits_at(middle):
+            low = middle
         else:
             high = middle - 1
-    if not fits(best):
-        raise ValueError(f"max_bytes={max_bytes} cannot hold even the examples index and class names")
-    _warn_budget_once(tag, low, priority.size, max_bytes)
-    return best
+    if not fits_at(low):
+        raise ValueError(f"max_bytes={max_bytes} cannot hold even the index and class names")
+    on_drop(low)
+    return built[low]
 
 
 def _warn_budget_once(tag: str, kept: int, total: int, max_bytes: int) -> None:
@@ -407,7 +473,7 @@ def _warn_budget_once(tag: str, kept: int, total: int, max_bytes: int) -> None:
         "confident example goes before any cell's second). Use fewer or smaller thumbnails "
         "(hooks: examples_per_cell, thumbnail_size) or a larger max_bytes. Not repeated for this tag.",
         RuntimeWarning,
-        stacklevel=3,
+        stacklevel=5,
     )
 
 
@@ -432,7 +498,7 @@ def write_cell_examples(
     See :func:`cell_examples_pb` for the arguments. Bad input raises
     ``TypeError``/``ValueError`` and writes nothing.
     """
-    step = check_int(step, "step", minimum=0, type_error=True)
+    step, walltime = _event_step_walltime(step, walltime)
     summary = cell_examples_pb(
         tag,
         images,
