@@ -12,10 +12,15 @@ routes and runs. Each mode runs twice: with the plugin's per-series cache
 (``TB_FMNIST_PLUGIN_CACHE_ENTRIES=0``: every request reads the whole series
 from the data provider). Also reports event-file bytes per eval step.
 
+The scale rows (``plugin_scale.py``): 200- and 1,000-run sweeps (the ``tags``
+listing) and one run of 5,000 steps x 100 classes (``matrix``,
+``metrics_series``, memory), both load modes, against their targets.
+
 Usage::
 
-    python benchmarks/bench_plugin.py                 # both load modes
+    python benchmarks/bench_plugin.py                 # everything, both load modes
     python benchmarks/bench_plugin.py --modes false --requests 50
+    python benchmarks/bench_plugin.py --scale sweep200,sweep1000,long --no-base --scale-dir /tmp/scale
 """
 from __future__ import annotations
 
@@ -34,6 +39,8 @@ import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+sys.path.insert(0, HERE)
+import plugin_scale  # noqa: E402
 from tensorboard_server import tensorboard_server  # noqa: E402
 
 from tb_fmnist_plugin import metadata, summary  # noqa: E402
@@ -229,8 +236,57 @@ def main() -> None:
     parser.add_argument("--uncached-requests", type=int, default=30,
                         help="timed requests per route with the plugin's series cache off (0 to skip)")
     parser.add_argument("--logdir", help="reuse (or create) this log directory instead of a temporary one")
+    parser.add_argument("--no-base", action="store_true", help="skip the 5-run logdir's rows")
+    parser.add_argument("--scale", default="sweep200,sweep1000,long",
+                        help="scale rows to run, comma-separated (sweep200, sweep1000, long; empty for none)")
+    parser.add_argument("--scale-requests", type=int, default=30, help="timed requests per scale route")
+    parser.add_argument("--scale-dir", help="reuse (or create) the scale logdirs under this directory")
     args = parser.parse_args()
+    modes = [mode.strip() == "true" for mode in args.modes.split(",")]
+    if not args.no_base:
+        bench_base(args, modes)
+    scales = [name for name in args.scale.split(",") if name.strip()]
+    if scales:
+        print_scale(bench_scale(args.scale_dir or tempfile.mkdtemp(prefix="bench_scale_"), scales, modes,
+                                args.scale_requests))
 
+
+def bench_scale(root: str, scales: List[str], modes: List[bool], requests: int) -> List[Dict]:
+    """The scale rows of ``plugin_scale`` for each of ``modes``."""
+    rows = []
+    for name in scales:
+        if name == "long":
+            logdir = plugin_scale.ensure(os.path.join(root, "long"), plugin_scale.write_long)
+        else:
+            runs = int(name.replace("sweep", ""))
+            logdir = plugin_scale.ensure(os.path.join(root, name), lambda d, k=runs: plugin_scale.write_sweep(d, k))
+        for load_fast in modes:
+            if name == "long":
+                found = plugin_scale.bench_long(logdir, load_fast, requests)
+            else:
+                found = plugin_scale.bench_sweep(logdir, runs, load_fast, requests, 300 if runs <= 200 else 1000)
+            rows += [dict(row, mode="true" if load_fast else "false") for row in found]
+            print(f"measured {name}, load_fast={load_fast}", file=sys.stderr, flush=True)
+    return rows
+
+
+def print_scale(rows: List[Dict]) -> None:
+    print()
+    print("| load_fast | route | n | p50 ms | p95 ms | p95 ms to response headers | target p95 |")
+    print("|---|---|---:|---:|---:|---:|---|")
+    for row in rows:
+        if row["values"] is None:
+            print(f"| {row['mode']} | {row['route']} | - | {row['text']} | | | bounded |")
+            continue
+        totals = [total for total, _ in row["values"]]
+        p50, p95 = percentile(totals, 50), percentile(totals, 95)
+        headers_p95 = percentile([first for _, first in row["values"]], 95)
+        target = "-" if not row["target"] else f"<= {row['target']} ms" + (" ok" if p95 <= row["target"] else " MISSED")
+        print(f"| {row['mode']} | {row['route']} | {len(totals)} | {p50:.1f} | {p95:.1f} | {headers_p95:.1f} | {target} |")
+
+
+def bench_base(args: argparse.Namespace, modes: List[bool]) -> None:
+    """The 5-run logdir's rows and the event-file sizes."""
     workdir = tempfile.mkdtemp(prefix="bench_tb_fmnist_")
     logdir = args.logdir or os.path.join(workdir, "logs")
     if not os.path.isdir(logdir) or not os.listdir(logdir):
@@ -240,10 +296,10 @@ def main() -> None:
         print(f"generated {logdir} in {time.perf_counter() - start:.1f}s", file=sys.stderr)
 
     rows = []
-    for mode in args.modes.split(","):
-        rows += bench_mode(logdir, mode.strip() == "true", args.requests, cache=True)
+    for load_fast in modes:
+        rows += bench_mode(logdir, load_fast, args.requests, cache=True)
         if args.uncached_requests:
-            rows += bench_mode(logdir, mode.strip() == "true", args.uncached_requests, cache=False)
+            rows += bench_mode(logdir, load_fast, args.uncached_requests, cache=False)
 
     print("| load_fast | series cache | route | n | p50 ms | p95 ms | target p95 | response bytes (uncompressed) |")
     print("|---|---|---|---:|---:|---:|---|---:|")

@@ -1,4 +1,5 @@
-"""Per-class metrics of a confusion matrix: the one definition of these numbers.
+"""Per-class metrics of a confusion matrix and calibration metrics of
+reliability bins: the one definition of these numbers.
 
 Every per-class number shown anywhere is defined here: the scalars the hooks
 log at ``end_eval`` (Scalars dashboard), the plugin's ``metrics``,
@@ -8,7 +9,7 @@ always agree. A ratio whose denominator is zero is NaN here (``null`` in JSON).
 """
 from __future__ import annotations
 
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
@@ -20,10 +21,38 @@ def per_class_metrics(matrix: np.ndarray) -> Dict[str, np.ndarray]:
     Accepts ``[..., n, n]`` too (e.g. every step at once); results then carry
     the leading dimensions.
     """
-    counts = np.asarray(matrix, dtype=np.float64)
-    correct = np.diagonal(counts, axis1=-2, axis2=-1)
-    support = counts.sum(axis=-1)
-    predicted = counts.sum(axis=-2)
+    counts = np.asarray(matrix, dtype=np.int64)  # sums exact: the format bounds a matrix's total
+    return metrics_from_marginals(np.diagonal(counts, axis1=-2, axis2=-1), counts.sum(axis=-1), counts.sum(axis=-2))
+
+
+def cell_marginals(cells: Sequence[Tuple[np.ndarray, np.ndarray]], n: int) -> Tuple[np.ndarray, ...]:
+    """``(correct, support, predicted)``, ``[len(cells), n]`` int64, of
+    matrices given as cells (each ``(flat index row * n + col, counts)``):
+    what :func:`metrics_from_marginals` needs, without dense matrices."""
+    index = np.concatenate([np.asarray(i, dtype=np.int64) for i, _ in cells] or [np.zeros(0, np.int64)])
+    counts = np.concatenate([np.asarray(c, dtype=np.int64) for _, c in cells] or [np.zeros(0, np.int64)])
+    which = np.repeat(np.arange(len(cells)), [len(i) for i, _ in cells]) * n
+    rows, cols = np.divmod(index, n)
+    diagonal = rows == cols
+    size = len(cells) * n
+    exact_in_float = float(counts.sum(dtype=np.float64)) < 2.0**52  # then every float partial sum is exact
+    sums = [_sum_by(which[diagonal] + rows[diagonal], counts[diagonal], size, exact_in_float),
+            _sum_by(which + rows, counts, size, exact_in_float), _sum_by(which + cols, counts, size, exact_in_float)]
+    return tuple(total.reshape(len(cells), n) for total in sums)
+
+
+def _sum_by(keys: np.ndarray, counts: np.ndarray, size: int, exact_in_float: bool) -> np.ndarray:
+    """Exact int64 sums of ``counts`` per key in ``[0, size)``."""
+    if exact_in_float:
+        return np.rint(np.bincount(keys, weights=counts, minlength=size)).astype(np.int64)
+    out = np.zeros(size, dtype=np.int64)
+    np.add.at(out, keys, counts)
+    return out
+
+
+def metrics_from_marginals(correct: np.ndarray, support: np.ndarray, predicted: np.ndarray) -> Dict[str, np.ndarray]:
+    """:func:`per_class_metrics` from per-class correct, support (row sums)
+    and predicted (column sums) counts, ``[..., n]`` int64 each."""
     total = support.sum(axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         precision = np.where(predicted > 0, correct / predicted, np.nan)
@@ -32,8 +61,8 @@ def per_class_metrics(matrix: np.ndarray) -> Dict[str, np.ndarray]:
         f1 = np.where(denominator > 0, 2 * precision * recall / denominator, np.where(np.isnan(denominator), np.nan, 0.0))
         accuracy = np.where(total > 0, correct.sum(axis=-1) / total, np.nan)
     return {
-        "support": support.astype(np.int64),
-        "predicted": predicted.astype(np.int64),
+        "support": support,
+        "predicted": predicted,
         "precision": precision,
         "recall": recall,
         "f1": f1,
@@ -66,3 +95,33 @@ def top_confusions(matrix: np.ndarray, n: int = 10) -> List[Tuple[int, int, int]
         nonzero = nonzero[flat[nonzero] >= threshold]
     order = np.lexsort((nonzero, -flat[nonzero]))[:n]
     return [(int(i // size), int(i % size), int(flat[i])) for i in nonzero[order]]
+
+
+def reliability(bins: np.ndarray) -> Dict[str, np.ndarray]:
+    """Accuracy and mean confidence per confidence bin.
+
+    ``bins`` is ``[..., B, 3]``: per bin the number of examples, the sum of
+    their top-1 confidence and the number predicted correctly (as the hooks
+    log them; sum over true classes for the whole set). Returns ``count``,
+    ``accuracy`` and ``confidence`` ``[..., B]``, NaN in empty bins.
+    """
+    values = np.asarray(bins, dtype=np.float64)
+    count = values[..., 0]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        accuracy = np.where(count > 0, values[..., 2] / count, np.nan)
+        confidence = np.where(count > 0, values[..., 1] / count, np.nan)
+    return {"count": count, "accuracy": accuracy, "confidence": confidence}
+
+
+def expected_calibration_error(bins: np.ndarray) -> np.ndarray:
+    """Top-label expected calibration error from reliability bins ``[..., B, 3]``.
+
+    ``sum_b (n_b / n) * |accuracy_b - confidence_b|``, which is
+    ``sum_b |correct_b - confidence_sum_b| / n``; NaN where ``n`` is 0.
+    Per class: the bins of that true class; overall: the bins summed over classes.
+    """
+    values = np.asarray(bins, dtype=np.float64)
+    total = values[..., 0].sum(axis=-1)
+    gap = np.abs(values[..., 2] - values[..., 1]).sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(total > 0, gap / total, np.nan)

@@ -5,7 +5,9 @@ of TensorBoard's own plugins (e.g. ``pr_curves_plugin.py``): it parses the
 request (:mod:`tb_fmnist_plugin.queries`), asks the matching ``*_impl`` of
 :class:`tb_fmnist_plugin.views.ConfusionViews` for plain data, and answers it
 as JSON (:mod:`tb_fmnist_plugin.json_encoding`, :mod:`tb_fmnist_plugin.responses`,
-which also turns errors into JSON bodies).
+which also turns errors into JSON bodies). ``tags``, ``matrix`` and
+``metrics_series`` keep their large encoded answers while the data they came
+from is unchanged (``responses.memo_json``, keyed by the provider's listing).
 """
 from __future__ import annotations
 
@@ -60,10 +62,11 @@ class ConfusionPlugin(base_plugin.TBPlugin):
     def __init__(self, context: base_plugin.TBContext) -> None:
         provider = context.data_provider
         self._views = ConfusionViews(
-            ConfusionReader(provider) if provider is not None else None,
+            ConfusionReader(provider, logdir=context.logdir) if provider is not None else None,
             samples_limit=_samples_limit(context),
         )
         self._static_files = _list_static_files(STATIC_DIR)
+        self._bodies = responses.body_memo()
 
     def get_plugin_apps(self) -> Dict[str, Callable[..., Any]]:
         return {
@@ -97,12 +100,24 @@ class ConfusionPlugin(base_plugin.TBPlugin):
     def tags_route(self, request: wrappers.Request) -> wrappers.Response:
         queries.parse_query(request)  # takes no parameters, but rejects malformed ones
         with_latest = queries.flag_header(request, LATEST_HEADER)
-        return responses.json_response(request, self._views.tags_impl(*_ids(request), with_latest=with_latest))
+        ids = _ids(request)
+        listing = self._views.listing(*ids)
+
+        def build() -> bytes:
+            return json_encoding.dumps(self._views.tags_impl(*ids, with_latest=with_latest, listing=listing))
+
+        return responses.memo_json(request, self._bodies, ("tags", ids[1], with_latest), listing.stamp, build)
 
     @route
     def matrix_route(self, request: wrappers.Request) -> wrappers.Response:
-        body = self._views.matrix_impl(*_ids(request), *_run_tag_step(queries.parse_query(request)))
-        return responses.json_response(request, json_encoding.encode(body, int_arrays=("matrix",)))
+        ids, (run, tag, step) = _ids(request), _run_tag_step(queries.parse_query(request))
+        series = self._views.series(*ids, run, tag)
+
+        def build() -> bytes:
+            body = self._views.matrix_impl(*ids, run, tag, step, series=series)
+            return json_encoding.encode(body, int_arrays=("matrix",))
+
+        return responses.memo_json(request, self._bodies, ("matrix", ids[1], run, tag, step), series.stamp, build)
 
     @route
     def metrics_route(self, request: wrappers.Request) -> wrappers.Response:
@@ -111,11 +126,16 @@ class ConfusionPlugin(base_plugin.TBPlugin):
 
     @route
     def metrics_series_route(self, request: wrappers.Request) -> wrappers.Response:
-        body = self._views.metrics_series_impl(*_ids(request), *_run_tag(queries.parse_query(request)))
-        encoded = json_encoding.encode(
-            body, int_arrays=("support",), ratio_arrays=("accuracy", "precision", "recall", "f1")
-        )
-        return responses.json_response(request, encoded)
+        ids, (run, tag) = _ids(request), _run_tag(queries.parse_query(request))
+        series = self._views.series(*ids, run, tag)
+
+        def build() -> bytes:
+            body = self._views.metrics_series_impl(*ids, run, tag, series=series)
+            return json_encoding.encode(
+                body, int_arrays=("support",), ratio_arrays=("accuracy", "precision", "recall", "f1")
+            )
+
+        return responses.memo_json(request, self._bodies, ("metrics_series", ids[1], run, tag), series.stamp, build)
 
     @route
     def cell_series_route(self, request: wrappers.Request) -> wrappers.Response:

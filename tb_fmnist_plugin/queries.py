@@ -45,15 +45,27 @@ def parse_query(request: wrappers.Request) -> Dict[str, str]:
     return result
 
 
+def name_problem(value: str) -> Optional[str]:
+    """Why a run or tag name cannot be a parameter value (empty, longer
+    than 4,096 characters, or holding control characters), or None. The
+    reader does not list series whose names fail this."""
+    if value == "":
+        return "is empty"
+    if len(value) > _MAX_PARAM_CHARS:
+        return "is too long"
+    if any(ord(ch) < 32 or ch == "\x7f" for ch in value):
+        return "contains control characters"
+    return None
+
+
 def string_param(query: Dict[str, str], name: str) -> str:
-    """A required, non-empty string without control characters."""
+    """A required string that :func:`name_problem` accepts."""
     value = query.get(name)
     if value is None or value == "":
         raise errors.InvalidArgumentError(f"missing parameter {name!r}")
-    if len(value) > _MAX_PARAM_CHARS:
-        raise errors.InvalidArgumentError(f"parameter {name!r} is too long")
-    if any(ord(ch) < 32 or ch == "\x7f" for ch in value):
-        raise errors.InvalidArgumentError(f"parameter {name!r} contains control characters")
+    problem = name_problem(value)
+    if problem is not None:
+        raise errors.InvalidArgumentError(f"parameter {name!r} {problem}")
     return value
 
 

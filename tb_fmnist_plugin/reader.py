@@ -1,308 +1,353 @@
 """Read confusion data back through TensorBoard's data provider.
 
 All reading for the plugin lives here (decoding is :mod:`tb_fmnist_plugin.metadata`'s),
-so :mod:`tb_fmnist_plugin.views` only shapes answers. Nothing here touches the
-multiplexer or the log directory: every read goes through
+so :mod:`tb_fmnist_plugin.views` only shapes answers. Every read goes through
 ``context.data_provider``, which works the same under ``--load_fast=true``
-(the Rust data server) and ``--load_fast=false``. A run, tag or step that is
-not there raises :class:`tensorboard.errors.NotFoundError` (HTTP 404).
+(the Rust data server) and ``--load_fast=false``; the one exception is a blob
+the Rust server cannot hand out (:mod:`tb_fmnist_plugin.event_blobs`). A run,
+tag or step that is not there raises :class:`tensorboard.errors.NotFoundError`
+(HTTP 404).
+
+The listing costs a constant number of provider calls whatever the number of
+runs and tags: one ``list_tensors`` and one ``list_blob_sequences``
+(:class:`Listing`), and for the series whose data changed since the last
+listing (all of them, the first time) one batched ``read_tensors`` and one
+``read_blob_sequences``. What is
+listed can be read: a series or step whose stored data the format refuses, or
+whose run or tag name the routes cannot take, is left out, and the problem
+logged once per series (:class:`~tb_fmnist_plugin.caches.SkipLog`).
 """
 from __future__ import annotations
 
 import dataclasses
-import logging
-import os
 import threading
-from collections import OrderedDict
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
 
-import numpy as np
 from tensorboard import errors
 from tensorboard.data import provider
 
-from tb_fmnist_plugin import metadata
-
-logger = logging.getLogger(__name__)
+from tb_fmnist_plugin import event_blobs, metadata, queries
+from tb_fmnist_plugin.caches import SkipLog, StampedCache
+from tb_fmnist_plugin.series import ListedSeries, MatrixSeries, MatrixValues, matrix_values
 
 #: ``downsample`` passed to the provider: larger than any plausible number of
 #: kept steps, so the provider returns every step it holds.
 READ_ALL = 10**9
+#: Decoded series kept between requests: at most this many, of at most this
+#: many bytes of stored values in all (a larger series is read every time).
+_VALUES_MAX_ENTRIES = 10_000
+_VALUES_MAX_BYTES = 256 * 1024 * 1024
+#: Listing entries (steps and last value of each series) kept between requests.
+_LISTED_MAX_ENTRIES = 1_000_000
+_LISTED_MAX_BYTES = 256 * 1024 * 1024
+#: Distinct metadata contents whose parse is remembered.
+_CONTENTS_MAX = 100_000
 
-def _cache_entries() -> int:
-    """Series kept between requests; ``TB_FMNIST_PLUGIN_CACHE_ENTRIES=0``
-    turns the cache off (used by the benchmark to measure cold reads)."""
-    try:
-        return max(0, int(os.environ.get("TB_FMNIST_PLUGIN_CACHE_ENTRIES", "16")))
-    except ValueError:
-        return 16
-
-
-#: Decoded series kept between requests (see :class:`ConfusionReader`).
-_CACHE_ENTRIES = _cache_entries()
-#: Series whose stored values exceed this many bytes are not cached.
-_CACHE_MAX_SERIES_BYTES = 64 * 1024 * 1024
-#: Bytes of stored values the whole cache may hold.
-_CACHE_MAX_TOTAL_BYTES = 256 * 1024 * 1024
+Key = Tuple[str, str, str]
 
 
 @dataclasses.dataclass(frozen=True)
-class MatrixSeries:
-    """A confusion-matrix tag of one run, as listed by the data provider."""
+class Listing:
+    """What the provider lists of this plugin's series at one moment (two
+    calls): ``{run: {tag: time series}}`` of its tensors and blob sequences."""
 
-    run: str
-    tag: str
-    num_classes: int
-    class_names: List[str]
-    description: str
-    max_step: Optional[int]
-    max_wall_time: Optional[float]
+    tensors: Dict[str, Dict[str, Any]]
+    blob_sequences: Dict[str, Dict[str, Any]]
 
-
-@dataclasses.dataclass(frozen=True)
-class MatrixValues:
-    """Every kept step of a matrix series, in ascending step order.
-
-    ``values[i]`` is the stored (possibly sparse) encoding of step
-    ``steps[i]``; :meth:`dense` decodes one step, :meth:`dense_range` several.
-    When a step was written more than once, the last write wins.
-    """
-
-    series: MatrixSeries
-    steps: np.ndarray
-    wall_times: np.ndarray
-    values: Tuple[np.ndarray, ...]
-
-    def position(self, step: int) -> int:
-        """Index of ``step`` in ``steps``; raises ``NotFoundError``."""
-        i = int(np.searchsorted(self.steps, step))
-        if i >= self.steps.size or int(self.steps[i]) != step:
-            raise errors.NotFoundError(f"step {step} not found for run {self.series.run!r}, tag {self.series.tag!r}")
-        return i
-
-    def dense(self, i: int) -> np.ndarray:
-        """The ``[n, n]`` int64 matrix of the ``i``-th kept step."""
-        return metadata.decode_matrix(self.values[i], self.series.num_classes)
-
-    def dense_range(self, start: int, stop: int) -> np.ndarray:
-        """The ``[stop - start, n, n]`` int64 matrices of kept steps."""
-        n = self.series.num_classes
-        out = np.empty((stop - start, n, n), dtype=np.int64)
-        for k, i in enumerate(range(start, stop)):
-            out[k] = self.dense(i)
-        return out
+    @property
+    def stamp(self) -> Hashable:
+        """Changes whenever any listed series gets new data."""
+        return (
+            tuple(sorted((r, t, s.max_step, s.max_wall_time) for r, tags in self.tensors.items() for t, s in tags.items())),
+            tuple(sorted((r, t, s.max_step, s.max_wall_time, s.max_length)
+                         for r, tags in self.blob_sequences.items() for t, s in tags.items())),
+        )
 
 
 @dataclasses.dataclass(frozen=True)
 class ExamplesStep:
-    """The per-cell examples of one step: parsed index and the sprite's key."""
+    """The per-cell examples of one step: parsed index and blob references."""
 
     step: int
     wall_time: float
     index: Dict[str, Any]
-    sprite_key: str
-
-
-def _ordered_unique_last(steps: np.ndarray) -> np.ndarray:
-    """Positions that keep the last occurrence of each step, ascending by step."""
-    order = np.argsort(steps, kind="stable")
-    sorted_steps = steps[order]
-    keep = np.ones(order.size, dtype=bool)
-    if order.size > 1:
-        keep[:-1] = sorted_steps[1:] != sorted_steps[:-1]
-    return order[keep]
+    refs: Tuple[Any, ...]
 
 
 class ConfusionReader:
     """Lists and reads this plugin's series through a ``DataProvider``.
 
-    Decoded matrix series are cached per (experiment, run, tag) and reused
-    while the provider reports the same ``max_step`` and ``max_wall_time``
-    for the series; any new event changes one of them. Listing a series is
-    one cheap metadata call, so a request for a single step does not
-    transfer every step's tensor again.
+    Decoded matrix series and listing entries are cached per (experiment,
+    run, tag) and reused while the provider reports the same ``max_step``
+    and ``max_wall_time`` for the series; any new event changes one of them.
+    ``logdir`` (TensorBoard's ``--logdir``) is only used for the blobs the
+    Rust data server cannot hand out.
     """
 
-    def __init__(self, data_provider: provider.DataProvider) -> None:
+    def __init__(self, data_provider: provider.DataProvider, logdir: Optional[str] = None) -> None:
         self._provider = data_provider
-        self._cache: "OrderedDict[Tuple[str, str, str], Tuple[Tuple[Any, ...], MatrixValues, int]]" = OrderedDict()
-        self._lock = threading.Lock()
+        self._logdir = logdir or None
+        self.skips = SkipLog()
+        self._values = StampedCache(_VALUES_MAX_ENTRIES, _VALUES_MAX_BYTES)
+        self._listed = StampedCache(_LISTED_MAX_ENTRIES, _LISTED_MAX_BYTES)
+        self._examples_listed = StampedCache(_LISTED_MAX_ENTRIES, _LISTED_MAX_BYTES)
+        self._contents: Dict[bytes, Tuple[Optional[Dict[str, Any]], Optional[str]]] = {}
+        # one listing refresh at a time: overlapping ones wait, then find it fresh
+        self._listing_lock = threading.Lock()
 
     # --- Listing ---------------------------------------------------------------
 
-    def list_matrix_series(self, ctx: Any, experiment_id: str) -> Dict[str, Dict[str, MatrixSeries]]:
-        """Every readable matrix series, as ``{run: {tag: MatrixSeries}}``."""
-        listing = self._provider.list_tensors(
+    def listing(self, ctx: Any, experiment_id: str) -> Listing:
+        """This plugin's series as the provider lists them now (two calls)."""
+        return Listing(
+            self._provider.list_tensors(ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME),
+            self._provider.list_blob_sequences(ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME),
+        )
+
+    def list_matrix_series(
+        self, ctx: Any, experiment_id: str, listing: Optional[Listing] = None
+    ) -> Dict[str, Dict[str, MatrixSeries]]:
+        """Every matrix series the routes can serve, ``{run: {tag: MatrixSeries}}``
+        (one provider call, none given a ``listing``)."""
+        tensors = listing.tensors if listing is not None else self._provider.list_tensors(
             ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME
         )
         result: Dict[str, Dict[str, MatrixSeries]] = {}
-        for run, tags in listing.items():
+        for run, tags in tensors.items():
             for tag, series in tags.items():
-                content = _content_of_kind(series, metadata.KIND_MATRIX)
-                if content is not None:
-                    result.setdefault(run, {})[tag] = _matrix_series(run, tag, series, content)
+                found = self._series_of_kind(run, tag, series, metadata.KIND_MATRIX)
+                if found is not None:
+                    result.setdefault(run, {})[tag] = _matrix_series(run, tag, series, found)
+        return result
+
+    def listed_series(self, ctx: Any, experiment_id: str, listing: Listing) -> Dict[str, Dict[str, ListedSeries]]:
+        """Every matrix series of ``listing`` with at least one readable step,
+        with its readable steps: ``{run: {tag: ListedSeries}}``. At most one
+        provider call (for the series with new data), whatever their number."""
+        with self._listing_lock:
+            matrices = self.list_matrix_series(ctx, experiment_id, listing)
+            every = [s for tags in matrices.values() for s in tags.values()]
+            fresh: Dict[Key, ListedSeries] = {}
+            stale: List[MatrixSeries] = []
+            for series in every:
+                hit = self._listed.get(_key(experiment_id, series), series.stamp)
+                if hit is None:
+                    stale.append(series)
+                else:
+                    fresh[_key(experiment_id, series)] = hit
+            if stale:
+                data = self._read(self._provider.read_tensors, ctx, experiment_id, stale)
+                for series in stale:
+                    values = matrix_values(series, data.get(series.run, {}).get(series.tag, []), self.skips)
+                    fresh[_key(experiment_id, series)] = self._keep(experiment_id, values)
+            current = set(fresh)
+            self._listed.retain(lambda key: key[0] != experiment_id or key in current)
+        result: Dict[str, Dict[str, ListedSeries]] = {}
+        for series in every:
+            entry = fresh[_key(experiment_id, series)]
+            if entry.steps:
+                result.setdefault(series.run, {})[series.tag] = entry
+            else:
+                self.skips.warn(series.run, series.tag, "none of its stored values is readable")
         return result
 
     def matrix_series(self, ctx: Any, experiment_id: str, run: str, tag: str) -> MatrixSeries:
-        """The one matrix series ``(run, tag)``; raises ``NotFoundError``."""
-        found = self._one_series(self._provider.list_tensors, ctx, experiment_id, run, tag, metadata.KIND_MATRIX)
-        if found is None:
-            if run not in self._provider_runs(ctx, experiment_id):
+        """The one matrix series ``(run, tag)`` (one provider call); raises
+        ``NotFoundError``, saying why when the series is there but unreadable."""
+        listing = self._list_one(self._provider.list_tensors, ctx, experiment_id, run, tag)
+        series = listing.get(run, {}).get(tag)
+        if series is None:
+            if run not in {r.run_name for r in self._provider.list_runs(ctx, experiment_id=experiment_id)}:
                 raise errors.NotFoundError(f"run {run!r} not found")
             raise errors.NotFoundError(f"tag {tag!r} not found in run {run!r}")
-        return _matrix_series(run, tag, *found)
-
-    def list_examples_series(self, ctx: Any, experiment_id: str) -> Dict[Tuple[str, str], str]:
-        """``{(run, matrix_tag): examples_tag}`` for every readable examples series."""
-        listing = self._provider.list_blob_sequences(
-            ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME
-        )
-        result: Dict[Tuple[str, str], str] = {}
-        for run, tags in listing.items():
-            for tag, series in tags.items():
-                content = _content_of_kind(series, metadata.KIND_EXAMPLES)
-                matrix_tag = None if content is None else content.get("matrix_tag")
-                if isinstance(matrix_tag, str):
-                    result[(run, matrix_tag)] = tag
-        return result
-
-    def _one_series(
-        self, list_series: Any, ctx: Any, experiment_id: str, run: str, tag: str, kind: str
-    ) -> Optional[Tuple[Any, Dict[str, Any]]]:
-        """``(listed series, parsed content)`` of the one series ``(run, tag)``
-        of ``kind``, as ``list_series`` (the provider's ``list_tensors`` or
-        ``list_blob_sequences``) lists it; None if there is none."""
-        listing = list_series(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=metadata.PLUGIN_NAME,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
-        )
-        series = listing.get(run, {}).get(tag)
-        content = None if series is None else _content_of_kind(series, kind)
-        return None if content is None else (series, content)
-
-    @staticmethod
-    def _read_all(read: Any, ctx: Any, experiment_id: str, runs: List[str], tags: List[str]) -> Dict[str, Any]:
-        """Every kept datum of ``runs`` x ``tags``, ``{run: {tag: [datum]}}``,
-        as ``read`` (the provider's ``read_tensors`` or ``read_blob_sequences``)
-        returns them."""
-        return read(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=metadata.PLUGIN_NAME,
-            downsample=READ_ALL,
-            run_tag_filter=provider.RunTagFilter(runs=runs, tags=tags),
-        )
-
-    def _provider_runs(self, ctx: Any, experiment_id: str) -> set:
-        return {r.run_name for r in self._provider.list_runs(ctx, experiment_id=experiment_id)}
+        content, problem = self._content(series.plugin_content)
+        if problem is not None:
+            raise errors.NotFoundError(f"tag {tag!r} of run {run!r} is unreadable: {problem}")
+        if content is None or content.get("kind") != metadata.KIND_MATRIX:
+            raise errors.NotFoundError(f"tag {tag!r} not found in run {run!r}")
+        return _matrix_series(run, tag, series, content)
 
     # --- Matrices ----------------------------------------------------------------
 
     def read_matrices(
         self, ctx: Any, experiment_id: str, run: str, tag: str, series: Optional[MatrixSeries] = None
     ) -> MatrixValues:
-        """Every kept step of ``(run, tag)``; raises ``NotFoundError``.
+        """Every readable kept step of ``(run, tag)``; raises ``NotFoundError``.
 
-        ``series`` is the listing of ``(run, tag)`` if the caller already has
-        a fresh one (saves a provider call per series when listing all).
+        Costs one provider call while the series is cached, two otherwise
+        (one less given ``series``, its fresh :meth:`matrix_series`).
         """
-        if series is None:
-            series = self.matrix_series(ctx, experiment_id, run, tag)
-        key = (experiment_id, run, tag)
-        stamp = (series.max_step, series.max_wall_time, series.num_classes)
-        with self._lock:
-            hit = self._cache.get(key)
-            if hit is not None and hit[0] == stamp:
-                self._cache.move_to_end(key)
-                return hit[1]
-        data = self._read_all(self._provider.read_tensors, ctx, experiment_id, [run], [tag])
-        datums = data.get(run, {}).get(tag, [])
-        steps = np.array([d.step for d in datums], dtype=np.int64)
-        wall_times = np.array([d.wall_time for d in datums], dtype=np.float64)
-        keep = np.array(
-            [i for i in _ordered_unique_last(steps) if _is_matrix_value(datums[i].numpy, series)],
-            dtype=np.int64,
-        )
-        values = tuple(np.asarray(datums[i].numpy) for i in keep)
-        result = MatrixValues(series, steps[keep], wall_times[keep], values)
-        size = sum(v.nbytes for v in values)
-        if _CACHE_ENTRIES and size <= _CACHE_MAX_SERIES_BYTES:
-            with self._lock:
-                self._cache[key] = (stamp, result, size)
-                self._cache.move_to_end(key)
-                total = sum(entry[2] for entry in self._cache.values())
-                while len(self._cache) > _CACHE_ENTRIES or total > _CACHE_MAX_TOTAL_BYTES:
-                    total -= self._cache.popitem(last=False)[1][2]
-        return result
+        series = series if series is not None else self.matrix_series(ctx, experiment_id, run, tag)
+        values = self._values.get(_key(experiment_id, series), series.stamp)
+        if values is None:
+            data = self._read(self._provider.read_tensors, ctx, experiment_id, [series])
+            values = matrix_values(series, data.get(run, {}).get(tag, []), self.skips)
+            self._keep(experiment_id, values)
+        if not values.steps.size:  # not listed either
+            problems = "; ".join(sorted(set(values.unreadable.values()))) or "no values"
+            raise errors.NotFoundError(f"tag {tag!r} of run {run!r} has no readable value: {problems}")
+        return values
+
+    def _keep(self, experiment_id: str, values: MatrixValues) -> ListedSeries:
+        """Cache a freshly read series and its listing entry."""
+        key, stamp = _key(experiment_id, values.series), values.series.stamp
+        listed = values.listed()
+        self._values.put(key, stamp, values, values.nbytes)
+        self._listed.put(key, stamp, listed, 16 * len(listed.steps) + values.nbytes // max(1, len(values.values)))
+        return listed
 
     # --- Examples -------------------------------------------------------------
 
-    def _examples_tag(self, ctx: Any, experiment_id: str, run: str, tag: str) -> Optional[str]:
-        candidate = metadata.examples_tag(tag)
-        found = self._one_series(
-            self._provider.list_blob_sequences, ctx, experiment_id, run, candidate, metadata.KIND_EXAMPLES
-        )
-        return None if found is None else candidate
+    def examples_steps(
+        self, ctx: Any, experiment_id: str, listing: Listing, matrices: Dict[str, Dict[str, ListedSeries]]
+    ) -> Dict[Tuple[str, str], List[int]]:
+        """``{(run, matrix_tag): [steps with examples, ascending]}`` for the
+        listed ``matrices`` (at most one provider call, for new data)."""
+        result: Dict[Tuple[str, str], List[int]] = {}
+        stale: List[Tuple[str, str, Hashable, str]] = []
+        current = set()
+        with self._listing_lock:
+            for run, tags in listing.blob_sequences.items():
+                run_matrices = {tag: listed.series for tag, listed in matrices.get(run, {}).items()}
+                for tag, series in tags.items():
+                    matrix_tag = self._examples_of(run, tag, series, run_matrices)
+                    if matrix_tag is None:
+                        continue
+                    stamp = (series.max_step, series.max_wall_time, series.max_length)
+                    current.add((experiment_id, run, tag))
+                    hit = self._examples_listed.get((experiment_id, run, tag), stamp)
+                    if hit is None:
+                        stale.append((run, tag, stamp, matrix_tag))
+                    else:
+                        result[(run, matrix_tag)] = hit
+            if stale:
+                data = self._read(self._provider.read_blob_sequences, ctx, experiment_id, stale)
+                for run, tag, stamp, matrix_tag in stale:
+                    steps = sorted({d.step for d in data.get(run, {}).get(tag, [])})
+                    self._examples_listed.put((experiment_id, run, tag), stamp, steps, 8 * len(steps) + 64)
+                    result[(run, matrix_tag)] = steps
+            self._examples_listed.retain(lambda key: key[0] != experiment_id or key in current)
+        return result
 
-    def read_examples(self, ctx: Any, experiment_id: str, run: str, tag: str, step: int) -> ExamplesStep:
-        """The examples of ``(run, tag)`` at ``step``; raises ``NotFoundError``."""
-        examples_tag = self._examples_tag(ctx, experiment_id, run, tag)
-        if examples_tag is None:
-            raise errors.NotFoundError(f"no examples for run {run!r}, tag {tag!r}")
-        data = self._read_all(self._provider.read_blob_sequences, ctx, experiment_id, [run], [examples_tag])
+    def _examples_of(self, run: str, tag: str, series: Any, matrices: Dict[str, MatrixSeries]) -> Optional[str]:
+        """The matrix tag an examples series illustrates, if that matrix is
+        listed and the two agree; None (a problem logged once) otherwise."""
+        content = self._series_of_kind(run, tag, series, metadata.KIND_EXAMPLES)
+        if content is None:
+            return None
+        matrix_tag = content["matrix_tag"]
+        if tag != metadata.examples_tag(matrix_tag):
+            self.skips.warn(run, tag, f"it names matrix tag {matrix_tag!r}, whose examples would be "
+                                      f"{metadata.examples_tag(matrix_tag)!r}")
+            return None
+        matrix = matrices.get(matrix_tag)
+        if matrix is None:
+            return None
+        if content["num_classes"] != matrix.num_classes:
+            self.skips.warn(run, tag, f"it has {content['num_classes']} classes, its matrix {matrix.num_classes}")
+            return None
+        return matrix_tag
+
+    def read_examples(self, ctx: Any, experiment_id: str, series: MatrixSeries, step: int) -> ExamplesStep:
+        """The examples of the matrix ``series`` at ``step``; raises ``NotFoundError``."""
+        run, tag = series.run, metadata.examples_tag(series.tag)
+        listing = self._list_one(self._provider.list_blob_sequences, ctx, experiment_id, run, tag)
+        if self._examples_of(run, tag, listing.get(run, {}).get(tag), {series.tag: series}) is None:
+            raise errors.NotFoundError(f"no examples for run {run!r}, tag {series.tag!r}")
+        data = self._read(self._provider.read_blob_sequences, ctx, experiment_id, [(run, tag)])
         match = None
-        for datum in data.get(run, {}).get(examples_tag, []):
+        for datum in data.get(run, {}).get(tag, []):
             if datum.step == step:
                 match = datum  # last write of a step wins
         if match is None:
-            raise errors.NotFoundError(f"no examples at step {step} for run {run!r}, tag {tag!r}")
-        refs = match.values
-        if len(refs) <= max(metadata.EXAMPLES_INDEX_BLOB, metadata.EXAMPLES_SPRITE_BLOB):
-            raise errors.NotFoundError(f"examples at step {step} are incomplete")
-        blob = self._provider.read_blob(ctx, blob_key=refs[metadata.EXAMPLES_INDEX_BLOB].blob_key)
+            raise errors.NotFoundError(f"no examples at step {step} for run {run!r}, tag {series.tag!r}")
+        refs = tuple(match.values)
+        blob = self._blob(ctx, run, tag, step, refs, metadata.EXAMPLES_INDEX_BLOB)
         try:
-            index = metadata.decode_examples_index(blob)
+            index = metadata.decode_examples_index(blob, series.num_classes)
         except ValueError as error:
-            logger.warning("%s: unreadable examples at %s/%s step %d: %s", metadata.PLUGIN_NAME, run, tag, step, error)
-            raise errors.NotFoundError(f"examples at step {step} are unreadable") from None
-        return ExamplesStep(step, match.wall_time, index, refs[metadata.EXAMPLES_SPRITE_BLOB].blob_key)
+            self.skips.warn(run, tag, str(error), what=f"the examples at step {step} (and any other with the same "
+                                                       "problem)")
+            raise errors.NotFoundError(f"the stored examples at step {step} are unreadable: {error}") from None
+        return ExamplesStep(step, match.wall_time, index, refs)
 
-    def examples_steps(self, ctx: Any, experiment_id: str) -> Dict[Tuple[str, str], List[int]]:
-        """``{(run, matrix_tag): [steps with examples, ascending]}``."""
-        tags = self.list_examples_series(ctx, experiment_id)
-        if not tags:
-            return {}
-        runs = sorted({run for run, _ in tags})
-        data = self._read_all(
-            self._provider.read_blob_sequences, ctx, experiment_id, runs, sorted(set(tags.values()))
+    def read_sprite(self, ctx: Any, experiment_id: str, series: MatrixSeries, step: int) -> bytes:
+        """The PNG sprite of the examples of ``series`` at ``step``."""
+        found = self.read_examples(ctx, experiment_id, series, step)
+        return self._blob(ctx, series.run, metadata.examples_tag(series.tag), step, found.refs,
+                          metadata.EXAMPLES_SPRITE_BLOB)
+
+    def _blob(self, ctx: Any, run: str, tag: str, step: int, refs: Sequence[Any], position: int) -> bytes:
+        """Blob ``position`` of the examples value ``refs`` of ``(run, tag)`` at ``step``."""
+        if len(refs) <= max(metadata.EXAMPLES_INDEX_BLOB, metadata.EXAMPLES_SPRITE_BLOB):
+            raise errors.NotFoundError(f"the stored examples at step {step} are incomplete")
+        try:
+            return self._provider.read_blob(ctx, blob_key=refs[position].blob_key)
+        except errors.InvalidArgumentError:
+            if self._logdir is None or not event_blobs.key_cannot_name(run, tag):
+                raise
+        blobs = event_blobs.read_blob_sequence(self._logdir, run, tag, step)
+        if blobs is None or len(blobs) <= position:
+            raise errors.NotFoundError(f"the stored examples at step {step} are unreadable")
+        return blobs[position]
+
+    # --- Provider calls and metadata -------------------------------------------
+
+    def _series_of_kind(self, run: str, tag: str, series: Any, kind: str) -> Optional[Dict[str, Any]]:
+        """Parsed content of a listed series of ``kind`` the routes can serve;
+        None otherwise (a problem logged once per series)."""
+        if series is None:
+            return None
+        content, problem = self._content(series.plugin_content)
+        if content is None or content.get("kind") != kind:
+            if problem is not None:
+                self.skips.warn(run, tag, problem)
+            return None
+        for what, name in (("run", run), ("tag", tag)):
+            problem = queries.name_problem(name)
+            if problem is not None:
+                self.skips.warn(run, tag, f"its {what} name {problem}")
+                return None
+        return content
+
+    def _content(self, raw: bytes) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+        """:func:`metadata.read_plugin_content`, remembered per distinct content."""
+        raw = bytes(raw)
+        found = self._contents.get(raw)
+        if found is None:
+            found = metadata.read_plugin_content(raw)
+            if len(self._contents) >= _CONTENTS_MAX:
+                self._contents.clear()
+            self._contents[raw] = found
+        return found
+
+    def _list_one(self, list_series: Any, ctx: Any, experiment_id: str, run: str, tag: str) -> Dict[str, Any]:
+        """``list_series`` (``list_tensors`` or ``list_blob_sequences``) of one series."""
+        return list_series(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
         )
-        result: Dict[Tuple[str, str], List[int]] = {}
-        for (run, matrix_tag), examples_tag in tags.items():
-            datums = data.get(run, {}).get(examples_tag, [])
-            result[(run, matrix_tag)] = sorted({d.step for d in datums})
-        return result
 
-    def read_blob(self, ctx: Any, blob_key: str) -> bytes:
-        """Bytes of one blob (e.g. a sprite PNG)."""
-        return self._provider.read_blob(ctx, blob_key=blob_key)
-
-
-def _is_matrix_value(value: Any, series: MatrixSeries) -> bool:
-    """Whether a stored value has a matrix layout; logs and skips it if not."""
-    if metadata.is_matrix_value(value, series.num_classes):
-        return True
-    logger.warning(
-        "%s: skipping a value of shape %s in %s/%s (expected %d classes)",
-        metadata.PLUGIN_NAME, np.shape(value), series.run, series.tag, series.num_classes,
-    )
-    return False
+    @staticmethod
+    def _read(read: Any, ctx: Any, experiment_id: str, series: Sequence[Any]) -> Dict[str, Any]:
+        """Every kept datum of ``series`` (each a ``MatrixSeries`` or a tuple
+        starting ``(run, tag)``) in one call of ``read`` (the provider's
+        ``read_tensors`` or ``read_blob_sequences``): ``{run: {tag: [datum]}}``,
+        possibly with more series than asked (the filter is runs x tags)."""
+        pairs = [(s.run, s.tag) if isinstance(s, MatrixSeries) else (s[0], s[1]) for s in series]
+        return read(
+            ctx,
+            experiment_id=experiment_id,
+            plugin_name=metadata.PLUGIN_NAME,
+            downsample=READ_ALL,
+            run_tag_filter=provider.RunTagFilter(runs={r for r, _ in pairs}, tags={t for _, t in pairs}),
+        )
 
 
-def _content_of_kind(series: Any, kind: str) -> Optional[Dict[str, Any]]:
-    """Parsed metadata content of a listed series, if it is of ``kind``."""
-    content = metadata.parse_plugin_content(series.plugin_content)
-    return content if content is not None and content.get("kind") == kind else None
+def _key(experiment_id: str, series: MatrixSeries) -> Key:
+    return (experiment_id, series.run, series.tag)
 
 
 def _matrix_series(run: str, tag: str, series: Any, content: Dict[str, Any]) -> MatrixSeries:
@@ -310,7 +355,7 @@ def _matrix_series(run: str, tag: str, series: Any, content: Dict[str, Any]) -> 
         run=run,
         tag=tag,
         num_classes=int(content["num_classes"]),
-        class_names=[str(name) for name in content["class_names"]],
+        class_names=list(content["class_names"]),
         description=series.description or "",
         max_step=series.max_step,
         max_wall_time=series.max_wall_time,

@@ -5,51 +5,51 @@ One ``*_impl(ctx, experiment, ...)`` method per route of
 TensorBoard's own plugins: the route parses the request and encodes the
 answer; the method here reads through :class:`~tb_fmnist_plugin.reader.ConfusionReader`,
 computes with :mod:`tb_fmnist_plugin.metrics`, and raises
-``tensorboard.errors.NotFoundError`` (404) or ``InvalidArgumentError`` (400).
+``tensorboard.errors.NotFoundError`` (404), ``InvalidArgumentError`` (400) or
+:class:`ResponseTooLargeError` (413, an answer over ``MAX_RESPONSE_BYTES``).
 Ratios are already rounded as the API gives them (:mod:`tb_fmnist_plugin.json_encoding`).
 """
 from __future__ import annotations
 
-import contextlib
-import logging
 import urllib.parse
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
-import numpy as np
 from tensorboard import errors
 
 from tb_fmnist_plugin import metadata, metrics, queries
 from tb_fmnist_plugin.json_encoding import ratios
-from tb_fmnist_plugin.reader import ConfusionReader, MatrixValues
-
-logger = logging.getLogger(__name__)
+from tb_fmnist_plugin.reader import ConfusionReader, Listing
+from tb_fmnist_plugin.series import MatrixSeries, MatrixValues
 
 #: Default and largest ``n`` of ``top_confusions``.
 TOP_N_DEFAULT = 10
 TOP_N_MAX = 1000
 #: ``tags`` with ``with_latest`` carries the last matrix of each series of at
-#: most this many classes (what the tab draws first).
+#: most this many classes (what the tab draws first), up to this many cells
+#: in all (a sweep of hundreds of runs: the tab asks /matrix for the rest).
 LATEST_MAX_CLASSES = 100
-#: Steps decoded at once by ``metrics_series`` (bounds memory for 1,000 classes).
-_SERIES_CHUNK_ELEMENTS = 8_000_000
+LATEST_MAX_CELLS = 1_000_000
+#: Largest JSON answer, in bytes, a route builds; larger ones are refused
+#: (``ResponseTooLargeError``) instead of taking the server's memory.
+MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 _SERIES_METRICS = ("accuracy", "precision", "recall", "f1", "support")
+#: JSON bytes per step and class of ``metrics_series`` (4 ratios, a count).
+_SERIES_BYTES_PER_CLASS = 4 * 9 + 12
 
 
-@contextlib.contextmanager
-def _unreadable_is_not_found(values: MatrixValues, message: str) -> Iterator[None]:
-    """Turn a matrix that fails to decode into a logged 404 with ``message``."""
-    try:
-        yield
-    except ValueError as error:
-        series = values.series
-        logger.warning("%s: unreadable matrix in %s/%s: %s", metadata.PLUGIN_NAME, series.run, series.tag, error)
-        raise errors.NotFoundError(message) from None
+class ResponseTooLargeError(errors.PublicError):
+    """An answer larger than ``MAX_RESPONSE_BYTES`` (HTTP 413)."""
+
+    http_code = 413
 
 
-def _dense(values: MatrixValues, i: int) -> np.ndarray:
-    """The ``i``-th kept matrix of a series; 404 if it does not decode."""
-    with _unreadable_is_not_found(values, "the stored matrix at this step is unreadable"):
-        return values.dense(i)
+def _bounded(estimate: int, what: str) -> None:
+    """Refuse an answer of about ``estimate`` bytes if over the bound."""
+    if estimate > MAX_RESPONSE_BYTES:
+        raise ResponseTooLargeError(
+            f"{what} would be about {estimate / 1e6:,.0f} MB of JSON; the plugin answers at most "
+            f"{MAX_RESPONSE_BYTES / 1e6:,.0f} MB"
+        )
 
 
 class ConfusionViews:
@@ -70,70 +70,92 @@ class ConfusionViews:
             raise errors.NotFoundError("TensorBoard has no data provider")
         return self._reader_or_none
 
-    def _step(self, ctx: Any, experiment: str, run: str, tag: str, step: int) -> Tuple[MatrixValues, int]:
+    def series(self, ctx: Any, experiment: str, run: str, tag: str) -> MatrixSeries:
+        """The matrix series ``(run, tag)`` as listed now (one provider call;
+        404 if there is none); its ``stamp`` changes with its data. Passed to
+        ``matrix_impl`` or ``metrics_series_impl``, it saves their own call."""
+        return self._reader.matrix_series(ctx, experiment, run, tag)
+
+    def _step(
+        self, ctx: Any, experiment: str, run: str, tag: str, step: int, series: Optional[MatrixSeries] = None
+    ) -> Tuple[MatrixValues, int]:
         """The series ``(run, tag)`` and the position of ``step`` in it."""
-        values = self._reader.read_matrices(ctx, experiment, run, tag)
+        values = self._reader.read_matrices(ctx, experiment, run, tag, series)
         return values, values.position(step)
 
-    def tags_impl(self, ctx: Any, experiment: str, *, with_latest: bool = False) -> Dict[str, Any]:
-        """Every run and matrix tag with its steps; with ``with_latest`` also
-        the last matrix of each series of at most ``LATEST_MAX_CLASSES``
-        classes, so the tab draws without a second round trip."""
+    def listing(self, ctx: Any, experiment: str) -> Listing:
+        """What the provider lists now (two calls); its ``stamp`` changes
+        whenever ``tags_impl`` would answer differently."""
+        return self._reader.listing(ctx, experiment)
+
+    def tags_impl(
+        self, ctx: Any, experiment: str, *, with_latest: bool = False, listing: Optional[Listing] = None
+    ) -> Dict[str, Any]:
+        """Every run and matrix tag with its readable steps; with
+        ``with_latest`` also the last matrix of each series of at most
+        ``LATEST_MAX_CLASSES`` classes (up to ``LATEST_MAX_CELLS`` cells in
+        all), so the tab draws without a second round trip. A constant number
+        of provider calls, whatever the number of runs and tags (none but the
+        reads of new data given a fresh ``listing``)."""
         reader = self._reader
-        listing = reader.list_matrix_series(ctx, experiment)
-        examples = reader.examples_steps(ctx, experiment) if listing else {}
+        listing = listing if listing is not None else reader.listing(ctx, experiment)
+        matrices = reader.listed_series(ctx, experiment, listing)
+        examples = reader.examples_steps(ctx, experiment, listing, matrices) if matrices else {}
         limit = self._samples_limit
         runs: Dict[str, Any] = {}
         latest: Dict[str, Dict[str, Any]] = {}
-        for run in sorted(listing):
+        cells_left = LATEST_MAX_CELLS
+        for run in sorted(matrices):
             tags: Dict[str, Any] = {}
-            for tag in sorted(listing[run]):
-                values = reader.read_matrices(ctx, experiment, run, tag, listing[run][tag])
-                series = values.series
-                steps = values.steps.tolist()
+            for tag in sorted(matrices[run]):
+                listed = matrices[run][tag]
+                series = listed.series
                 examples_steps = examples.get((run, tag), [])
                 tags[tag] = {
                     "num_classes": series.num_classes,
                     "class_names": series.class_names,
                     "description": series.description,
-                    "steps": steps,
-                    "wall_times": values.wall_times.tolist(),
+                    "steps": listed.steps,
+                    "wall_times": listed.wall_times,
                     "examples_steps": examples_steps,
                     "samples_limit": limit,
                     "possibly_sampled": limit is not None
-                    and (len(steps) >= limit or len(examples_steps) >= limit),
+                    and (len(listed.steps) >= limit or len(examples_steps) >= limit),
                 }
-                if with_latest and steps and series.num_classes <= LATEST_MAX_CLASSES:
-                    # the series was decoded above; this only densifies one step
-                    try:
-                        rows = values.dense(len(steps) - 1)
-                    except ValueError:
-                        continue  # unreadable: the tab asks /matrix and shows its error
+                cells = series.num_classes**2
+                if with_latest and series.num_classes <= LATEST_MAX_CLASSES and cells <= cells_left:
+                    # checked when read; past the budget the tab asks /matrix
+                    rows = metadata.decode_matrix(listed.last_value, series.num_classes, checked=True)
                     latest.setdefault(run, {})[tag] = rows.tolist()
+                    cells_left -= cells
             runs[run] = tags
         payload: Dict[str, Any] = {"runs": runs}
         if with_latest:
             payload["latest"] = latest
         return payload
 
-    def matrix_impl(self, ctx: Any, experiment: str, run: str, tag: str, step: int) -> Dict[str, Any]:
+    def matrix_impl(
+        self, ctx: Any, experiment: str, run: str, tag: str, step: int, series: Optional[MatrixSeries] = None
+    ) -> Dict[str, Any]:
         """The matrix at ``step``; ``"matrix"`` is an ``[n, n]`` int64 array."""
-        values, i = self._step(ctx, experiment, run, tag, step)
+        values, i = self._step(ctx, experiment, run, tag, step, series)
         series = values.series
+        matrix = values.dense(i)
+        _bounded(matrix.size * (len(str(int(matrix.max(initial=0)))) + 1), "this matrix")
         return {
             "run": series.run,
             "tag": series.tag,
             "step": int(values.steps[i]),
             "wall_time": float(values.wall_times[i]),
             "class_names": series.class_names,
-            "matrix": _dense(values, i),
+            "matrix": matrix,
         }
 
     def metrics_impl(self, ctx: Any, experiment: str, run: str, tag: str, step: int) -> Dict[str, Any]:
         """Accuracy and per-class metrics at ``step`` (NaN ratios are None)."""
         values, i = self._step(ctx, experiment, run, tag, step)
         series = values.series
-        matrix = _dense(values, i)
+        matrix = values.dense(i)
         result = metrics.per_class_metrics(matrix)
         confused_index, confused_count = metrics.most_confused_with(matrix)
         precision, recall, f1 = ratios(result["precision"]), ratios(result["recall"]), ratios(result["f1"])
@@ -164,48 +186,36 @@ class ConfusionViews:
             "classes": classes,
         }
 
-    def metrics_series_impl(self, ctx: Any, experiment: str, run: str, tag: str) -> Dict[str, Any]:
+    def metrics_series_impl(
+        self, ctx: Any, experiment: str, run: str, tag: str, series: Optional[MatrixSeries] = None
+    ) -> Dict[str, Any]:
         """Metrics at every kept step: ``"accuracy"`` ``[steps]`` and
         ``"precision"``, ``"recall"``, ``"f1"`` ``[steps, n]`` float arrays (NaN
         for a zero denominator), ``"support"`` ``[steps, n]`` int64."""
-        values = self._reader.read_matrices(ctx, experiment, run, tag)
+        values = self._reader.read_matrices(ctx, experiment, run, tag, series)
         series = values.series
-        n = series.num_classes
-        count = values.steps.size
-        chunk = max(1, _SERIES_CHUNK_ELEMENTS // (n * n))
-        parts: Dict[str, List[np.ndarray]] = {key: [] for key in _SERIES_METRICS}
-        for start in range(0, count, chunk):
-            with _unreadable_is_not_found(values, "a stored matrix of this series is unreadable"):
-                stacked = values.dense_range(start, min(count, start + chunk))
-            result = metrics.per_class_metrics(stacked)
-            for key, chunks in parts.items():
-                chunks.append(result[key])
-        empty = {"accuracy": np.zeros(0), "support": np.zeros((0, n), dtype=np.int64)}
+        _bounded(values.steps.size * series.num_classes * _SERIES_BYTES_PER_CLASS, "the metrics of this series")
+        result = metrics.metrics_from_marginals(*values.marginals())
         payload: Dict[str, Any] = {
             "run": series.run,
             "tag": series.tag,
             "class_names": series.class_names,
             "steps": values.steps.tolist(),
         }
-        for key in _SERIES_METRICS:
-            payload[key] = np.concatenate(parts[key]) if parts[key] else empty.get(key, np.zeros((0, n)))
+        payload.update((key, result[key]) for key in _SERIES_METRICS)
         return payload
 
     def cell_series_impl(
         self, ctx: Any, experiment: str, run: str, tag: str, true: int, predicted: int
     ) -> Dict[str, Any]:
-        """Count of cell ``(true, predicted)`` and of row ``true`` at every kept step."""
+        """Count of cell ``(true, predicted)`` and of row ``true`` at every readable kept step."""
         values = self._reader.read_matrices(ctx, experiment, run, tag)
         n = values.series.num_classes
         true = queries.class_index("true", true, n)
         predicted = queries.class_index("predicted", predicted, n)
-        counts: List[int] = []
-        row_totals: List[int] = []
-        for i in range(values.steps.size):
-            matrix = _dense(values, i)
-            counts.append(int(matrix[true, predicted]))
-            row_totals.append(int(matrix[true].sum()))
-        return {"steps": values.steps.tolist(), "counts": counts, "row_totals": row_totals}
+        row_totals = values.marginals()[1][:, true]
+        counts = values.cell_counts(true, predicted)
+        return {"steps": values.steps.tolist(), "counts": counts.tolist(), "row_totals": row_totals.tolist()}
 
     def top_confusions_impl(
         self, ctx: Any, experiment: str, run: str, tag: str, step: int, n: int = TOP_N_DEFAULT
@@ -214,7 +224,7 @@ class ConfusionViews:
         values, i = self._step(ctx, experiment, run, tag, step)
         n = queries.int_in_range("n", n, 1, TOP_N_MAX)
         names = values.series.class_names
-        matrix = _dense(values, i)
+        matrix = values.dense(i)
         row_totals = matrix.sum(axis=1).tolist()
         top = metrics.top_confusions(matrix, n)
         shares = ratios([count / row_totals[t] for t, _, count in top])
@@ -237,7 +247,7 @@ class ConfusionViews:
         """The example images of cell ``(true, predicted)`` at ``step``: their
         tiles in the sprite and a URL of the sprite relative to ``examples``."""
         series = self._reader.matrix_series(ctx, experiment, run, tag)
-        found = self._reader.read_examples(ctx, experiment, run, tag, step)
+        found = self._reader.read_examples(ctx, experiment, series, step)
         true = queries.class_index("true", true, series.num_classes)
         predicted = queries.class_index("predicted", predicted, series.num_classes)
         index = found.index
@@ -269,6 +279,5 @@ class ConfusionViews:
 
     def sprite_impl(self, ctx: Any, experiment: str, run: str, tag: str, step: int) -> bytes:
         """The PNG sprite sheet of the examples at ``step``."""
-        self._reader.matrix_series(ctx, experiment, run, tag)
-        found = self._reader.read_examples(ctx, experiment, run, tag, step)
-        return self._reader.read_blob(ctx, found.sprite_key)
+        series = self._reader.matrix_series(ctx, experiment, run, tag)
+        return self._reader.read_sprite(ctx, experiment, series, step)

@@ -109,13 +109,16 @@ def test_tags_lists_runs_tags_steps_and_examples(views):
         "possibly_sampled": False,
     }
     assert runs[RUN]["no_examples"]["class_names"] == ["0", "1"]
-    assert runs["broken"][TAG]["steps"] == [0, 1]  # step 2 has no matrix layout: skipped
+    assert runs["broken"][TAG]["steps"] == [0]  # steps 1 and 2 are unreadable: not listed
 
 
 def test_tags_with_latest_carries_each_last_readable_matrix(views):
     body = views.tags_impl(CTX, EID, with_latest=True)
     assert body["runs"] == views.tags_impl(CTX, EID)["runs"]
-    assert body["latest"] == {RUN: {TAG: matrix_at(STEPS[-1]).tolist(), "no_examples": [[3, 0], [0, 3]]}}
+    assert body["latest"] == {
+        RUN: {TAG: matrix_at(STEPS[-1]).tolist(), "no_examples": [[3, 0], [0, 3]]},
+        "broken": {TAG: [[4, 1], [2, 3]]},  # its last readable step (0); 1 and 2 are unreadable
+    }
     assert "latest" not in views.tags_impl(CTX, EID)
 
 
@@ -162,13 +165,14 @@ def test_unknown_run_tag_or_step_is_not_found(views, run, tag, step, message):
             impl(CTX, EID, run, tag, step)
 
 
-def test_an_unreadable_matrix_is_not_found(views, caplog):
+def test_an_unreadable_matrix_is_not_found_and_skipped_in_series(logdir, caplog):
+    views = ConfusionViews(ConfusionReader(load_provider(logdir)), samples_limit=None)
     np.testing.assert_array_equal(views.matrix_impl(CTX, EID, "broken", TAG, 0)["matrix"], [[4, 1], [2, 3]])
-    with caplog.at_level(logging.WARNING, logger="tb_fmnist_plugin.views"):
-        with pytest.raises(errors.NotFoundError, match="stored matrix at this step is unreadable"):
+    with caplog.at_level(logging.WARNING):
+        with pytest.raises(errors.NotFoundError, match="stored matrix at this step is unreadable: a sparse index"):
             views.matrix_impl(CTX, EID, "broken", TAG, 1)
-        with pytest.raises(errors.NotFoundError, match="a stored matrix of this series is unreadable"):
-            views.metrics_series_impl(CTX, EID, "broken", TAG)
+        assert views.metrics_series_impl(CTX, EID, "broken", TAG)["steps"] == [0]  # not a 404 for the series
+        assert views.cell_series_impl(CTX, EID, "broken", TAG, 0, 1) == {"steps": [0], "counts": [1], "row_totals": [5]}
     assert any("out of range" in record.getMessage() for record in caplog.records)
 
 
@@ -277,12 +281,29 @@ def test_examples_errors(views):
 
 
 def test_format_knows_matrix_layouts_and_tile_offsets():
-    assert metadata.is_matrix_value(np.zeros((3, 3), dtype=np.int32), 3)
-    assert metadata.is_matrix_value(np.array([0, 5, 8, 1], dtype=np.int64), 3)  # sparse pairs
-    assert not metadata.is_matrix_value(np.zeros((3, 3), dtype=np.int32), 2)
-    assert not metadata.is_matrix_value(np.array([0, 5, 8]), 3)  # odd length: no pairs
-    assert not metadata.is_matrix_value(np.zeros((2, 2), dtype=np.float32), 2)
+    assert metadata.matrix_value_problem(np.zeros((3, 3), dtype=np.int32), 3) is None
+    assert metadata.matrix_value_problem(np.array([0, 5, 8, 1], dtype=np.int64), 3) is None  # sparse pairs
+    assert "does not match 2 classes" in metadata.matrix_value_problem(np.zeros((3, 3), dtype=np.int32), 2)
+    assert "nor sparse pairs" in metadata.matrix_value_problem(np.array([0, 5, 8]), 3)  # odd length
+    assert "float32" in metadata.matrix_value_problem(np.zeros((2, 2), dtype=np.float32), 2)
+    assert "not strictly ascending" in metadata.matrix_value_problem(np.array([5, 1, 0, 2]), 3)
+    for value in (np.array([[0, 4, 2], [1, 9, 0], [3, 0, 7]]), np.array([1, 4, 2, 2, 3, 1, 4, 9, 8, 7])):
+        index, counts = metadata.matrix_cells(value, 3)
+        rebuilt = np.zeros(9, dtype=np.int64)
+        rebuilt[index] = counts
+        np.testing.assert_array_equal(rebuilt.reshape(3, 3), metadata.decode_matrix(value, 3))
+        assert (np.diff(index) > 0).all()
     index = {"tile_width": 28, "tile_height": 20, "columns": 5}
     assert metadata.sprite_grid(index) == (28, 20, 5)
     assert [metadata.tile_offset(index, t) for t in (0, 4, 5, 13)] == [(0, 0), (112, 0), (0, 20), (84, 40)]
     assert metadata.sprite_grid({"tile_width": 8, "tile_height": 8, "columns": 0}) == (8, 8, 1)
+
+
+def test_series_metrics_are_exact_for_counts_past_float_precision():
+    """Sums of counts near the format's limit stay exact (int64, not float)."""
+    big = np.array([[2**60, 3], [2**60, 2**61 + 1]])
+    cells = [(np.flatnonzero(big), big.reshape(-1))]
+    correct, support, predicted = metrics.cell_marginals(cells, 2)
+    assert support.tolist() == [[2**60 + 3, 2**60 + 2**61 + 1]] and predicted.tolist() == [[2**61, 2**61 + 4]]
+    assert correct.tolist() == [[2**60, 2**61 + 1]]
+    assert metrics.per_class_metrics(big)["support"].tolist() == support[0].tolist()

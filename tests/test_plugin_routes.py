@@ -32,9 +32,10 @@ STEPS = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22]
 EXAMPLE_STEPS = [4, 10]
 
 
-def make_app(logdir: str, argv=()):
+def make_app(logdir: str, argv=(), provider_class=tb_data_provider.MultiplexerDataProvider):
     """TensorBoard's WSGI app over ``logdir`` as the CLI would build it with
-    ``--load_fast=false`` (flags fixed by the loaders), loaded synchronously."""
+    ``--load_fast=false`` (flags fixed by the loaders), loaded synchronously;
+    ``provider_class`` is the data provider (a subclass, e.g. counting calls)."""
     loaders = [core_plugin.CorePluginLoader, ConfusionLoader]
     tb = program.TensorBoard(plugins=loaders)
     tb.configure(argv=["tensorboard", "--logdir", logdir, "--load_fast=false", *argv])
@@ -43,7 +44,7 @@ def make_app(logdir: str, argv=()):
     multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance=guidance)
     multiplexer.AddRunsFromDirectory(logdir)
     multiplexer.Reload()
-    provider = tb_data_provider.MultiplexerDataProvider(multiplexer, logdir)
+    provider = provider_class(multiplexer, logdir)
     app = application.TensorBoardWSGIApp(tb.flags, loaders, provider)
     return Client(app), multiplexer, tb.flags
 
