@@ -7,14 +7,18 @@ histogram loop, training the reference Fashion-MNIST CNN on random data.
 Configurations run interleaved step by step (each keeps its own model, optimizer
 and step count), so machine load affects them alike; ratios are to the
 no-hooks configuration of the same rounds. A separate phase measures the
-process's resident memory over N steps with attach_hooks.
+process's resident memory over N steps with attach_hooks, and
+``--peak-memory`` measures how much a logging step raises the peak resident
+memory of a ~48M-parameter model (each configuration in a fresh process).
 """
 from __future__ import annotations
 
 import argparse
 import gc
 import os
+import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,8 +29,8 @@ import torch
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
-from tb_fmnist_plugin.hooks import attach_hooks
 from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
+from tb_fmnist_plugin.hooks import attach_hooks
 
 LOG_EVERY = 100
 
@@ -100,6 +104,59 @@ def rss_mb() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
+#: Configurations of the peak-memory phase: name -> attach_hooks keywords (None: no hooks).
+PEAK_CONFIGS = {"no hooks": None, "defaults": {}, "log_updates=False": {"log_updates": False}}
+PEAK_WIDTH = 23552  # Linear(1024, W) + Linear(W, 1024): 48.2M parameters, largest tensor 24.1M elements
+
+
+def peak_rss_mb() -> float:
+    """The process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def peak_worker(name: str) -> None:
+    """One process: plain steps of the large MLP, then one logging step;
+    prints how much the logging step raised the peak resident memory."""
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(1024, PEAK_WIDTH), nn.ReLU(), nn.Linear(PEAK_WIDTH, 1024))
+    optimizer = torch.optim.SGD(model.parameters(), lr=1e-3)
+    images, targets = torch.randn(8, 1024), torch.randn(8, 1024)
+    options = PEAK_CONFIGS[name]
+    with tempfile.TemporaryDirectory() as logdir:
+        writer = SummaryWriter(logdir)
+        monitor = None
+        if options is not None:
+            monitor = attach_hooks(model, writer, optimizer=optimizer, log_every=1000, log_graph=False, **options)
+            monitor.step = 1  # the first steps are not logging steps
+
+        def step() -> None:
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(images), targets).backward()
+            optimizer.step()
+
+        for _ in range(3):
+            step()
+        before = peak_rss_mb()
+        if monitor is not None:
+            monitor.step = 1000
+        step()
+        after = peak_rss_mb()
+        if monitor is not None:
+            monitor.remove()
+        writer.close()
+    parameters = sum(p.numel() for p in model.parameters())
+    print(f"{name:<20} {parameters / 1e6:.1f}M parameters: peak RSS {before:.1f} MB -> {after:.1f} MB "
+          f"(logging step +{after - before:.1f} MB)")
+
+
+def peak_memory() -> None:
+    """Every peak-memory configuration, each in a fresh process."""
+    print("peak resident memory of one logging step (SGD, batch 8, CPU; each line a fresh process)")
+    for name in PEAK_CONFIGS:
+        subprocess.run([sys.executable, os.path.abspath(__file__), "--peak-worker", name], check=True)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer rounds and memory steps")
@@ -110,7 +167,16 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--skip-wandb", action="store_true")
+    parser.add_argument("--peak-memory", action="store_true",
+                        help="only measure a logging step's peak memory on a ~48M-parameter model")
+    parser.add_argument("--peak-worker", choices=list(PEAK_CONFIGS), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.peak_worker:
+        peak_worker(args.peak_worker)
+        return 0
+    if args.peak_memory:
+        peak_memory()
+        return 0
     rounds = args.rounds or (3 if args.quick else 10)
     memory_steps = args.memory_steps if args.memory_steps is not None else (1000 if args.quick else 5000)
     torch.set_num_threads(args.threads)

@@ -4,9 +4,13 @@ Modules, one job each: :mod:`.options` (the options, checked once),
 :mod:`.wrappers` (the model and optimizer inside framework wrappers),
 :mod:`.stats` (statistics on the device), :mod:`.rows` (a logging step's
 statistics and their tags), :mod:`.training` (forward/gradient/optimizer hooks,
-step counting), :mod:`.graph` (the graph, once), :mod:`.evaluation` and
-:mod:`.topk` (confusion counts and example candidates), :mod:`.grid` (labeled
-image grids), :mod:`.distributed` (cross-rank reduction), :mod:`.output`
+step counting), :mod:`.forwards` (which forwards are training steps; hook code
+outside compiled graphs), :mod:`.activations` (per-module activation hooks),
+:mod:`.parameters` (weight/gradient/update statistics), :mod:`.sharded`
+(FSDP2 DTensor parameters), :mod:`.amp` (GradScaler), :mod:`.graph` (the graph, once), :mod:`.evaluation` and
+:mod:`.topk` (confusion counts and example candidates), :mod:`.calibration`,
+:mod:`.label_issues` and :mod:`.diagnostics` (why an evaluation is wrong:
+calibration and suspected label errors), :mod:`.grid` (labeled image grids), :mod:`.distributed` (cross-rank reduction), :mod:`.output`
 (one event per logging step), :mod:`.monitor` (the API).
 
 Imports point one way: the training job imports this package, which imports

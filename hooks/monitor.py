@@ -16,8 +16,11 @@ from tb_fmnist_plugin.checks import check_int
 
 from . import distributed
 from .amp import check_grad_scaler
+from .calibration import DEFAULT_CALIBRATION_BINS
+from .diagnostics import EvalDiagnostics, write_diagnostics
 from .evaluation import EvalAccumulator, EvalResult
 from .grid import labeled_grid
+from .label_issues import DEFAULT_MAX_SUSPECTS, DEFAULT_TOPK
 from .options import HookOptions, ModuleFilter
 from .thumbnails import DEFAULT_THUMBNAIL_SIZE
 from .training import TrainingHooks
@@ -80,6 +83,12 @@ class HookMonitor:
             image_mean=options.image_mean,
             image_std=options.image_std,
         )
+        self._diagnostics = EvalDiagnostics(
+            bins=options.calibration_bins if options.log_calibration else 0,
+            label_issues=options.log_label_issues,
+            topk=options.label_issue_topk,
+            max_suspects=options.max_suspects,
+        )
         self._warned_nan_rows = False
 
     # --- public API -------------------------------------------------------------
@@ -103,7 +112,13 @@ class HookMonitor:
         model and dataset ``indices`` ``[N]``). Raises on bad input."""
         self._check_alive()
         batch = self._eval.validate(outputs, labels, images, indices)
-        self._eval.add(batch)
+        staged = self._eval.stage(batch)
+        commit_diagnostics = self._diagnostics.stage(
+            batch["logits"].detach(), batch["labels"], staged.predicted, staged.confidence, staged.keep,
+            staged.indices, staged.thumbnails,
+        )
+        self._eval.commit(staged)  # nothing from here on can fail half-way
+        commit_diagnostics()
 
     def end_eval(self, step: int, name: Optional[str] = None) -> None:
         """Write what :meth:`record` accumulated at ``step`` and reset it.
@@ -118,6 +133,13 @@ class HookMonitor:
         self._training.flush_pending()
         try:
             result = distributed.reduce_eval(self._eval) if distributed.is_distributed() else self._eval.result()
+            if result.matrix is not None:
+                classes = result.matrix.shape[0]
+                diagnostics = (
+                    distributed.reduce_diagnostics(self._diagnostics, classes)
+                    if distributed.is_distributed()
+                    else self._diagnostics.result(classes)
+                )
             writer = self._writer_here()
             if writer is None:
                 return
@@ -126,9 +148,11 @@ class HookMonitor:
                 return
             self._warn_nan_rows(result, name, step)
             self._write_eval(writer, name, step, result)
+            write_diagnostics(writer, name, f"confusion/{name}", step, self._names(classes), diagnostics)
         finally:
             # Start the next evaluation empty (class count from class_names or its first batch).
             self._eval.reset()
+            self._diagnostics.reset()
             self._eval.num_classes = self.options.num_classes
 
     def flush(self) -> None:
@@ -148,6 +172,7 @@ class HookMonitor:
             warnings.warn(f"tb_fmnist_plugin.hooks: could not write the last logging step: {error}", RuntimeWarning)
         self._training.remove()
         self._eval.reset()
+        self._diagnostics.reset()
         self._removed = True
 
     @property
@@ -261,6 +286,11 @@ def attach_hooks(
     image_std: Any = 0.5,
     grad_scaler: Any = None,
     thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE,
+    log_calibration: bool = True,
+    calibration_bins: int = DEFAULT_CALIBRATION_BINS,
+    log_label_issues: bool = True,
+    label_issue_topk: int = DEFAULT_TOPK,
+    max_suspects: int = DEFAULT_MAX_SUSPECTS,
 ) -> HookMonitor:
     """Attach logging hooks to ``model``; returns a :class:`HookMonitor`.
 
@@ -293,5 +323,10 @@ def attach_hooks(
         image_mean=image_mean,
         image_std=image_std,
         thumbnail_size=thumbnail_size,
+        log_calibration=log_calibration,
+        calibration_bins=calibration_bins,
+        log_label_issues=log_label_issues,
+        label_issue_topk=label_issue_topk,
+        max_suspects=max_suspects,
     )
     return HookMonitor(model, writer, inner_optimizer, example_input, options, grad_scaler=scaler)

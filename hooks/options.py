@@ -15,6 +15,8 @@ from torch import nn
 from tb_fmnist_plugin import metadata
 from tb_fmnist_plugin.checks import check_int
 
+from .calibration import DEFAULT_CALIBRATION_BINS
+from .label_issues import DEFAULT_MAX_SUSPECTS, DEFAULT_TOPK
 from .stats import DEFAULT_HISTOGRAM_SAMPLE
 from .thumbnails import DEFAULT_THUMBNAIL_SIZE
 
@@ -32,6 +34,9 @@ _INTEGER_MINIMUMS = (
     ("max_misclassified", 0),
     ("grid_columns", 1),
     ("thumbnail_size", 1),
+    ("calibration_bins", 1),
+    ("label_issue_topk", 1),
+    ("max_suspects", 0),
 )
 
 
@@ -62,6 +67,11 @@ class HookOptions:
     image_mean: Number = 0.5
     image_std: Number = 0.5
     thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE
+    log_calibration: bool = True
+    calibration_bins: int = DEFAULT_CALIBRATION_BINS
+    log_label_issues: bool = True
+    label_issue_topk: int = DEFAULT_TOPK
+    max_suspects: int = DEFAULT_MAX_SUSPECTS
 
     def __post_init__(self) -> None:
         if self.class_names is not None:

@@ -1,8 +1,9 @@
 """The statistics rows of one logging step, and how they become tags.
 
 A :class:`Row` holds a tensor's statistics on its device (a
-:func:`~tb_fmnist_plugin.hooks.stats.summarize` row, or for an update the
-:func:`~tb_fmnist_plugin.hooks.stats.update_norms` pair). :func:`write_rows`
+:func:`~tb_fmnist_plugin.hooks.stats.summarize` row; for an update the
+:func:`~tb_fmnist_plugin.hooks.stats.update_squares` pair; for a scalar its
+one value). :func:`write_rows`
 moves every row to the CPU in one transfer per device and writes the step as
 one event (:class:`~tb_fmnist_plugin.hooks.output.StepWriter`).
 """
@@ -26,6 +27,7 @@ class RowKind(Enum):
     GRADIENT = "gradients"
     WEIGHT = "weights"
     UPDATE = "updates"
+    SCALAR = ""  # one value; the row's name is its whole tag
 
 
 class Row(NamedTuple):
@@ -61,8 +63,11 @@ def write_rows(writer: Any, rows: Sequence[Row], step: int, bins: int) -> Option
     global_sq, global_bad, first_bad = 0.0, False, None
     for row, values in zip(rows, _to_host(rows)):
         prefix = f"{row.kind.value}/{row.name}"
+        if row.kind is RowKind.SCALAR:
+            out.scalar(row.name, float(values[0]))
+            continue
         if row.kind is RowKind.UPDATE:
-            delta, norm = float(values[0]), float(values[1])
+            delta, norm = math.sqrt(max(float(values[0]), 0.0)), math.sqrt(max(float(values[1]), 0.0))
             out.scalar(f"{prefix}/ratio", delta / norm if norm > 0 else math.nan)
             continue
         summary = stats.decode(values, row.numel, bins)

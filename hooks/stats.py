@@ -4,13 +4,17 @@
 range, histogram) with torch ops only, so nothing leaves the device and
 nothing synchronizes. Rows of one logging step are concatenated and moved to
 the CPU in a single transfer, then :func:`decode` turns each row back into
-named numbers and a histogram.
+named numbers and a histogram. Every full-tensor reduction runs over chunks
+of at most :data:`CHUNK` elements, so a statistic's temporaries are a few MB
+even for the largest parameter.
 """
 from __future__ import annotations
 
 import math
+import threading
+from contextlib import nullcontext
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, ContextManager, Optional, Sequence
 
 import numpy as np
 import torch
@@ -21,9 +25,15 @@ NUM_FIELDS = len(FIELDS)
 
 #: Default number of elements the histogram of a large tensor is computed from.
 DEFAULT_HISTOGRAM_SAMPLE = 16384
+#: Elements per chunk of the full-tensor reductions (2 MB as float32): the
+#: temporaries of a statistic stay this size whatever the tensor's size.
+CHUNK = 1 << 19
+#: Tensors larger than this reuse per-thread buffers for their temporaries.
+REUSE_FROM = 1 << 16
 
 _SCRAMBLE = 2654435761  # odd multiplier spreading sample indices over the tensor
 _sample_index: "dict[tuple, torch.Tensor]" = {}
+_buffers: "dict[tuple, torch.Tensor]" = {}  # see _buffer
 
 
 def _sample_positions(numel: int, sample: int, device: torch.device) -> torch.Tensor:
@@ -47,28 +57,78 @@ def row_length(bins: int) -> int:
     return NUM_FIELDS + bins
 
 
+def flat_view(tensor: torch.Tensor) -> torch.Tensor:
+    """``tensor`` as 1-D in memory order: a view for contiguous and
+    permuted-dense layouts (channels_last), a copy only for others."""
+    if tensor.is_contiguous():
+        return tensor.view(-1)
+    order = sorted(range(tensor.dim()), key=lambda d: -tensor.stride(d))
+    permuted = tensor.permute(order)
+    return permuted.view(-1) if permuted.is_contiguous() else tensor.reshape(-1)
+
+
+def _chunks(x: torch.Tensor) -> Sequence[torch.Tensor]:
+    """Views of at most :data:`CHUNK` elements of the 1-D ``x``."""
+    return x.split(CHUNK) if x.numel() > CHUNK else (x,)
+
+
+def _compute_dtype(x: torch.Tensor) -> torch.dtype:
+    return x.dtype if x.dtype in (torch.float32, torch.float64) else torch.float32
+
+
+def _computable(x: torch.Tensor) -> torch.Tensor:
+    return x if x.dtype in (torch.float32, torch.float64) else x.float()
+
+
+def _buffer(slot: str, like: torch.Tensor) -> torch.Tensor:
+    """A reused buffer for ``like.numel()`` (at most :data:`CHUNK`) elements
+    in ``like``'s compute dtype, on its device and stream, one per thread
+    (autograd runs gradient hooks on its own threads).
+
+    Chunked statistics write their temporaries here instead of allocating
+    fresh multi-MB tensors chunk after chunk: between those, the small
+    per-chunk results fragment the C heap, which then keeps growing.
+    """
+    stream = torch.cuda.current_stream(like.device).cuda_stream if like.device.type == "cuda" else 0
+    key = (slot, _compute_dtype(like), like.device, stream, threading.get_ident())
+    buffer = _buffers.get(key)
+    if buffer is None:
+        if len(_buffers) >= 64:
+            _buffers.clear()
+        buffer = _buffers[key] = torch.empty(CHUNK, dtype=key[1], device=like.device)
+    return buffer[: like.numel()]
+
+
+def _in_buffer(slot: str, chunk: torch.Tensor) -> torch.Tensor:
+    """``chunk`` in a compute dtype: itself, or converted into a reused buffer."""
+    if chunk.dtype in (torch.float32, torch.float64):
+        return chunk
+    return _buffer(slot, chunk).copy_(chunk)
+
+
 @torch.no_grad()
 def summarize(tensor: torch.Tensor, bins: int, sample: int = DEFAULT_HISTOGRAM_SAMPLE) -> torch.Tensor:
     """One row of statistics of ``tensor``, computed on its device.
 
     Layout: ``[finite, nonzero, sum, sum_squares, min, max, sample_finite,
     sample_min, sample_max, hist[bins]]``. Counts, sums and range cover every
-    element (a few reductions and two temporary copies). The histogram is computed
-    from at most ``sample`` elements spread over the tensor (all of them when
-    the tensor is smaller), non-finite ones left out.
+    element; they are reduced in chunks of :data:`CHUNK` elements, so the
+    temporaries stay a few MB whatever the tensor's size. The histogram is
+    computed from at most ``sample`` elements spread over the tensor (all of
+    them when the tensor is smaller), non-finite ones left out.
     """
-    x = tensor.detach().reshape(-1)
-    if x.dtype not in (torch.float32, torch.float64):
-        x = x.float()
+    x = flat_view(tensor.detach())
     out_dtype = row_dtype(x.device)
-    numel = x.numel()
-    if numel == 0:
+    if x.numel() == 0:
         return torch.zeros(row_length(bins), dtype=out_dtype, device=x.device)
     # None of these ops is on an autocast list; stay out of autocast anyway.
-    if _autocast_on(x.device.type):
-        with torch.autocast(device_type=x.device.type, enabled=False):
-            return _summarize(x, bins, sample, out_dtype)
-    return _summarize(x, bins, sample, out_dtype)
+    with _no_autocast(x.device.type):
+        return _summarize(x, bins, sample, out_dtype)
+
+
+def _no_autocast(device_type: str) -> ContextManager[Any]:
+    """Autocast switched off where it is on, else nothing (cheaper)."""
+    return torch.autocast(device_type=device_type, enabled=False) if _autocast_on(device_type) else nullcontext()
 
 
 def _autocast_on(device_type: str) -> bool:
@@ -79,48 +139,86 @@ def _autocast_on(device_type: str) -> bool:
 
 
 def clear_cache() -> None:
-    """Drop the cached sample positions."""
+    """Drop the cached sample positions and the reused buffers."""
     _sample_index.clear()
+    _buffers.clear()
+
+
+def _moments(chunk: torch.Tensor, out_dtype: torch.dtype, reuse: bool) -> torch.Tensor:
+    """``[finite, nonzero, sum, sum_squares, min, max]`` of one chunk
+    (temporaries in reused buffers if ``reuse``)."""
+    x = _in_buffer("x", chunk) if reuse else _computable(chunk)
+    work = _buffer("work", x) if reuse else None
+    low, high = torch.aminmax(x)
+    # x * 0 is 0 where x is finite and NaN where it is not.
+    finite = torch.mul(x, 0, out=work).add_(1).nansum()
+    # ceil(min(|x|, 1)) is 1 for non-zero and infinite values, 0 for zeros;
+    # NaN propagates through abs/clamp/ceil and is then counted as non-zero.
+    # (torch.sign(NaN) is 0 on some CPUs, so sign cannot be used.)
+    nonzero = torch.abs(x, out=work).clamp_(max=1.0).ceil_().nan_to_num_(nan=1.0).sum()
+    return torch.stack([finite.to(x.dtype), nonzero.to(x.dtype), x.sum(), torch.dot(x, x), low, high]).to(out_dtype)
 
 
 def _summarize(x: torch.Tensor, bins: int, sample: int, out_dtype: torch.dtype) -> torch.Tensor:
     numel = x.numel()
-    total = x.sum()
-    squares = torch.dot(x, x)
-    low, high = torch.aminmax(x)
-    # x * 0 is 0 where x is finite and NaN where it is not.
-    finite = (x * 0).add_(1).nansum()
-    # ceil(min(|x|, 1)) is 1 for non-zero and infinite values, 0 for zeros;
-    # NaN propagates through abs/clamp/ceil and is then counted as non-zero.
-    # (torch.sign(NaN) is 0 on some CPUs, so sign cannot be used.)
-    nonzero = x.abs().clamp_(max=1.0).ceil_().nan_to_num_(nan=1.0).sum()
+    chunks = _chunks(x)
+    reuse = numel > REUSE_FROM
+    if len(chunks) == 1:
+        moments = _moments(x, out_dtype, reuse)
+    else:
+        parts = torch.stack([_moments(chunk, out_dtype, reuse) for chunk in chunks])
+        moments = torch.cat([parts[:, :4].sum(0), parts[:, 4].amin().view(1), parts[:, 5].amax().view(1)])
     part = x.index_select(0, _sample_positions(numel, sample, x.device)) if numel > sample else x
+    part = _computable(part)
     clean = torch.nan_to_num(part, nan=0.0, posinf=0.0, neginf=0.0)
     part_low, part_high = torch.aminmax(clean)
     hist = torch.histc(clean, bins=bins)
-    head = torch.stack(
-        [
-            finite.to(x.dtype),
-            nonzero.to(x.dtype),
-            total,
-            squares,
-            low,
-            high,
-            torch.isfinite(part).sum().to(x.dtype),
-            part_low,
-            part_high,
-        ]
-    )
-    return torch.cat([head.to(out_dtype), hist.to(out_dtype)])
+    tail = torch.stack([torch.isfinite(part).sum().to(part.dtype), part_low, part_high])
+    return torch.cat([moments, tail.to(out_dtype), hist.to(out_dtype)])
+
+
+#: Fields of a summarize row that scale with the tensor (sum_squares with its square).
+_LINEAR_FIELDS = [FIELDS.index(name) for name in ("sum", "min", "max", "sample_min", "sample_max")]
 
 
 @torch.no_grad()
-def update_norms(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
-    """Row ``[||new - old||, ||old||]`` on the device (float)."""
-    a = new.detach().float() if new.dtype not in (torch.float32, torch.float64) else new.detach()
-    b = old.float() if old.dtype not in (torch.float32, torch.float64) else old
-    with torch.autocast(device_type=a.device.type, enabled=False):
-        return torch.stack([torch.linalg.vector_norm(a - b), torch.linalg.vector_norm(b)]).to(row_dtype(a.device))
+def unscale(row: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """The :func:`summarize` row of ``tensor / scale`` from that of ``tensor``
+    (``scale > 0``, e.g. a ``GradScaler``'s loss scale), on the device.
+
+    Sums and extremes are divided (the histogram's bins with its range);
+    counts are unchanged. Exact for a power-of-two scale.
+    """
+    inverse = scale.detach().to(row.device, row.dtype).reshape(1).reciprocal()
+    factor = torch.ones_like(row)
+    factor[_LINEAR_FIELDS] = inverse
+    factor[FIELDS.index("sum_squares")] = inverse.square().squeeze(0)
+    return row * factor
+
+
+@torch.no_grad()
+def update_squares(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
+    """Row ``[sum((new - old)^2), sum(old^2)]`` on the device, reduced in
+    chunks (no full-size temporary)."""
+    a, b = new.detach(), old.detach()
+    if a.stride() != b.stride():
+        a, b = a.reshape(-1), b.reshape(-1)
+    a, b = flat_view(a), flat_view(b)
+    out_dtype = row_dtype(a.device)
+    reuse = a.numel() > REUSE_FROM
+    with _no_autocast(a.device.type):
+        parts = []
+        for chunk_a, chunk_b in zip(_chunks(a), _chunks(b)):
+            if reuse:
+                chunk_a, chunk_b = _in_buffer("x", chunk_a), _in_buffer("y", chunk_b)
+                delta = torch.sub(chunk_a, chunk_b, out=_buffer("work", chunk_a))
+            else:
+                chunk_a, chunk_b = _computable(chunk_a), _computable(chunk_b)
+                delta = chunk_a - chunk_b
+            parts.append(torch.stack([torch.dot(delta, delta), torch.dot(chunk_b, chunk_b)]).to(out_dtype))
+        if not parts:
+            return torch.zeros(2, dtype=out_dtype, device=a.device)
+        return parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
 
 
 @dataclass

@@ -396,4 +396,8 @@ def test_attach_before_torch_compile(tmp_path, backend):
     assert monitor.step == 3
     monitor.remove()
     writer.close()
-    assert sorted(scalars(load(tmp_path), "gradients/global_norm")) == [0, 2]
+    acc = load(tmp_path)
+    assert sorted(scalars(acc, "gradients/global_norm")) == [0, 2]
+    # Activations at every logging step, not only the first.
+    for tag in ("activations/features.0/mean", "activations/classifier.4/mean"):
+        assert sorted(scalars(acc, tag)) == [0, 2], tag
