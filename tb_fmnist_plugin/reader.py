@@ -12,7 +12,8 @@ The listing costs a constant number of provider calls whatever the number of
 runs and tags: one ``list_tensors`` and one ``list_blob_sequences``
 (:class:`Listing`), and for the series whose data changed since the last
 listing (all of them, the first time) one batched ``read_tensors`` and one
-``read_blob_sequences``. What is
+``read_blob_sequences``. A matrix series' excluded-rows series (its tag plus
+``/excluded``) is listed and read with it, in the same calls. What is
 listed can be read: a series or step whose stored data the format refuses, or
 whose run or tag name the routes cannot take, is left out, and the problem
 logged once per series (:class:`~tb_fmnist_plugin.caches.SkipLog`).
@@ -117,8 +118,27 @@ class ConfusionReader:
             for tag, series in tags.items():
                 found = self._series_of_kind(run, tag, series, metadata.KIND_MATRIX)
                 if found is not None:
-                    result.setdefault(run, {})[tag] = _matrix_series(run, tag, series, found)
+                    excluded = self._excluded_stamp(run, tag, tags)
+                    result.setdefault(run, {})[tag] = _matrix_series(run, tag, series, found, excluded)
         return result
+
+    def _excluded_stamp(self, run: str, matrix_tag: str, tags: Dict[str, Any]) -> Optional[Tuple[Any, Any]]:
+        """``(max_step, max_wall_time)`` of the excluded-rows series of
+        ``matrix_tag`` among the listed ``tags`` of ``run``, if it is there and
+        readable; None otherwise (a problem logged once)."""
+        tag = metadata.excluded_tag(matrix_tag)
+        content = self._series_of_kind(run, tag, tags.get(tag), metadata.KIND_EXCLUDED)
+        if content is None:
+            return None
+        if content["matrix_tag"] != matrix_tag:
+            self.skips.warn(run, tag, f"it names matrix tag {content['matrix_tag']!r}, whose excluded rows would "
+                                      f"be {metadata.excluded_tag(content['matrix_tag'])!r}")
+            return None
+        if content.get("reason") != metadata.EXCLUDED_REASON_NAN:
+            self.skips.warn(run, tag, f"its reason {content.get('reason')!r} is not one this plugin knows")
+            return None
+        series = tags[tag]
+        return (series.max_step, series.max_wall_time)
 
     def listed_series(self, ctx: Any, experiment_id: str, listing: Listing) -> Dict[str, Dict[str, ListedSeries]]:
         """Every matrix series of ``listing`` with at least one readable step,
@@ -138,8 +158,7 @@ class ConfusionReader:
             if stale:
                 data = self._read(self._provider.read_tensors, ctx, experiment_id, stale)
                 for series in stale:
-                    values = matrix_values(series, data.get(series.run, {}).get(series.tag, []), self.skips)
-                    fresh[_key(experiment_id, series)] = self._keep(experiment_id, values)
+                    fresh[_key(experiment_id, series)] = self._keep(experiment_id, self._values_of(series, data))
             current = set(fresh)
             self._listed.retain(lambda key: key[0] != experiment_id or key in current)
         result: Dict[str, Dict[str, ListedSeries]] = {}
@@ -154,7 +173,8 @@ class ConfusionReader:
     def matrix_series(self, ctx: Any, experiment_id: str, run: str, tag: str) -> MatrixSeries:
         """The one matrix series ``(run, tag)`` (one provider call); raises
         ``NotFoundError``, saying why when the series is there but unreadable."""
-        listing = self._list_one(self._provider.list_tensors, ctx, experiment_id, run, tag)
+        listing = self._list_one(self._provider.list_tensors, ctx, experiment_id, run, tag,
+                                 metadata.excluded_tag(tag))
         series = listing.get(run, {}).get(tag)
         if series is None:
             if run not in {r.run_name for r in self._provider.list_runs(ctx, experiment_id=experiment_id)}:
@@ -165,7 +185,7 @@ class ConfusionReader:
             raise errors.NotFoundError(f"tag {tag!r} of run {run!r} is unreadable: {problem}")
         if content is None or content.get("kind") != metadata.KIND_MATRIX:
             raise errors.NotFoundError(f"tag {tag!r} not found in run {run!r}")
-        return _matrix_series(run, tag, series, content)
+        return _matrix_series(run, tag, series, content, self._excluded_stamp(run, tag, listing.get(run, {})))
 
     # --- Matrices ----------------------------------------------------------------
 
@@ -180,13 +200,19 @@ class ConfusionReader:
         series = series if series is not None else self.matrix_series(ctx, experiment_id, run, tag)
         values = self._values.get(_key(experiment_id, series), series.stamp)
         if values is None:
-            data = self._read(self._provider.read_tensors, ctx, experiment_id, [series])
-            values = matrix_values(series, data.get(run, {}).get(tag, []), self.skips)
+            values = self._values_of(series, self._read(self._provider.read_tensors, ctx, experiment_id, [series]))
             self._keep(experiment_id, values)
         if not values.steps.size:  # not listed either
             problems = "; ".join(sorted(set(values.unreadable.values()))) or "no values"
             raise errors.NotFoundError(f"tag {tag!r} of run {run!r} has no readable value: {problems}")
         return values
+
+    def _values_of(self, series: MatrixSeries, data: Dict[str, Any]) -> MatrixValues:
+        """The readable steps of ``series`` (and its excluded-row counts)
+        among the datums ``data`` read by :meth:`_read`."""
+        tags = data.get(series.run, {})
+        excluded = tags.get(series.excluded_tag, []) if series.excluded_tag is not None else []
+        return matrix_values(series, tags.get(series.tag, []), self.skips, excluded)
 
     def _keep(self, experiment_id: str, values: MatrixValues) -> ListedSeries:
         """Cache a freshly read series and its listing entry."""
@@ -321,22 +347,29 @@ class ConfusionReader:
             self._contents[raw] = found
         return found
 
-    def _list_one(self, list_series: Any, ctx: Any, experiment_id: str, run: str, tag: str) -> Dict[str, Any]:
-        """``list_series`` (``list_tensors`` or ``list_blob_sequences``) of one series."""
+    def _list_one(self, list_series: Any, ctx: Any, experiment_id: str, run: str, *tags: str) -> Dict[str, Any]:
+        """``list_series`` (``list_tensors`` or ``list_blob_sequences``) of
+        the series ``tags`` of one run, in one call."""
         return list_series(
             ctx,
             experiment_id=experiment_id,
             plugin_name=metadata.PLUGIN_NAME,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=[tag]),
+            run_tag_filter=provider.RunTagFilter(runs=[run], tags=list(tags)),
         )
 
     @staticmethod
     def _read(read: Any, ctx: Any, experiment_id: str, series: Sequence[Any]) -> Dict[str, Any]:
-        """Every kept datum of ``series`` (each a ``MatrixSeries`` or a tuple
-        starting ``(run, tag)``) in one call of ``read`` (the provider's
-        ``read_tensors`` or ``read_blob_sequences``): ``{run: {tag: [datum]}}``,
-        possibly with more series than asked (the filter is runs x tags)."""
-        pairs = [(s.run, s.tag) if isinstance(s, MatrixSeries) else (s[0], s[1]) for s in series]
+        """Every kept datum of ``series`` (each a ``MatrixSeries``, read with
+        its excluded-rows series, or a tuple starting ``(run, tag)``) in one
+        call of ``read`` (the provider's ``read_tensors`` or
+        ``read_blob_sequences``): ``{run: {tag: [datum]}}``, possibly with
+        more series than asked (the filter is runs x tags)."""
+        pairs: List[Tuple[str, str]] = []
+        for s in series:
+            if isinstance(s, MatrixSeries):
+                pairs += [(s.run, t) for t in (s.tag, s.excluded_tag) if t is not None]
+            else:
+                pairs.append((s[0], s[1]))
         return read(
             ctx,
             experiment_id=experiment_id,
@@ -350,7 +383,9 @@ def _key(experiment_id: str, series: MatrixSeries) -> Key:
     return (experiment_id, series.run, series.tag)
 
 
-def _matrix_series(run: str, tag: str, series: Any, content: Dict[str, Any]) -> MatrixSeries:
+def _matrix_series(
+    run: str, tag: str, series: Any, content: Dict[str, Any], excluded_stamp: Optional[Tuple[Any, Any]]
+) -> MatrixSeries:
     return MatrixSeries(
         run=run,
         tag=tag,
@@ -359,4 +394,5 @@ def _matrix_series(run: str, tag: str, series: Any, content: Dict[str, Any]) -> 
         description=series.description or "",
         max_step=series.max_step,
         max_wall_time=series.max_wall_time,
+        excluded_stamp=excluded_stamp,
     )

@@ -1,7 +1,8 @@
 """One matrix series as the plugin holds it: listed, decoded, summarised.
 
-:class:`MatrixSeries` is what the data provider lists of a series;
-:class:`MatrixValues` its readable steps with their stored values (built by
+:class:`MatrixSeries` is what the data provider lists of a series (and of
+its excluded-rows series, if any); :class:`MatrixValues` its readable steps
+with their stored values and excluded-row counts (built by
 :func:`matrix_values`, which skips, and logs once, every value the format
 refuses); :class:`ListedSeries` the little of it the ``tags`` listing shows.
 Decoding is :mod:`tb_fmnist_plugin.metadata`'s.
@@ -34,22 +35,33 @@ class MatrixSeries:
     description: str
     max_step: Optional[int]
     max_wall_time: Optional[float]
+    #: ``(max_step, max_wall_time)`` of the series' excluded-rows series
+    #: (``metadata.excluded_tag(tag)``) as listed; None when it has none.
+    excluded_stamp: Optional[Tuple[Optional[int], Optional[float]]] = None
+
+    @property
+    def excluded_tag(self) -> Optional[str]:
+        """Tag of the series' excluded-rows series, if it has one."""
+        return metadata.excluded_tag(self.tag) if self.excluded_stamp is not None else None
 
     @property
     def stamp(self) -> Hashable:
-        """Changes whenever the provider holds new data for the series."""
-        return (self.max_step, self.max_wall_time, self.num_classes)
+        """Changes whenever the provider holds new data for the series
+        (or for its excluded-rows series)."""
+        return (self.max_step, self.max_wall_time, self.num_classes, self.excluded_stamp)
 
 
 @dataclasses.dataclass(frozen=True)
 class ListedSeries:
     """What the ``tags`` listing shows of a series: its readable steps, and
-    the stored value of the last one (for the tab's first draw)."""
+    the stored value and excluded-row count (None: unknown) of the last one
+    (for the tab's first draw)."""
 
     series: MatrixSeries
     steps: List[int]
     wall_times: List[float]
     last_value: Optional[np.ndarray]
+    last_excluded: Optional[int] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +72,8 @@ class MatrixValues:
     ``steps[i]``, already checked by the format; :meth:`dense` decodes one
     step, :meth:`cells` gives its non-dense form. When a step was written more than
     once, the last write wins. ``unreadable`` maps each skipped step to why.
+    ``excluded[i]`` is the count of rows left out of step ``steps[i]``'s
+    matrix, ``-1`` where unknown (:meth:`excluded_rows`).
     """
 
     series: MatrixSeries
@@ -67,6 +81,7 @@ class MatrixValues:
     wall_times: np.ndarray
     values: Tuple[np.ndarray, ...]
     unreadable: Dict[int, str]
+    excluded: np.ndarray
     _memo: Dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def position(self, step: int) -> int:
@@ -77,6 +92,12 @@ class MatrixValues:
                 raise errors.NotFoundError(f"the stored matrix at this step is unreadable: {self.unreadable[step]}")
             raise errors.NotFoundError(f"step {step} not found for run {self.series.run!r}, tag {self.series.tag!r}")
         return i
+
+    def excluded_rows(self, i: int) -> Optional[int]:
+        """Rows left out of the ``i``-th readable step's matrix; None when
+        unknown (no excluded-rows series, or no readable value at that step)."""
+        count = int(self.excluded[i])
+        return None if count < 0 else count
 
     def dense(self, i: int) -> np.ndarray:
         """The ``[n, n]`` int64 matrix of the ``i``-th readable step."""
@@ -114,14 +135,15 @@ class MatrixValues:
     @property
     def nbytes(self) -> int:
         """About how much memory the series holds (with its marginals)."""
-        arrays = (self.steps, self.wall_times, *self.values)
+        arrays = (self.steps, self.wall_times, self.excluded, *self.values)
         marginals = 3 * 8 * self.steps.size * self.series.num_classes
         return marginals + sum(a.nbytes + _ARRAY_OVERHEAD_BYTES for a in arrays)
 
     def listed(self) -> ListedSeries:
         """The listing's view of the series."""
         last = self.values[-1] if self.values else None
-        return ListedSeries(self.series, self.steps.tolist(), self.wall_times.tolist(), last)
+        last_excluded = self.excluded_rows(len(self.values) - 1) if self.values else None
+        return ListedSeries(self.series, self.steps.tolist(), self.wall_times.tolist(), last, last_excluded)
 
 
 def _last_of_each_step(steps: np.ndarray) -> np.ndarray:
@@ -134,12 +156,16 @@ def _last_of_each_step(steps: np.ndarray) -> np.ndarray:
     return order[keep]
 
 
-def matrix_values(series: MatrixSeries, datums: Sequence[Any], skips: SkipLog) -> MatrixValues:
-    """The readable steps of ``series`` from the provider's tensor datums.
+def matrix_values(
+    series: MatrixSeries, datums: Sequence[Any], skips: SkipLog, excluded_datums: Sequence[Any] = ()
+) -> MatrixValues:
+    """The readable steps of ``series`` from the provider's tensor datums
+    (``excluded_datums``: those of its excluded-rows series).
 
     A value the format refuses (:func:`metadata.matrix_value_problem`) is
     skipped, its step remembered as unreadable, and the problem logged once
-    per series.
+    per series; likewise an excluded-row count, whose step's count is then
+    unknown.
     """
     steps = np.array([d.step for d in datums], dtype=np.int64)
     wall_times = np.array([d.wall_time for d in datums], dtype=np.float64)
@@ -157,4 +183,22 @@ def matrix_values(series: MatrixSeries, datums: Sequence[Any], skips: SkipLog) -
             skips.warn(series.run, series.tag, problem, what=f"the value at step {int(steps[i])} (and any other "
                                                              "with the same problem)")
     kept = np.array(keep, dtype=np.int64)
-    return MatrixValues(series, steps[kept], wall_times[kept], tuple(values), unreadable)
+    counts = _excluded_counts(series, excluded_datums, skips)
+    excluded = np.array([counts.get(int(step), -1) for step in steps[kept].tolist()], dtype=np.int64)
+    return MatrixValues(series, steps[kept], wall_times[kept], tuple(values), unreadable, excluded)
+
+
+def _excluded_counts(series: MatrixSeries, datums: Sequence[Any], skips: SkipLog) -> Dict[int, int]:
+    """``{step: excluded-row count}`` of the excluded-rows datums of
+    ``series``, the last write of a step winning; a value the format refuses
+    (:func:`metadata.decode_excluded`) leaves its step out, logged once."""
+    steps = np.array([d.step for d in datums], dtype=np.int64)
+    counts: Dict[int, int] = {}
+    for i in _last_of_each_step(steps).tolist():
+        step = int(steps[i])
+        try:
+            counts[step] = metadata.decode_excluded(datums[i].numpy)
+        except ValueError as error:
+            skips.warn(series.run, metadata.excluded_tag(series.tag), str(error),
+                       what=f"the excluded-rows value at step {step} (and any other with the same problem)")
+    return counts

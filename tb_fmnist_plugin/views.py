@@ -94,7 +94,8 @@ class ConfusionViews:
         """Every run and matrix tag with its readable steps; with
         ``with_latest`` also the last matrix of each series of at most
         ``LATEST_MAX_CLASSES`` classes (up to ``LATEST_MAX_CELLS`` cells in
-        all), so the tab draws without a second round trip. A constant number
+        all) and its excluded-row count, so the tab draws without a second
+        round trip. A constant number
         of provider calls, whatever the number of runs and tags (none but the
         reads of new data given a fresh ``listing``)."""
         reader = self._reader
@@ -104,6 +105,7 @@ class ConfusionViews:
         limit = self._samples_limit
         runs: Dict[str, Any] = {}
         latest: Dict[str, Dict[str, Any]] = {}
+        latest_excluded: Dict[str, Dict[str, Optional[int]]] = {}
         cells_left = LATEST_MAX_CELLS
         for run in sorted(matrices):
             tags: Dict[str, Any] = {}
@@ -127,21 +129,26 @@ class ConfusionViews:
                     # checked when read; past the budget the tab asks /matrix
                     rows = metadata.decode_matrix(listed.last_value, series.num_classes, checked=True)
                     latest.setdefault(run, {})[tag] = rows.tolist()
+                    latest_excluded.setdefault(run, {})[tag] = listed.last_excluded
                     cells_left -= cells
             runs[run] = tags
         payload: Dict[str, Any] = {"runs": runs}
         if with_latest:
             payload["latest"] = latest
+            payload["latest_excluded_rows"] = latest_excluded
         return payload
 
     def matrix_impl(
         self, ctx: Any, experiment: str, run: str, tag: str, step: int, series: Optional[MatrixSeries] = None
     ) -> Dict[str, Any]:
-        """The matrix at ``step``; ``"matrix"`` is an ``[n, n]`` int64 array."""
+        """The matrix at ``step``; ``"matrix"`` is an ``[n, n]`` int64 array.
+        ``"excluded_rows"``: the rows of that evaluation left out of the matrix
+        (None: unknown), ``"excluded_reason"`` why (None when unknown)."""
         values, i = self._step(ctx, experiment, run, tag, step, series)
         series = values.series
         matrix = values.dense(i)
         _bounded(matrix.size * (len(str(int(matrix.max(initial=0)))) + 1), "this matrix")
+        excluded = values.excluded_rows(i)
         return {
             "run": series.run,
             "tag": series.tag,
@@ -149,6 +156,8 @@ class ConfusionViews:
             "wall_time": float(values.wall_times[i]),
             "class_names": series.class_names,
             "matrix": matrix,
+            "excluded_rows": excluded,
+            "excluded_reason": None if excluded is None else metadata.EXCLUDED_REASON_NAN,
         }
 
     def metrics_impl(self, ctx: Any, experiment: str, run: str, tag: str, step: int) -> Dict[str, Any]:

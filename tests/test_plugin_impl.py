@@ -44,11 +44,13 @@ def matrix_at(step: int) -> np.ndarray:
     return matrix
 
 
-def write_raw_value(writer: SummaryWriter, tag: str, value: np.ndarray, step: int, class_names) -> None:
+def write_raw_value(writer: SummaryWriter, tag: str, value: np.ndarray, step: int, class_names=None, meta=None) -> None:
     """A value stored under the format's metadata without the writer's checks
-    (what an old or foreign writer might have left in a log)."""
+    (what an old or foreign writer might have left in a log); ``meta``: the
+    series' metadata, by default a matrix's of ``class_names``."""
+    meta = meta if meta is not None else metadata.create_matrix_metadata(class_names)
     proto = summary_pb2.Summary()
-    proto.value.add(tag=tag, metadata=metadata.create_matrix_metadata(class_names)).tensor.CopyFrom(
+    proto.value.add(tag=tag, metadata=meta).tensor.CopyFrom(
         tensor_util.make_tensor_proto(value)
     )
     writer._get_file_writer().add_summary(proto, step)
@@ -147,6 +149,7 @@ def test_matrix_is_the_written_matrix(views):
         np.testing.assert_array_equal(body["matrix"], matrix_at(step))
         assert {k: v for k, v in body.items() if k != "matrix"} == {
             "run": RUN, "tag": TAG, "step": step, "wall_time": 100.0 + step, "class_names": NAMES,
+            "excluded_rows": None, "excluded_reason": None,  # no excluded-rows series: unknown
         }
 
 

@@ -193,6 +193,7 @@ def test_matrix_exact_for_every_step(client):
         assert body == {
             "run": RUN, "tag": TAG, "step": step, "wall_time": wall_time(step),
             "class_names": NAMES, "matrix": matrix_at(step).tolist(),
+            "excluded_rows": None, "excluded_reason": None,  # no excluded-rows series: unknown
         }
     assert get_json(client, q("matrix", run="dup", tag=TAG, step=5))["matrix"] == [[5, 6], [7, 8]]
 

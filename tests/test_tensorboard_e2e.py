@@ -48,6 +48,11 @@ def examples_at(step: int):
     )
 
 
+def excluded_at(step: int) -> int:
+    """Rows of the evaluation at ``step`` left out of its matrix (NaN logits)."""
+    return step % 3
+
+
 BIG = np.diag(np.arange(1, 1001))
 BIG[3, 999] = 7
 BIG[999, 0] = 2**33
@@ -59,6 +64,7 @@ def logdir(tmp_path_factory):
     writer = SummaryWriter(str(root / "train"))
     for step in range(STEPS):
         summary.write_confusion_matrix(writer, TAG, matrix_at(step), step, class_names=NAMES, walltime=1e9 + step)
+        summary.write_excluded_rows(writer, TAG, excluded_at(step), step)  # before the examples waited for
         summary.write_cell_examples(writer, TAG, step, class_names=NAMES, **examples_at(step))
     writer.add_scalar("loss", 1.0, 0)
     writer.close()
@@ -117,6 +123,7 @@ def test_every_step_served_exactly(logdir, load_fast):
         for step in range(STEPS):
             body = server.get_json(q("matrix", run="train", tag=TAG, step=step))
             assert body["matrix"] == matrix_at(step).tolist()
+            assert (body["excluded_rows"], body["excluded_reason"]) == (excluded_at(step), "nan_logits")
         series = server.get_json(q("metrics_series", run="train", tag=TAG))
         assert series["steps"] == list(range(STEPS))
         assert series["support"][7] == matrix_at(7).sum(axis=1).tolist()

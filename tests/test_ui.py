@@ -653,3 +653,38 @@ def refresh_until(page, condition: str, timeout_s: float = 20.0) -> None:
             return
         assert time.monotonic() < deadline, f"never true after refreshes: {condition}"
         page.wait_for_timeout(300)
+
+
+def test_rows_left_out_for_nan_logits_are_announced_per_step(page, tmp_path):
+    """Issue 9, case 6: a step whose evaluation left rows out (NaN logits)
+    says how many, of how many, above the matrix; a step with none, or a run
+    without counts, says nothing; the run's markup stays text."""
+    logdir = str(tmp_path / "nan")
+    logged = ud.write_excluded_logdir(logdir)
+    with tensorboard_server(logdir, load_fast=False) as tb:
+        asked = []
+        page.on("request", lambda r: asked.append(r.url) if "/matrix?" in r.url else None)
+        ub.open_plugin(page, tb.url)  # both runs ticked, at the last step (drawn from the listing's matrices)
+        notices = page.locator("#tbc-notices [data-notice=excluded]")
+
+        def expected_notice(step: int) -> str:
+            rows = ud.NAN_EXCLUDED[step]
+            evaluated = int(logged[ud.NAN_RUN][step].sum()) + rows
+            return (f"Run “{ud.NAN_RUN}”, step {step}: {rows} of {evaluated} evaluated rows had NaN logits and are "
+                    "left out of this matrix and its metrics (scalar nonfinite/test).")
+
+        assert page.evaluate("window.__tbConfusion.state().targetStep") == 2
+        assert notices.all_inner_texts() == [expected_notice(2)]
+        assert expected_notice(2).startswith(f"Run “{ud.NAN_RUN}”, step 2: 25 of 1025 ")
+        assert not [url for url in asked if "step=2" in url]  # the count came with the listing
+        ub.screenshot(page, "14-nan-rows-left-out.png")
+        ub.set_step(page, 1)  # fetched through the matrix route
+        assert notices.all_inner_texts() == [expected_notice(1)]
+        ub.set_step(page, 0)  # 0 rows left out: nothing to say
+        assert notices.count() == 0
+        ub.set_step(page, 1)
+        assert notices.count() == 1
+        ub.select_runs(page, [ud.CLEAN_RUN])  # no counts written: unknown, nothing to say
+        assert notices.count() == 0
+        assert page.locator("#tbc-notices i").count() == 0
+        assert page.evaluate("window.__pwned") is None

@@ -142,3 +142,29 @@ def write_switch_logdir(logdir: str) -> None:
             if run == RUN_WIDE:
                 summary.write_confusion_matrix(writer, MANY_TAG, matrix(seed, step, n=MANY_CLASSES), step, class_names=many)
         writer.close()
+
+
+#: A run whose evaluations left rows out (NaN logits), named with markup, and a
+#: run written without excluded-row counts (unknown: no notice).
+NAN_RUN = '<i onmouseover="window.__pwned=1">nan</i> run'
+CLEAN_RUN = "clean"
+NAN_STEPS = (0, 1, 2)
+#: Rows of NAN_RUN's evaluation at each step left out of its matrix.
+NAN_EXCLUDED = {0: 0, 1: 7, 2: 25}
+
+
+def write_excluded_logdir(logdir: str) -> Dict[str, Dict[int, np.ndarray]]:
+    """``NAN_RUN`` with ``NAN_EXCLUDED`` rows left out at each step (as the
+    hooks write them), ``CLEAN_RUN`` without counts. Returns ``{run: {step: matrix}}``."""
+    from tb_fmnist_plugin import summary
+
+    logged: Dict[str, Dict[int, np.ndarray]] = {NAN_RUN: {}, CLEAN_RUN: {}}
+    for run, seed in ((NAN_RUN, 5), (CLEAN_RUN, 6)):
+        writer = _writer(logdir, run)
+        for step in NAN_STEPS:
+            logged[run][step] = matrix(seed, step)
+            summary.write_confusion_matrix(writer, MAIN_TAG, logged[run][step], step, class_names=FMNIST)
+            if run == NAN_RUN:
+                summary.write_excluded_rows(writer, MAIN_TAG, NAN_EXCLUDED[step], step)
+        writer.close()
+    return logged

@@ -21,8 +21,14 @@ export interface TagsResponse {
   runs: ByRunTag<TagInfo>;
   /** With the request header X-Confusion-Latest: 1, the matrix at the last step of each series of at most 100 classes. */
   latest?: ByRunTag<number[][]>;
+  /** With `latest`: the rows of each of those evaluations left out of its matrix (NaN logits); null where unknown. */
+  latest_excluded_rows?: ByRunTag<number | null>;
 }
-export interface MatrixResponse { run: string; tag: string; step: number; wall_time: number; class_names: string[]; matrix: number[][] }
+export interface MatrixResponse {
+  run: string; tag: string; step: number; wall_time: number; class_names: string[]; matrix: number[][];
+  /** Rows of this evaluation left out of the matrix (null: unknown), and why. */
+  excluded_rows: number | null; excluded_reason: string | null;
+}
 /** One class of the `metrics` route (computed by tb_fmnist_plugin/metrics.py). */
 export interface ClassMetrics {
   index: number; name: string; support: number; predicted: number;

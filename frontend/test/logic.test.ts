@@ -3,7 +3,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { diverging, prefersDarkText, rgbToOklab, sequential } from "../src/logic/colors";
 import { csvField, exportFileName, toCSV, toJSON, type ExportView } from "../src/logic/exporter";
-import { formatCell, formatMetric, formatShare } from "../src/logic/format";
+import { excludedRowsNotice, formatCell, formatMetric, formatShare } from "../src/logic/format";
 import {
   colourDomain, difference, fromRows, matchSubset, mostConfusedClasses, normalize, orderClasses, shownClasses, toRows,
 } from "../src/logic/matrix";
@@ -80,6 +80,12 @@ test("display formatting", () => {
   assert.equal(formatShare(0.5), "50.0%");
   assert.equal(formatMetric(null), "–");
   assert.equal(formatMetric(0.91234), "0.912");
+});
+
+test("the notice of rows left out names the hooks' scalar only for their tags", () => {
+  assert.equal(excludedRowsNotice({ run: "<b>r</b>", tag: "confusion/val", step: 4, rows: 3, evaluated: 103 }),
+    "Run “<b>r</b>”, step 4: 3 of 103 evaluated rows had NaN logits and are left out of this matrix and its metrics (scalar nonfinite/val).");
+  assert.match(excludedRowsNotice({ run: "r", tag: "mine", step: 0, rows: 1, evaluated: 2 }), /its metrics\.$/);
 });
 
 test("CSV and JSON export of the shown matrix", () => {

@@ -28,6 +28,17 @@ export function formatCell(v: number, norm: Norm, diff: boolean): string {
   return diff && p > 0 ? `+${text}` : text;
 }
 
+/** Rows of one evaluation left out of the matrix of `tag` drawn for `run` at `step`. */
+export interface ExcludedRows { run: string; tag: string; step: number; rows: number; evaluated: number }
+
+/** The warning shown above a matrix whose evaluation left rows out because
+ * their logits held NaN; names the hooks' scalar for their tags (confusion/<set>). */
+export function excludedRowsNotice({ run, tag, step, rows, evaluated }: ExcludedRows): string {
+  const set = tag.startsWith("confusion/") ? tag.slice("confusion/".length) : "";
+  const scalar = set ? ` (scalar nonfinite/${set})` : "";
+  return `Run “${run}”, step ${step}: ${rows} of ${evaluated} evaluated rows had NaN logits and are left out of this matrix and its metrics${scalar}.`;
+}
+
 export const NORM_LABELS: Record<Norm, string> = {
   counts: "Counts",
   true: "By true class (recall)",

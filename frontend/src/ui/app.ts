@@ -13,7 +13,7 @@ import { describeError, Notices, PageState } from "./messages";
 import { Panels } from "./panels";
 import { Player } from "./player";
 import { TabState, type Actions, type PanelError, type PanelView, type Plan } from "./state";
-import { DataStore, type LoadedMatrix } from "./store";
+import { DataStore, excludedOf, type LoadedMatrix } from "./store";
 
 const LOADING_NOTE_DELAY_MS = 150;
 /** Runs ticked by default. */
@@ -127,7 +127,7 @@ export class App implements Actions, ListingUser {
     if (silent && state.targetStep !== null && state.targetStep === state.steps[state.steps.length - 1]) { state.targetStep = null; state.settings.step = null; }
     state.tags = runs;
     // only the first listing asks for the last matrices (a Reload fetches them anew)
-    if (withLatest && tags && tags.latest && typeof tags.latest === "object") this.store.seedLatest(runs, tags.latest);
+    if (withLatest && tags && tags.latest && typeof tags.latest === "object") this.store.seedLatest(runs, tags.latest, tags.latest_excluded_rows);
     const allTags = state.allTags();
     if (allTags.length === 0) {
       this.page.empty(() => this.reload());
@@ -222,7 +222,7 @@ export class App implements Actions, ListingUser {
       try {
         const m = await this.store.matrix(run, plan.tag, step).load();
         this.marks.mark("tbc-matrix-loaded");
-        return this.makeView(plan.tag, run, m, null, m.step, run);
+        return this.makeView(plan.tag, run, m, null, m.step, run, excludedOf(run, plan.tag, m));
       } catch (e) {
         errors.push({ run, error: e, step });
         return null;
@@ -248,15 +248,16 @@ export class App implements Actions, ListingUser {
     const label = this.state.diffKind === "steps"
       ? `${B.run}: step ${B.step} − step ${A.step}`
       : `${B.run} − ${A.run} at step ${B.step}${A.step !== B.step ? ` (A at ${A.step})` : ""}`;
-    return [this.makeView(plan.tag, B.run, b, a, B.step, `Difference ${label}`)];
+    const excluded = [...excludedOf(A.run, plan.tag, a), ...excludedOf(B.run, plan.tag, b)];
+    return [this.makeView(plan.tag, B.run, b, a, B.step, `Difference ${label}`, excluded)];
   }
 
   /** The panel of matrix `m` of `tag` (or of m − a) in the current normalization and class order/filter. */
-  private makeView(tag: string, run: string, m: LoadedMatrix, a: LoadedMatrix | null, step: number, label: string): PanelView {
+  private makeView(tag: string, run: string, m: LoadedMatrix, a: LoadedMatrix | null, step: number, label: string, excluded: PanelView["excluded"]): PanelView {
     const { norm, order, subset, topK } = this.state.settings;
     const values = a ? difference(normalize(a.counts, norm), normalize(m.counts, norm)) : normalize(m.counts, norm);
     const shown = shownClasses(m.counts, m.names, order, subset, topK);
-    return { run, tag, step, names: m.names, shown, counts: m.counts, countsA: a ? a.counts : null, values, diff: !!a, label };
+    return { run, tag, step, names: m.names, shown, counts: m.counts, countsA: a ? a.counts : null, values, diff: !!a, label, excluded };
   }
 
   private draw(views: PanelView[], errors: PanelError[]): void {
@@ -277,6 +278,7 @@ export class App implements Actions, ListingUser {
     const why = views.length > 0 || errors.length > 0 ? null : state.mode === "difference"
       ? "Choose what to compare above (difference mode needs a run with at least one step)."
       : "Select at least one run above.";
+    this.notices.excludedRows(views.flatMap((v) => v.excluded));
     this.panels.draw(views, why);
     if (this.marks.firstDrawDone) this.details.draw();
     else setTimeout(() => this.details.draw(), 0); // first paint: the matrices first, the details right after

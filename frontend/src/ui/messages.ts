@@ -2,6 +2,7 @@
 // (loading, no data, server error) and the notices (missing step, sampling,
 // a panel that failed to load).
 import { ApiError } from "../api";
+import { excludedRowsNotice, type ExcludedRows } from "../logic/format";
 import { append, clear, h } from "./dom";
 
 /** An error as one line: the HTTP status and the server's message where there is one. */
@@ -84,6 +85,13 @@ export class Notices {
       el.appendChild(b);
     }
     this.el.appendChild(el);
+  }
+
+  /** One warning per evaluation whose rows with NaN logits are left out of a drawn matrix (replacing the previous ones). */
+  excludedRows(rows: ExcludedRows[]): void {
+    this.clear("excluded");
+    const texts = new Set(rows.map(excludedRowsNotice));
+    for (const text of texts) this.add("warn", text, "excluded");
   }
 
   /** Remove the notices with `tag`, or all of them. */

@@ -2,6 +2,7 @@
 // the drawn panels, shared by the controls, the panels and the cards; plus the
 // names of the shapes they pass around and what they ask of the tab.
 import type { ByRunTag, TagInfo } from "../api";
+import type { ExcludedRows } from "../logic/format";
 import type { Matrix } from "../logic/matrix";
 import { cellFits, emptySelection, pruneSelection, type Cell, type Selection, type ShownPanel } from "../logic/selection";
 import { parseSettings, serializeSettings, type Settings } from "../logic/settings";
@@ -29,6 +30,8 @@ export interface PanelView {
   values: Matrix;
   diff: boolean;
   label: string;
+  /** Rows left out of the drawn matrices (of both sides of a difference), for the notices above the panels. */
+  excluded: ExcludedRows[];
 }
 
 /** A panel whose matrix could not be loaded. */

@@ -5,11 +5,24 @@ import {
   getJson, type ByRunTag, type CellSeries, type ExamplesResponse, type MatrixResponse, type MetricsResponse,
   type MetricsSeries, type Params, type TagInfo, type TopConfusionsResponse,
 } from "../api";
+import type { ExcludedRows } from "../logic/format";
 import { fromRows, type Matrix } from "../logic/matrix";
 import { PromiseCache, type Cached } from "./cache";
 import type { Cell, Plan, RunStep, TabState } from "./state";
 
-export interface LoadedMatrix { step: number; names: string[]; counts: Matrix; wallTime: number }
+/** One step's matrix; `excluded`: rows of its evaluation left out of it (NaN logits), null where unknown. */
+export interface LoadedMatrix { step: number; names: string[]; counts: Matrix; wallTime: number; excluded: number | null }
+
+/** A row count as the routes send it, or null (unknown, or not a count). */
+function rowCount(value: unknown): number | null {
+  return typeof value === "number" && Number.isSafeInteger(value) && value >= 0 ? value : null;
+}
+
+/** The rows left out of `m` (drawn for `run`, `tag`), as a list: empty when none or unknown. */
+export function excludedOf(run: string, tag: string, m: LoadedMatrix): ExcludedRows[] {
+  if (!m.excluded) return [];
+  return [{ run, tag, step: m.step, rows: m.excluded, evaluated: m.counts.data.reduce((s, x) => s + x, 0) + m.excluded }];
+}
 
 /** About 6 million cells (48 MB of Float64) of matrices at most: 6 steps of a 1,000-class matrix. */
 const MATRIX_CELLS = 6e6;
@@ -39,7 +52,7 @@ export class DataStore {
 
   matrix(run: string, tag: string, step: number): Cached<LoadedMatrix> {
     return this.matrices.entry(key(run, tag, step), () => getJson<MatrixResponse>("matrix", { run, tag, step }).then((r) => ({
-      step: r.step, names: r.class_names.map(String), counts: fromRows(r.matrix), wallTime: r.wall_time,
+      step: r.step, names: r.class_names.map(String), counts: fromRows(r.matrix), wallTime: r.wall_time, excluded: rowCount(r.excluded_rows),
     })));
   }
 
@@ -92,8 +105,8 @@ export class DataStore {
     this.cellCache.clear();
   }
 
-  /** Put the last-step matrices that came with the run list into the matrix cache. */
-  seedLatest(tags: ByRunTag<TagInfo>, latest: ByRunTag<number[][]>): void {
+  /** Put the last-step matrices that came with the run list (and their excluded rows) into the matrix cache. */
+  seedLatest(tags: ByRunTag<TagInfo>, latest: ByRunTag<number[][]>, excluded: ByRunTag<number | null> = {}): void {
     for (const [run, byTag] of Object.entries(latest)) {
       if (!byTag || typeof byTag !== "object") continue;
       for (const [tag, rows] of Object.entries(byTag)) {
@@ -102,7 +115,10 @@ export class DataStore {
         const last = info.steps.length - 1;
         let loaded: LoadedMatrix;
         try {
-          loaded = { step: info.steps[last], names: info.class_names.map(String), counts: fromRows(rows), wallTime: info.wall_times[last] };
+          loaded = {
+            step: info.steps[last], names: info.class_names.map(String), counts: fromRows(rows), wallTime: info.wall_times[last],
+            excluded: rowCount(excluded?.[run]?.[tag]),
+          };
         } catch {
           continue; // malformed: the matrix route is asked instead
         }
