@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import torch
 import torch.distributed as dist
+from hooks_helpers import batches, train
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
-from hooks_helpers import batches, train
-from tb_fmnist_plugin.hooks import attach_hooks
 from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
+from tb_fmnist_plugin.hooks import attach_hooks
 
 NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 

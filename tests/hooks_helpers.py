@@ -2,15 +2,11 @@
 event files back through TensorBoard's EventAccumulator."""
 from __future__ import annotations
 
-from typing import Dict, List, Optional
+from typing import Dict, List
 
-import numpy as np
 import torch
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.util import tensor_util
 from torch import nn
-
-from tb_fmnist_plugin import metadata
 
 SIZE_GUIDANCE = {"scalars": 0, "histograms": 0, "images": 0, "tensors": 0, "compressedHistograms": 0}
 
@@ -23,12 +19,6 @@ def load(logdir: str) -> EventAccumulator:
 
 def scalars(acc: EventAccumulator, tag: str) -> Dict[int, float]:
     return {event.step: event.value for event in acc.Scalars(tag)}
-
-
-def matrix(acc: EventAccumulator, tag: str, num_classes: int, step: Optional[int] = None) -> np.ndarray:
-    events = acc.Tensors(tag)
-    event = events[-1] if step is None else next(e for e in events if e.step == step)
-    return metadata.decode_matrix(tensor_util.make_ndarray(event.tensor_proto), num_classes)
 
 
 def batches(count: int, batch: int = 8, seed: int = 0, shape=(1, 28, 28), classes: int = 10) -> List:
@@ -71,11 +61,3 @@ def hook_counts(model: nn.Module, optimizer=None) -> int:
     if optimizer is not None:
         total += len(optimizer._optimizer_step_pre_hooks) + len(optimizer._optimizer_step_post_hooks)
     return total
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

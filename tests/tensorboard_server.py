@@ -12,11 +12,7 @@ import urllib.error
 import urllib.request
 from typing import Iterator, List, Optional
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from conftest import free_port
 
 
 class TensorBoardServer:

@@ -8,16 +8,16 @@ import re
 import numpy as np
 import pytest
 import torch
-from tensorboard.util import tensor_util
+from conftest import free_port, read_examples_index, read_matrix
+from hooks_helpers import load, scalars
 from torch.utils.tensorboard import SummaryWriter
 
-from hooks_helpers import free_port, load, matrix, scalars
-from tb_fmnist_plugin import metadata, metrics
+from tb_fmnist_plugin import metrics
+from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 from tb_fmnist_plugin.hooks import attach_hooks
 from tb_fmnist_plugin.hooks.evaluation import EvalAccumulator
 from tb_fmnist_plugin.hooks.grid import label_tiles, to_unit_range
 from tb_fmnist_plugin.hooks.topk import TopKPerGroup
-from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 
 NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
 
@@ -32,11 +32,6 @@ def _eval_data(batches=4, batch=32, classes=10, seed=0):
         images = torch.rand(batch, 1, 28, 28, generator=g) * 2 - 1  # normalized to [-1, 1]
         out.append((logits, labels, images))
     return out
-
-
-def _examples(acc, tag):
-    value = tensor_util.make_ndarray(acc.Tensors(tag)[-1].tensor_proto)
-    return metadata.decode_examples_index(value[0])
 
 
 def test_end_eval_writes_matrix_metrics_grid_and_examples(tmp_path):
@@ -55,7 +50,7 @@ def test_end_eval_writes_matrix_metrics_grid_and_examples(tmp_path):
     expected = np.zeros((10, 10), dtype=np.int64)
     np.add.at(expected, (labels.numpy(), predicted.numpy()), 1)
     acc = load(tmp_path)
-    assert np.array_equal(matrix(acc, "confusion/test", 10), expected)
+    assert np.array_equal(read_matrix(acc, "confusion/test", 10), expected)
 
     values = metrics.per_class_metrics(expected)
     for key in ("precision", "recall", "f1", "support"):
@@ -76,7 +71,7 @@ def test_end_eval_writes_matrix_metrics_grid_and_examples(tmp_path):
     assert tile_height == int(tile_height) and tile_height > 112
 
     # Per-cell examples: at most 4 per cell, the most confident of each cell.
-    index = _examples(acc, "confusion/test/examples")
+    index = read_examples_index(acc, "confusion/test/examples")
     true, pred, conf = (np.asarray(index[k]) for k in ("true", "predicted", "confidence"))
     probs = torch.softmax(logits, 1).max(1).values.numpy()
     for t, p in set(zip(true.tolist(), pred.tolist())):
@@ -152,8 +147,8 @@ def test_record_rejects_bad_batches(tmp_path):
     monitor.remove()
     writer.close()
     acc = load(tmp_path)
-    assert matrix(acc, "confusion/test", 10).sum() == 4
-    assert matrix(acc, "confusion/val", 3).sum() == 2
+    assert read_matrix(acc, "confusion/test", 10).sum() == 4
+    assert read_matrix(acc, "confusion/val", 3).sum() == 2
     assert "misclassified/test" not in acc.Tags()["images"]  # no images recorded
 
 
@@ -173,7 +168,6 @@ def test_grid_denormalizes_and_draws_labels():
 @pytest.mark.subprocess
 def test_two_process_gloo_matrix_equals_single_process(tmp_path):
     import torch.multiprocessing as mp
-
     from hooks_dist_worker import NAMES as WORKER_NAMES
     from hooks_dist_worker import eval_batches, worker
 
@@ -193,12 +187,12 @@ def test_two_process_gloo_matrix_equals_single_process(tmp_path):
     writer.close()
 
     dist_acc, single_acc = load(tmp_path / "dist"), load(tmp_path / "single")
-    dist_matrix = matrix(dist_acc, "confusion/test", 10)
+    dist_matrix = read_matrix(dist_acc, "confusion/test", 10)
     assert dist_matrix.sum() == 48
-    assert np.array_equal(dist_matrix, matrix(single_acc, "confusion/test", 10))
+    assert np.array_equal(dist_matrix, read_matrix(single_acc, "confusion/test", 10))
     assert scalars(dist_acc, "accuracy/test") == pytest.approx(scalars(single_acc, "accuracy/test"))
-    a = _examples(dist_acc, "confusion/test/examples")
-    b = _examples(single_acc, "confusion/test/examples")
+    a = read_examples_index(dist_acc, "confusion/test/examples")
+    b = read_examples_index(single_acc, "confusion/test/examples")
     key = lambda i: sorted(zip(i["true"], i["predicted"], i["index"]))  # noqa: E731
     assert key(a) == key(b) and len(key(a)) > 0
     # Training statistics from rank 0 only, with DDP's "module." prefix removed.

@@ -8,7 +8,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from hooks_helpers import free_port, load, matrix, scalars
+from conftest import free_port, read_examples_index, read_matrix
+from hooks_helpers import load, scalars
 from tensorboard.util import tensor_util
 from torch.utils.tensorboard import SummaryWriter
 
@@ -18,11 +19,6 @@ from tb_fmnist_plugin.hooks import attach_hooks
 from tb_fmnist_plugin.hooks.evaluation import EvalAccumulator
 
 INF = float("inf")
-
-
-def _examples(acc, tag):
-    value = tensor_util.make_ndarray(acc.Tensors(tag)[-1].tensor_proto)
-    return metadata.decode_examples_index(value[0])
 
 
 def _expected_matrix(logits, labels, classes):
@@ -60,8 +56,8 @@ def test_thousand_classes_with_images_store_only_occurring_cells(tmp_path):
     monitor.remove()
     writer.close()
     acc = load(tmp_path)
-    assert np.array_equal(matrix(acc, "confusion/test", classes), expected)
-    assert len(_examples(acc, "confusion/test/examples")["true"]) > 0
+    assert np.array_equal(read_matrix(acc, "confusion/test", classes), expected)
+    assert len(read_examples_index(acc, "confusion/test/examples")["true"]) > 0
 
 
 def test_record_is_atomic_when_a_batch_fails_after_validation(tmp_path):
@@ -82,7 +78,7 @@ def test_record_is_atomic_when_a_batch_fails_after_validation(tmp_path):
     monitor.remove()
     writer.close()
     acc = load(tmp_path)
-    got = matrix(acc, "confusion/test", 10)
+    got = read_matrix(acc, "confusion/test", 10)
     assert got.sum() == 16
     assert np.array_equal(got, _expected_matrix(logits, labels, 10))
 
@@ -121,13 +117,13 @@ def test_nonfinite_logits_predict_argmax_and_nan_rows_are_counted_apart(tmp_path
     writer.close()
 
     acc = load(tmp_path)
-    got = matrix(acc, "confusion/test", 10)
+    got = read_matrix(acc, "confusion/test", 10)
     assert np.array_equal(got, _expected_matrix(logits, labels, 10))
     assert got.sum() == 10
     assert scalars(acc, "nonfinite/test") == {0: 2.0, 1: 2.0}
     excluded = acc.Tensors(metadata.excluded_tag("confusion/test"))
     assert [metadata.decode_excluded(tensor_util.make_ndarray(e.tensor_proto)) for e in excluded] == [2, 2]
-    index = _examples(acc, "confusion/test/examples")
+    index = read_examples_index(acc, "confusion/test/examples")
     by_row = {i: (p, c) for i, p, c in zip(index["index"], index["predicted"], index["confidence"])}
     assert 0 not in by_row and 1 not in by_row  # NaN rows have no examples
     assert by_row[2] == (7, 1.0)
@@ -202,9 +198,9 @@ def test_two_process_gloo_sums_nan_rows(tmp_path):
     mp.spawn(_nan_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     acc = load(tmp_path)
     logits, labels = _nonfinite_batch()
-    assert np.array_equal(matrix(acc, "confusion/test", 10), _expected_matrix(logits, labels, 10))
+    assert np.array_equal(read_matrix(acc, "confusion/test", 10), _expected_matrix(logits, labels, 10))
     assert scalars(acc, "nonfinite/test") == {0: 2.0}
-    assert sorted(_examples(acc, "confusion/test/examples")["index"]) == list(range(2, 12))
+    assert sorted(read_examples_index(acc, "confusion/test/examples")["index"]) == list(range(2, 12))
 
 
 # --- 7. large images ----------------------------------------------------------------------
@@ -226,7 +222,7 @@ def test_large_images_are_stored_as_small_uint8_thumbnails(tmp_path):
     monitor.remove()
     writer.close()
     acc = load(tmp_path)
-    index = _examples(acc, "confusion/test/examples")
+    index = read_examples_index(acc, "confusion/test/examples")
     assert (index["tile_width"], index["tile_height"], index["channels"]) == (64, 64, 3)
     assert acc.Images("misclassified/test")[0].width == 8 * (128 + 2) + 2  # 64-pixel tiles shown at 2x
 

@@ -11,7 +11,8 @@ import warnings
 
 import pytest
 import torch
-from hooks_helpers import batches, free_port, load, scalars
+from conftest import free_port
+from hooks_helpers import batches, load, scalars
 from torch import nn
 from torch.utils.checkpoint import checkpoint
 from torch.utils.tensorboard import SummaryWriter

@@ -6,10 +6,10 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from hooks_helpers import batches, hook_counts, load, scalars, train
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
-from hooks_helpers import batches, hook_counts, load, scalars, train
 from tb_fmnist_plugin.checks import check_int
 from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 from tb_fmnist_plugin.hooks import HookOptions, attach_hooks

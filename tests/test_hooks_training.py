@@ -8,12 +8,13 @@ import warnings
 import pytest
 import torch
 import torchvision
+from conftest import free_port
+from hooks_helpers import batches, hook_counts, load, scalars, train
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
-from hooks_helpers import batches, free_port, hook_counts, load, scalars, train
-from tb_fmnist_plugin.hooks import attach_hooks
 from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
+from tb_fmnist_plugin.hooks import attach_hooks
 
 
 @pytest.fixture(autouse=True)

@@ -19,8 +19,9 @@ from tb_fmnist_plugin.reader import ConfusionReader
 from tb_fmnist_plugin.views import ConfusionViews
 
 sys.path.insert(0, os.path.dirname(__file__))
+from conftest import route_url  # noqa: E402
 from test_plugin_impl import CTX, EID, load_provider, write_raw_value  # noqa: E402
-from test_plugin_routes import BASE, get_json, make_app, q  # noqa: E402
+from test_plugin_routes import BASE, get_json, make_app  # noqa: E402
 
 TAG = "confusion/test"
 RUN = "nan run"
@@ -119,9 +120,9 @@ def test_excluded_rows_cost_no_extra_provider_call(logdir):
 
 def test_matrix_route_answers_the_count_and_follows_new_data(logdir, tmp_path):
     client = make_app(logdir)[0]
-    body = get_json(client, q("matrix", run=RUN, tag=TAG, step=1))
+    body = get_json(client, route_url("matrix", run=RUN, tag=TAG, step=1))
     assert (body["matrix"], body["excluded_rows"], body["excluded_reason"]) == (matrix_at(1).tolist(), 7, "nan_logits")
-    assert get_json(client, q("matrix", run=QUOTED, tag=QUOTED, step=0))["excluded_rows"] == 5
+    assert get_json(client, route_url("matrix", run=QUOTED, tag=QUOTED, step=0))["excluded_rows"] == 5
     latest = json.loads(client.get(BASE + "tags", headers={"X-Confusion-Latest": "1"}).get_data())
     assert latest["latest_excluded_rows"][QUOTED] == {QUOTED: 5}
 
@@ -130,8 +131,8 @@ def test_matrix_route_answers_the_count_and_follows_new_data(logdir, tmp_path):
     summary.write_confusion_matrix(writer, TAG, matrix_at(0), 0, walltime=10.0)
     writer.flush()
     client, multiplexer, _ = make_app(str(tmp_path))
-    assert get_json(client, q("matrix", run="run", tag=TAG, step=0))["excluded_rows"] is None
+    assert get_json(client, route_url("matrix", run="run", tag=TAG, step=0))["excluded_rows"] is None
     summary.write_excluded_rows(writer, TAG, 2, 0, walltime=10.0)
     writer.close()
     multiplexer.Reload()
-    assert get_json(client, q("matrix", run="run", tag=TAG, step=0))["excluded_rows"] == 2
+    assert get_json(client, route_url("matrix", run="run", tag=TAG, step=0))["excluded_rows"] == 2

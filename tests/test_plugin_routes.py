@@ -9,12 +9,12 @@ import urllib.parse
 
 import numpy as np
 import pytest
+from conftest import route_url
 from PIL import Image
 from tensorboard import program
 from tensorboard.backend import application
-from tensorboard.backend.event_processing import data_ingester
+from tensorboard.backend.event_processing import data_ingester, plugin_event_multiplexer
 from tensorboard.backend.event_processing import data_provider as tb_data_provider
-from tensorboard.backend.event_processing import plugin_event_multiplexer
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.plugins.core import core_plugin
 from torch.utils.tensorboard import SummaryWriter
@@ -124,10 +124,6 @@ def client(logdir):
     return make_app(logdir)[0]
 
 
-def q(route: str, **params) -> str:
-    return BASE + route + "?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
-
-
 def get_json(client, url: str, code: int = 200):
     response = client.get(url)
     assert response.status_code == code, (url, response.status_code, response.get_data()[:300])
@@ -189,19 +185,19 @@ def test_tags_with_latest_header_carries_last_matrices(client):
 
 def test_matrix_exact_for_every_step(client):
     for step in STEPS:
-        body = get_json(client, q("matrix", run=RUN, tag=TAG, step=step))
+        body = get_json(client, route_url("matrix", run=RUN, tag=TAG, step=step))
         assert body == {
             "run": RUN, "tag": TAG, "step": step, "wall_time": wall_time(step),
             "class_names": NAMES, "matrix": matrix_at(step).tolist(),
             "excluded_rows": None, "excluded_reason": None,  # no excluded-rows series: unknown
         }
-    assert get_json(client, q("matrix", run="dup", tag=TAG, step=5))["matrix"] == [[5, 6], [7, 8]]
+    assert get_json(client, route_url("matrix", run="dup", tag=TAG, step=5))["matrix"] == [[5, 6], [7, 8]]
 
 
 def test_matrix_1000_classes_exact(client):
-    body = get_json(client, q("matrix", run="big", tag="imagenet", step=1))
+    body = get_json(client, route_url("matrix", run="big", tag="imagenet", step=1))
     assert body["matrix"] == BIG.tolist()
-    body = get_json(client, q("matrix", run="big", tag="imagenet", step=2))
+    body = get_json(client, route_url("matrix", run="big", tag="imagenet", step=2))
     assert body["matrix"] == np.diag(np.arange(1000)).tolist()
     assert body["class_names"] == [str(i) for i in range(1000)]
 
@@ -210,7 +206,7 @@ def test_matrix_1000_classes_exact(client):
 def test_large_responses_gzipped_only_when_accepted(client, accept):
     import gzip
 
-    response = client.get(q("matrix", run="big", tag="imagenet", step=1), headers={"Accept-Encoding": accept})
+    response = client.get(route_url("matrix", run="big", tag="imagenet", step=1), headers={"Accept-Encoding": accept})
     assert response.status_code == 200
     data = response.get_data()
     if accept.startswith("gzip,"):
@@ -234,7 +230,7 @@ def assert_ratios(actual, expected) -> None:
 
 @pytest.mark.parametrize("step", [0, 6, 8])
 def test_metrics_agree_with_metrics_module(client, step):
-    body = get_json(client, q("metrics", run=RUN, tag=TAG, step=step))
+    body = get_json(client, route_url("metrics", run=RUN, tag=TAG, step=step))
     matrix = matrix_at(step)
     expected = metrics.per_class_metrics(matrix)
     confused, confused_count = metrics.most_confused_with(matrix)
@@ -256,9 +252,9 @@ def test_metrics_agree_with_metrics_module(client, step):
 
 
 def test_metrics_series_matches_metrics_of_each_step(client):
-    series = get_json(client, q("metrics_series", run=RUN, tag=TAG))
+    series = get_json(client, route_url("metrics_series", run=RUN, tag=TAG))
     for i, step in enumerate(STEPS):
-        single = get_json(client, q("metrics", run=RUN, tag=TAG, step=step))
+        single = get_json(client, route_url("metrics", run=RUN, tag=TAG, step=step))
         assert series["accuracy"][i] == single["accuracy"]
         for key in ("precision", "recall", "f1", "support"):
             assert series[key][i] == [c[key] for c in single["classes"]]
@@ -295,7 +291,7 @@ def test_ratio_json_rounds_and_writes_null_for_nan():
 
 
 def test_metrics_series_over_every_step(client):
-    body = get_json(client, q("metrics_series", run=RUN, tag=TAG))
+    body = get_json(client, route_url("metrics_series", run=RUN, tag=TAG))
     assert body["steps"] == STEPS and body["class_names"] == NAMES
     assert body["run"] == RUN and body["tag"] == TAG
     for i, step in enumerate(STEPS):
@@ -307,7 +303,7 @@ def test_metrics_series_over_every_step(client):
 
 
 def test_cell_series(client):
-    body = get_json(client, q("cell_series", run=RUN, tag=TAG, true=3, predicted=5))
+    body = get_json(client, route_url("cell_series", run=RUN, tag=TAG, true=3, predicted=5))
     assert body == {
         "steps": STEPS,
         "counts": [int(matrix_at(s)[3, 5]) for s in STEPS],
@@ -320,7 +316,7 @@ def test_top_confusions(client, n):
     params = dict(run=RUN, tag=TAG, step=8)
     if n is not None:
         params["n"] = n
-    body = get_json(client, q("top_confusions", **params))
+    body = get_json(client, route_url("top_confusions", **params))
     matrix = matrix_at(8)
     expected = metrics.top_confusions(matrix, 10 if n is None else n)
     assert [(c["true"], c["predicted"], c["count"]) for c in body["confusions"]] == expected
@@ -336,7 +332,7 @@ def test_examples_and_sprite(client):
     seen = 0
     for true in range(4):
         for predicted in range(4):
-            url = q("examples", run=RUN, tag=TAG, step=step, true=true, predicted=predicted)
+            url = route_url("examples", run=RUN, tag=TAG, step=step, true=true, predicted=predicted)
             body = get_json(client, url)
             assert (body["tile_width"], body["tile_height"], body["channels"]) == (28, 28, 1)
             mask = (written["true_labels"] == true) & (written["predicted_labels"] == predicted)
@@ -363,7 +359,7 @@ def test_examples_and_sprite(client):
     )
     assert seen == expected_total > 0
     # Classes 4..9 never occur in these examples: empty list, not an error.
-    assert get_json(client, q("examples", run=RUN, tag=TAG, step=step, true=9, predicted=9))["examples"] == []
+    assert get_json(client, route_url("examples", run=RUN, tag=TAG, step=step, true=9, predicted=9))["examples"] == []
 
 
 @pytest.mark.parametrize(
@@ -371,59 +367,59 @@ def test_examples_and_sprite(client):
     [
         # missing / empty parameters
         (BASE + "matrix", 400),
-        (q("matrix", tag=TAG, step=0), 400),
-        (q("matrix", run=RUN, step=0), 400),
-        (q("matrix", run=RUN, tag=TAG), 400),
-        (q("matrix", run="", tag=TAG, step=0), 400),
-        (q("metrics_series", run=RUN), 400),
-        (q("cell_series", run=RUN, tag=TAG, true=1), 400),
+        (route_url("matrix", tag=TAG, step=0), 400),
+        (route_url("matrix", run=RUN, step=0), 400),
+        (route_url("matrix", run=RUN, tag=TAG), 400),
+        (route_url("matrix", run="", tag=TAG, step=0), 400),
+        (route_url("metrics_series", run=RUN), 400),
+        (route_url("cell_series", run=RUN, tag=TAG, true=1), 400),
         # malformed integers
-        (q("matrix", run=RUN, tag=TAG, step="abc"), 400),
-        (q("matrix", run=RUN, tag=TAG, step=-1), 400),
-        (q("matrix", run=RUN, tag=TAG, step="1.5"), 400),
-        (q("matrix", run=RUN, tag=TAG, step=" 2"), 400),
-        (q("matrix", run=RUN, tag=TAG, step="+2"), 400),
-        (q("matrix", run=RUN, tag=TAG, step="0x10"), 400),
-        (q("matrix", run=RUN, tag=TAG, step="1e3"), 400),
-        (q("matrix", run=RUN, tag=TAG, step="2_0"), 400),
-        (q("matrix", run=RUN, tag=TAG, step="\u0662"), 400),  # Arabic-Indic digit two
-        (q("matrix", run=RUN, tag=TAG, step="9" * 19), 400),
-        (q("matrix", run=RUN, tag=TAG, step="9" * 5000), 400),
-        (q("matrix", run=RUN, tag=TAG, step="") , 400),
-        (q("matrix", run=RUN, tag=TAG) + "&step=2&step=4", 400),
-        (q("metrics", run=RUN, tag=TAG, step="NaN"), 400),
+        (route_url("matrix", run=RUN, tag=TAG, step="abc"), 400),
+        (route_url("matrix", run=RUN, tag=TAG, step=-1), 400),
+        (route_url("matrix", run=RUN, tag=TAG, step="1.5"), 400),
+        (route_url("matrix", run=RUN, tag=TAG, step=" 2"), 400),
+        (route_url("matrix", run=RUN, tag=TAG, step="+2"), 400),
+        (route_url("matrix", run=RUN, tag=TAG, step="0x10"), 400),
+        (route_url("matrix", run=RUN, tag=TAG, step="1e3"), 400),
+        (route_url("matrix", run=RUN, tag=TAG, step="2_0"), 400),
+        (route_url("matrix", run=RUN, tag=TAG, step="\u0662"), 400),  # Arabic-Indic digit two
+        (route_url("matrix", run=RUN, tag=TAG, step="9" * 19), 400),
+        (route_url("matrix", run=RUN, tag=TAG, step="9" * 5000), 400),
+        (route_url("matrix", run=RUN, tag=TAG, step="") , 400),
+        (route_url("matrix", run=RUN, tag=TAG) + "&step=2&step=4", 400),
+        (route_url("metrics", run=RUN, tag=TAG, step="NaN"), 400),
         # odd encodings
         (BASE + "matrix?run=%ff%fe&tag=x&step=0", 400),
         (BASE + "matrix?run=a%00b&tag=x&step=0", 400),
         (BASE + "matrix?run=x&tag=x&step=%ff", 400),
         (BASE + "matrix?" + "&".join(f"p{i}=1" for i in range(50)), 400),
         # class indices
-        (q("cell_series", run=RUN, tag=TAG, true=10, predicted=0), 400),
-        (q("cell_series", run=RUN, tag=TAG, true=0, predicted=-1), 400),
-        (q("cell_series", run=RUN, tag=TAG, true=0, predicted="x"), 400),
-        (q("examples", run=RUN, tag=TAG, step=10, true=0, predicted=10), 400),
-        (q("examples", run=RUN, tag=TAG, step=10, true=10**20, predicted=0), 400),
+        (route_url("cell_series", run=RUN, tag=TAG, true=10, predicted=0), 400),
+        (route_url("cell_series", run=RUN, tag=TAG, true=0, predicted=-1), 400),
+        (route_url("cell_series", run=RUN, tag=TAG, true=0, predicted="x"), 400),
+        (route_url("examples", run=RUN, tag=TAG, step=10, true=0, predicted=10), 400),
+        (route_url("examples", run=RUN, tag=TAG, step=10, true=10**20, predicted=0), 400),
         # top-N bounds
-        (q("top_confusions", run=RUN, tag=TAG, step=0, n=0), 400),
-        (q("top_confusions", run=RUN, tag=TAG, step=0, n=1001), 400),
-        (q("top_confusions", run=RUN, tag=TAG, step=0, n="ten"), 400),
+        (route_url("top_confusions", run=RUN, tag=TAG, step=0, n=0), 400),
+        (route_url("top_confusions", run=RUN, tag=TAG, step=0, n=1001), 400),
+        (route_url("top_confusions", run=RUN, tag=TAG, step=0, n="ten"), 400),
         # unknown run / tag / step
-        (q("matrix", run="nope", tag=TAG, step=0), 404),
-        (q("matrix", run=RUN, tag="nope", step=0), 404),
-        (q("matrix", run=RUN, tag=TAG, step=1), 404),
-        (q("matrix", run=RUN, tag=TAG, step=10**17), 404),
-        (q("matrix", run=RUN, tag="future", step=0), 404),
-        (q("matrix", run=RUN, tag=TAG + "/examples", step=4), 404),
-        (q("matrix", run="scalars_only", tag="loss", step=1), 404),
-        (q("metrics", run="nope", tag=TAG, step=0), 404),
-        (q("metrics_series", run=RUN, tag="nope"), 404),
-        (q("cell_series", run="nope", tag=TAG, true=0, predicted=0), 404),
-        (q("top_confusions", run=RUN, tag=TAG, step=3), 404),
-        (q("examples", run=RUN, tag=TAG, step=6, true=0, predicted=0), 404),  # step has no examples
-        (q("examples", run=RUN, tag="no_examples", step=1, true=0, predicted=0), 404),
-        (q("examples", run="nope", tag=TAG, step=4, true=0, predicted=0), 404),
-        (q("sprite", run=RUN, tag=TAG, step=6), 404),
-        (q("sprite", run=RUN, tag=TAG, step="x"), 400),
+        (route_url("matrix", run="nope", tag=TAG, step=0), 404),
+        (route_url("matrix", run=RUN, tag="nope", step=0), 404),
+        (route_url("matrix", run=RUN, tag=TAG, step=1), 404),
+        (route_url("matrix", run=RUN, tag=TAG, step=10**17), 404),
+        (route_url("matrix", run=RUN, tag="future", step=0), 404),
+        (route_url("matrix", run=RUN, tag=TAG + "/examples", step=4), 404),
+        (route_url("matrix", run="scalars_only", tag="loss", step=1), 404),
+        (route_url("metrics", run="nope", tag=TAG, step=0), 404),
+        (route_url("metrics_series", run=RUN, tag="nope"), 404),
+        (route_url("cell_series", run="nope", tag=TAG, true=0, predicted=0), 404),
+        (route_url("top_confusions", run=RUN, tag=TAG, step=3), 404),
+        (route_url("examples", run=RUN, tag=TAG, step=6, true=0, predicted=0), 404),  # step has no examples
+        (route_url("examples", run=RUN, tag="no_examples", step=1, true=0, predicted=0), 404),
+        (route_url("examples", run="nope", tag=TAG, step=4, true=0, predicted=0), 404),
+        (route_url("sprite", run=RUN, tag=TAG, step=6), 404),
+        (route_url("sprite", run=RUN, tag=TAG, step="x"), 400),
     ],
 )
 def test_malformed_requests_get_4xx_json_without_traceback(client, url, code):
@@ -437,7 +433,7 @@ def test_malformed_requests_get_4xx_json_without_traceback(client, url, code):
 
 
 def test_post_is_rejected(client):
-    response = client.post(q("matrix", run=RUN, tag=TAG, step=0))
+    response = client.post(route_url("matrix", run=RUN, tag=TAG, step=0))
     assert response.status_code == 405
     assert "error" in json.loads(response.get_data())
 
@@ -498,14 +494,14 @@ def test_new_steps_are_seen_after_reload(tmp_path):
     writer.flush()
     client, multiplexer, _ = make_app(str(tmp_path))
     assert get_json(client, BASE + "tags")["runs"]["run"][TAG]["steps"] == [0]
-    assert get_json(client, q("matrix", run="run", tag=TAG, step=0))["matrix"] == [[1, 0], [0, 1]]
+    assert get_json(client, route_url("matrix", run="run", tag=TAG, step=0))["matrix"] == [[1, 0], [0, 1]]
     summary.write_confusion_matrix(writer, TAG, np.array([[3, 1], [2, 4]]), 1, walltime=11.0)
     summary.write_confusion_matrix(writer, TAG, np.array([[9, 9], [9, 9]]), 0, walltime=12.0)  # rewrite step 0
     writer.close()
     multiplexer.Reload()
     assert get_json(client, BASE + "tags")["runs"]["run"][TAG]["steps"] == [0, 1]
-    assert get_json(client, q("matrix", run="run", tag=TAG, step=1))["matrix"] == [[3, 1], [2, 4]]
-    assert get_json(client, q("matrix", run="run", tag=TAG, step=0))["matrix"] == [[9, 9], [9, 9]]
+    assert get_json(client, route_url("matrix", run="run", tag=TAG, step=1))["matrix"] == [[3, 1], [2, 4]]
+    assert get_json(client, route_url("matrix", run="run", tag=TAG, step=0))["matrix"] == [[9, 9], [9, 9]]
 
 
 def test_fix_flags_keeps_all_by_default_and_user_value_wins(tmp_path):

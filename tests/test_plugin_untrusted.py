@@ -24,16 +24,13 @@ from tb_fmnist_plugin import metadata
 
 sys.path.insert(0, os.path.dirname(__file__))
 import untrusted_data as ud  # noqa: E402
+from conftest import route_url  # noqa: E402
 from tensorboard_server import tensorboard_server  # noqa: E402
 from test_plugin_routes import examples_at, make_app  # noqa: E402
 
 BASE = f"/data/plugin/{metadata.PLUGIN_NAME}/"
 EXAMPLES = examples_at(1)
 ROUTES = ("matrix", "metrics", "top_confusions", "metrics_series", "cell_series", "examples", "sprite")
-
-
-def q(route: str, **params) -> str:
-    return BASE + route + "?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
 
 
 def status_and_json(client, url: str):
@@ -45,10 +42,10 @@ def status_and_json(client, url: str):
 def every_route(run: str, tag: str, step: int):
     """One URL per data route for ``(run, tag, step)``."""
     cell = dict(true=0, predicted=1)
-    return [q("matrix", run=run, tag=tag, step=step), q("metrics", run=run, tag=tag, step=step),
-            q("top_confusions", run=run, tag=tag, step=step), q("metrics_series", run=run, tag=tag),
-            q("cell_series", run=run, tag=tag, **cell), q("examples", run=run, tag=tag, step=step, **cell),
-            q("sprite", run=run, tag=tag, step=step)]
+    return [route_url("matrix", run=run, tag=tag, step=step), route_url("metrics", run=run, tag=tag, step=step),
+            route_url("top_confusions", run=run, tag=tag, step=step), route_url("metrics_series", run=run, tag=tag),
+            route_url("cell_series", run=run, tag=tag, **cell), route_url("examples", run=run, tag=tag, step=step, **cell),
+            route_url("sprite", run=run, tag=tag, step=step)]
 
 
 @pytest.fixture(scope="module")
@@ -77,24 +74,24 @@ def test_only_readable_series_and_steps_are_listed(client):
 
 @pytest.mark.parametrize("step", sorted(ud.NEG_READABLE))
 def test_listed_steps_serve_the_numbers_in_the_file(client, step):
-    assert status_and_json(client, q("matrix", run=ud.RUN, tag=ud.NEG, step=step))[1]["matrix"] == ud.NEG_READABLE[step]
+    assert status_and_json(client, route_url("matrix", run=ud.RUN, tag=ud.NEG, step=step))[1]["matrix"] == ud.NEG_READABLE[step]
 
 
 @pytest.mark.parametrize("step,problem", [(1, "negative counts"), (2, "negative counts"), (3, "above 2\\*\\*63")])
 def test_a_stored_negative_or_out_of_range_count_makes_its_step_unreadable(client, step, problem):
     """Cases 3 and 4: never 293 for -3, never a ZeroDivisionError: a 404 naming the problem."""
     for route in ("matrix", "metrics", "top_confusions"):
-        code, body = status_and_json(client, q(route, run=ud.RUN, tag=ud.NEG, step=step))
+        code, body = status_and_json(client, route_url(route, run=ud.RUN, tag=ud.NEG, step=step))
         assert code == 404 and "unreadable" in body["error"], (route, body)
         assert re.search(problem, body["error"])
 
 
 def test_series_routes_skip_unreadable_steps(client):
     """Case 8: one unreadable step no longer 404s the whole series."""
-    code, body = status_and_json(client, q("metrics_series", run=ud.RUN, tag=ud.NEG))
+    code, body = status_and_json(client, route_url("metrics_series", run=ud.RUN, tag=ud.NEG))
     assert code == 200 and body["steps"] == sorted(ud.NEG_READABLE)
     assert body["support"] == [np.sum(ud.NEG_READABLE[s], axis=1).tolist() for s in sorted(ud.NEG_READABLE)]
-    code, body = status_and_json(client, q("cell_series", run=ud.RUN, tag=ud.NEG, true=1, predicted=0))
+    code, body = status_and_json(client, route_url("cell_series", run=ud.RUN, tag=ud.NEG, true=1, predicted=0))
     assert (code, body) == (200, {"steps": [0, 4], "counts": [2, 1], "row_totals": [5, 10]})
 
 
@@ -112,11 +109,11 @@ def test_unlisted_series_answer_404_saying_why(client, tag, problem):
 @pytest.mark.parametrize("step,problem", [(0, "true"), (2, "confidence"), (3, "tile_width")])
 def test_unreadable_examples_index_is_a_404_not_a_500(client, step, problem):
     """Case 3: an out-of-range class, a NaN confidence, a fractional tile width."""
-    for url in (q("examples", run=ud.RUN, tag=ud.GOOD, step=step, true=0, predicted=1),
-                q("sprite", run=ud.RUN, tag=ud.GOOD, step=step)):
+    for url in (route_url("examples", run=ud.RUN, tag=ud.GOOD, step=step, true=0, predicted=1),
+                route_url("sprite", run=ud.RUN, tag=ud.GOOD, step=step)):
         code, body = status_and_json(client, url)
         assert code == 404 and "unreadable" in body["error"] and problem in body["error"], body
-    code, body = status_and_json(client, q("examples", run=ud.RUN, tag=ud.GOOD, step=1, true=0, predicted=1))
+    code, body = status_and_json(client, route_url("examples", run=ud.RUN, tag=ud.GOOD, step=1, true=0, predicted=1))
     assert code == 200 and all(np.isfinite(e["confidence"]) for e in body["examples"])
 
 
@@ -125,8 +122,8 @@ def test_answers_over_the_size_bound_are_refused_with_a_clear_error(client, monk
     from tb_fmnist_plugin import views
 
     monkeypatch.setattr(views, "MAX_RESPONSE_BYTES", 100)
-    assert status_and_json(client, q("matrix", run=ud.RUN, tag=ud.GOOD, step=0))[0] == 200  # 16 cells: fits
-    code, body = status_and_json(client, q("metrics_series", run=ud.RUN, tag=ud.GOOD))
+    assert status_and_json(client, route_url("matrix", run=ud.RUN, tag=ud.GOOD, step=0))[0] == 200  # 16 cells: fits
+    code, body = status_and_json(client, route_url("metrics_series", run=ud.RUN, tag=ud.GOOD))
     assert code == 413 and "the metrics of this series would be about" in body["error"], body
 
 
@@ -136,7 +133,7 @@ def assert_examples_match_sprite(get, run: str, tag: str, step: int) -> int:
     found = 0
     for true in range(4):
         for predicted in range(4):
-            url = q("examples", run=run, tag=tag, step=step, true=true, predicted=predicted)
+            url = route_url("examples", run=run, tag=tag, step=step, true=true, predicted=predicted)
             code, data = get(url)
             assert code == 200, (url, data[:300])
             body = json.loads(data)
@@ -170,7 +167,7 @@ def test_each_problem_is_logged_once_per_series_saying_what_is_wrong(logdir, cap
             for step in range(5):
                 for url in every_route(ud.RUN, ud.NEG, step) + every_route(ud.RUN, "floats", step):
                     client.get(url)
-            client.get(q("examples", run=ud.RUN, tag=ud.GOOD, step=2, true=0, predicted=0))
+            client.get(route_url("examples", run=ud.RUN, tag=ud.GOOD, step=2, true=0, predicted=0))
     messages = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
     for problem in ("negative counts", "above 2**63", "float32, not integer counts", "declares 0 classes",
                     "declares 10000 classes", "confidence", "names matrix tag 'good'", "contains control"):
@@ -221,7 +218,7 @@ def test_real_tensorboard_never_answers_500_and_serves_quoted_names(logdir, load
                     for url in every_route(ud.RUN, tag, step):
                         code, _, body = server.get(url)
                         assert code in (200, 404), (url, code, body[:300])
-            assert server.get(q("matrix", run=ud.RUN, tag=ud.NEG, step=1))[0] == 404
+            assert server.get(route_url("matrix", run=ud.RUN, tag=ud.NEG, step=1))[0] == 404
         log = server.log()
         assert "Traceback" not in log and "internal error" not in log, log[-3000:]
         assert log.count("negative counts") == 1, log[-3000:]  # logged once, not per request

@@ -14,8 +14,7 @@ import torch
 from PIL import Image
 from tensorboard import context as tb_context
 from tensorboard.backend.event_processing import data_provider as tb_data_provider
-from tensorboard.backend.event_processing import event_file_loader
-from tensorboard.backend.event_processing import plugin_event_multiplexer
+from tensorboard.backend.event_processing import event_file_loader, plugin_event_multiplexer
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.data import provider as tb_provider
 from torch.utils.tensorboard import SummaryWriter

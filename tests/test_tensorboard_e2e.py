@@ -18,6 +18,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tb_fmnist_plugin import metadata, summary
 
 sys.path.insert(0, os.path.dirname(__file__))
+from conftest import route_url  # noqa: E402
 from tensorboard_server import TensorBoardServer, tensorboard_server  # noqa: E402
 
 pytestmark = pytest.mark.subprocess
@@ -84,10 +85,6 @@ def scalar_logdir(tmp_path_factory):
     return str(root)
 
 
-def q(route: str, **params) -> str:
-    return BASE + route + "?" + urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
-
-
 def wait_for_steps(server: TensorBoardServer, prefix: str, run: str, expected: int, timeout: float = 60.0):
     """The tags entry of (run, TAG) once its step count is ``expected``, or the
     last seen one if it never gets there (so the caller's assert shows it)."""
@@ -121,10 +118,10 @@ def test_every_step_served_exactly(logdir, load_fast):
         assert entry["wall_times"] == [1e9 + s for s in range(STEPS)]
         assert entry["class_names"] == NAMES and entry["possibly_sampled"] is False
         for step in range(STEPS):
-            body = server.get_json(q("matrix", run="train", tag=TAG, step=step))
+            body = server.get_json(route_url("matrix", run="train", tag=TAG, step=step))
             assert body["matrix"] == matrix_at(step).tolist()
             assert (body["excluded_rows"], body["excluded_reason"]) == (excluded_at(step), "nan_logits")
-        series = server.get_json(q("metrics_series", run="train", tag=TAG))
+        series = server.get_json(route_url("metrics_series", run="train", tag=TAG))
         assert series["steps"] == list(range(STEPS))
         assert series["support"][7] == matrix_at(7).sum(axis=1).tolist()
 
@@ -136,7 +133,7 @@ def test_every_step_served_exactly(logdir, load_fast):
         found = 0
         for true in range(3):
             for predicted in range(3):
-                url = q("examples", run="train", tag=TAG, step=step, true=true, predicted=predicted)
+                url = route_url("examples", run="train", tag=TAG, step=step, true=true, predicted=predicted)
                 body = server.get_json(url)
                 status, headers, png = server.get(urllib.parse.urljoin(url, body["sprite"]))
                 assert status == 200 and headers["Content-Type"] == "image/png"
@@ -147,15 +144,15 @@ def test_every_step_served_exactly(logdir, load_fast):
                     np.testing.assert_array_equal(tile, original)
                     found += 1
         assert found > 0
-        assert server.get(q("matrix", run="train", tag=TAG, step=STEPS))[0] == 404
-        assert server.get(q("matrix", run="train", tag=TAG, step="-3"))[0] == 400
+        assert server.get(route_url("matrix", run="train", tag=TAG, step=STEPS))[0] == 404
+        assert server.get(route_url("matrix", run="train", tag=TAG, step="-3"))[0] == 400
         assert_clean_log(server)
 
 
 def wait_for_big(server: TensorBoardServer, prefix: str = "", timeout: float = 60.0):
     deadline = time.monotonic() + timeout
     while True:
-        status, _, body = server.get(prefix + q("matrix", run="big", tag="imagenet", step=3))
+        status, _, body = server.get(prefix + route_url("matrix", run="big", tag="imagenet", step=3))
         if status == 200 or time.monotonic() > deadline:
             assert status == 200, body[:300]
             return json.loads(body)
@@ -170,7 +167,7 @@ def test_explicit_samples_per_plugin_wins(logdir, load_fast):
         assert entry["steps"][-1] == STEPS - 1
         assert entry["samples_limit"] == 5 and entry["possibly_sampled"] is True
         kept = entry["steps"][1]
-        assert server.get_json(q("matrix", run="train", tag=TAG, step=kept))["matrix"] == matrix_at(kept).tolist()
+        assert server.get_json(route_url("matrix", run="train", tag=TAG, step=kept))["matrix"] == matrix_at(kept).tolist()
 
 
 @pytest.mark.parametrize("load_fast", MODES)
@@ -179,7 +176,7 @@ def test_no_confusion_data_disables_the_plugin_without_errors(scalar_logdir, loa
         time.sleep(1.5)  # a reload cycle or so
         assert server.get_json("/data/plugins_listing")[PLUGIN]["enabled"] is False
         assert server.get_json(BASE + "tags") == {"runs": {}}
-        assert server.get(q("matrix", run="run", tag="loss", step=0))[0] == 404
+        assert server.get(route_url("matrix", run="run", tag="loss", step=0))[0] == 404
         assert_clean_log(server)
 
 
@@ -190,7 +187,7 @@ def test_path_prefix(logdir, load_fast):
         assert server.get_json(prefix + "/data/plugins_listing")[PLUGIN]["enabled"] is True
         entry = wait_for_steps(server, prefix, "train", STEPS)
         assert entry is not None and entry["steps"] == list(range(STEPS))
-        url = prefix + q("examples", run="train", tag=TAG, step=2, true=0, predicted=0)
+        url = prefix + route_url("examples", run="train", tag=TAG, step=2, true=0, predicted=0)
         body = server.get_json(url)
         sprite = urllib.parse.urljoin(url, body["sprite"])
         assert sprite.startswith(prefix + BASE)

@@ -15,10 +15,9 @@ import time
 
 import numpy as np
 import pytest
-
-from tensorboard_server import tensorboard_server
 import ui_browser as ub
 import ui_data as ud
+from tensorboard_server import tensorboard_server
 
 pytestmark = [pytest.mark.browser, pytest.mark.subprocess]
 
