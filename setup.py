@@ -16,7 +16,7 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    packages=["tb_fmnist_plugin", "tb_fmnist_plugin.fmnist", "tb_fmnist_plugin.hooks"],
+    packages=["tb_fmnist_plugin", "tb_fmnist_plugin.fmnist", "tb_fmnist_plugin.hooks", "tb_fmnist_plugin.integrations"],
     package_dir={
         "tb_fmnist_plugin": "tb_fmnist_plugin",
         "tb_fmnist_plugin.hooks": "hooks",
@@ -37,7 +37,14 @@ setup(
             "pytest>=7",
             "playwright>=1.40",
             "pytest-timeout>=2.1",
+            "ruff>=0.5",  # the Python lint .ci/run runs
+            "lightning>=2.0",
+            "transformers>=4.40",
+            "accelerate>=0.26",
+            "cleanlab>=2.6,<3",  # reference for the confident-learning tests
         ],
+        "lightning": ["lightning>=2.0"],
+        "transformers": ["transformers>=4.40", "accelerate>=0.26"],
         "benchmark": ["wandb", "psutil"],
     },
     entry_points={

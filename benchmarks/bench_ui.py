@@ -106,7 +106,7 @@ def measure(browser, url: str, repeats: int, slider_moves: int):
             slider.focus()
             frame.evaluate("document.querySelector('#tbc-step').value = 0; document.querySelector('#tbc-step').dispatchEvent(new Event('input'))")
             frame.wait_for_function("performance.getEntriesByName('tbc-slider-redraw').length >= 1", timeout=60000)
-            for i in range(slider_moves):
+            for _ in range(slider_moves):
                 before = frame.evaluate("performance.getEntriesByName('tbc-slider-redraw').length")
                 page.keyboard.press("ArrowRight")
                 frame.wait_for_function("n => performance.getEntriesByName('tbc-slider-redraw').length > n", arg=before, timeout=60000)

@@ -67,7 +67,7 @@ class HookMonitor:
         writer: Any,
         optimizer: Optional[torch.optim.Optimizer] = None,
         example_input: Any = None,
-        options: HookOptions = HookOptions(),
+        options: HookOptions = HookOptions(),  # noqa: B008 (frozen: one shared default is safe)
         grad_scaler: Any = None,
     ) -> None:
         self.model = model
@@ -169,7 +169,7 @@ class HookMonitor:
         try:
             self._training.flush_pending()
         except Exception as error:  # never fail teardown
-            warnings.warn(f"tb_fmnist_plugin.hooks: could not write the last logging step: {error}", RuntimeWarning)
+            warnings.warn(f"tb_fmnist_plugin.hooks: could not write the last logging step: {error}", RuntimeWarning, stacklevel=2)
         self._training.remove()
         self._eval.reset()
         self._diagnostics.reset()
@@ -259,7 +259,7 @@ class HookMonitor:
                 grid = labeled_grid(images, labels, nrow=self.options.grid_columns)
                 writer.add_image(f"misclassified/{name}", grid, step, dataformats="CHW")
             except Exception as error:  # a missing font must not lose the matrix
-                warnings.warn(f"tb_fmnist_plugin.hooks: misclassified grid skipped: {type(error).__name__}: {error}", RuntimeWarning)
+                warnings.warn(f"tb_fmnist_plugin.hooks: misclassified grid skipped: {type(error).__name__}: {error}", RuntimeWarning, stacklevel=2)
 
 
 def attach_hooks(

@@ -92,7 +92,7 @@ def test_round_trip_1000_classes(tmp_path, writer):
     content, values = read_matrices(load_provider(str(tmp_path)), "run", "confusion/imagenet")
     assert content["class_names"] == [str(i) for i in range(n)]
     assert [step for step, _, _ in values] == [0, 1, 2]
-    for step, decoded, raw in values:
+    for step, decoded, _raw in values:
         assert decoded.dtype == np.int64
         np.testing.assert_array_equal(decoded, written[step])
     layouts = {step: (raw.ndim, raw.dtype) for step, _, raw in values}
