@@ -18,7 +18,7 @@ from typing import Any, Dict, Optional, Sequence, Tuple
 
 import torch
 
-from tb_fmnist_plugin import summary
+from tb_fmnist_plugin import sprites
 
 from .grid import Number
 from .thumbnails import DEFAULT_THUMBNAIL_SIZE, BatchThumbnails
@@ -180,7 +180,7 @@ class EvalAccumulator:
         images_t = None
         if images is not None:
             images_t = _as_tensor(images, "images")
-            images_t = images_t.reshape(summary.image_batch_shape(images_t.shape, count))
+            images_t = images_t.reshape(sprites.image_batch_shape(images_t.shape, count))
             if self.image_shape is not None and tuple(images_t.shape[1:]) != tuple(self.image_shape):
                 raise ValueError(
                     f"images changed shape from {tuple(self.image_shape)} to {tuple(images_t.shape[1:])} within one evaluation"

@@ -7,7 +7,9 @@ limit) lives in :mod:`tb_fmnist_plugin.metadata`, not here.
 import numbers
 from typing import Any, Optional
 
-__all__ = ["check_int"]
+import numpy as np
+
+__all__ = ["check_array", "check_int"]
 
 
 def check_int(
@@ -34,3 +36,18 @@ def check_int(
     if value < minimum or (maximum is not None and value > maximum):
         raise ValueError(f"{name} must be an integer {bound}, got {value!r}")
     return int(value)
+
+
+def check_array(value: Any, what: str) -> np.ndarray:
+    """``value`` (a tensor, array or nested sequence of numbers) as a numpy
+    array; ``TypeError`` naming ``what`` otherwise. Tensors are detached and
+    copied to the CPU."""
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor
+        value = value.detach().cpu().numpy()
+    try:
+        array = np.asarray(value)
+    except (TypeError, ValueError) as error:
+        raise TypeError(f"{what} must be array-like: {error}") from None
+    if array.dtype == object:
+        raise TypeError(f"{what} must be a numeric array, not {type(value).__name__} of mixed objects")
+    return array

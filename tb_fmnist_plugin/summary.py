@@ -11,26 +11,23 @@ that owns its own writer. The stored layout is described in ``docs/format.md``.
 """
 from __future__ import annotations
 
-import io
 import math
 import numbers
 import warnings
 import weakref
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.util import tensor_util
 
-from tb_fmnist_plugin import metadata
-from tb_fmnist_plugin.checks import check_int
+from tb_fmnist_plugin import metadata, sprites
+from tb_fmnist_plugin.checks import check_array, check_int
 
 #: Default number of thumbnails kept per (true, predicted) cell.
 DEFAULT_EXAMPLES_PER_CELL = 4
 #: Default byte budget of one examples summary (index + sprite + metadata).
 DEFAULT_EXAMPLES_MAX_BYTES = 150_000
-#: Bytes an event record adds around a summary (framing, step, walltime).
-_EVENT_OVERHEAD_BYTES = 64
 #: Largest step an event holds (int64).
 _MAX_STEP = 2**63 - 1
 
@@ -44,18 +41,6 @@ _tags_warned_budget: set = set()
 # --- Validation --------------------------------------------------------------
 
 
-def _to_numpy(value: Any, what: str) -> np.ndarray:
-    if hasattr(value, "detach") and hasattr(value, "cpu"):  # torch.Tensor
-        value = value.detach().cpu().numpy()
-    try:
-        array = np.asarray(value)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{what} must be array-like: {error}") from None
-    if array.dtype == object:
-        raise TypeError(f"{what} must be a numeric array, not {type(value).__name__} of mixed objects")
-    return array
-
-
 def _validate_tag(tag: Any) -> str:
     if not isinstance(tag, str) or not tag:
         raise TypeError(f"tag must be a non-empty string, got {tag!r}")
@@ -64,7 +49,7 @@ def _validate_tag(tag: Any) -> str:
 
 def validate_matrix(matrix: Any) -> np.ndarray:
     """Return ``matrix`` as a non-negative ``int64`` square array, or raise."""
-    array = _to_numpy(matrix, "matrix")
+    array = check_array(matrix, "matrix")
     if array.dtype == np.bool_ or not (
         np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
     ):
@@ -225,39 +210,9 @@ def write_excluded_rows(writer: Any, tag: str, count: int, step: int, walltime: 
 # --- Per-cell examples ----------------------------------------------------------
 
 
-def image_batch_shape(shape: Sequence[int], count: int) -> Tuple[int, int, int, int]:
-    """``[N, C, H, W]`` of an image batch given as ``[N, C, H, W]`` or ``[N, H, W]``.
-
-    The one check of image shapes (format writer and hooks): raises
-    ``ValueError`` unless there are ``count`` images of 1 or 3 channels.
-    """
-    dims = tuple(int(size) for size in shape)
-    full = dims[:1] + (1,) + dims[1:] if len(dims) == 3 else dims
-    if len(full) != 4:
-        raise ValueError(f"images must be [N, C, H, W] or [N, H, W], got shape {dims}")
-    if full[0] != count:
-        raise ValueError(f"images must be one per label: got {full[0]} images for {count} labels")
-    if full[1] not in (1, 3):
-        raise ValueError(f"images must have 1 or 3 channels, got {full[1]}")
-    return full  # type: ignore[return-value]
-
-
-def _images_to_uint8(images: Any, count: int) -> np.ndarray:
-    """Images as ``uint8`` ``[N, H, W, C]`` with ``C`` in (1, 3)."""
-    array = _to_numpy(images, "images")
-    array = array.reshape(image_batch_shape(array.shape, count))
-    if array.dtype == np.uint8:
-        scaled = array
-    elif np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer):
-        as_float = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-        scaled = (np.clip(as_float, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
-    else:
-        raise TypeError(f"images must be float in [0, 1] or uint8, got dtype {array.dtype}")
-    return np.ascontiguousarray(scaled.transpose(0, 2, 3, 1))
-
-
-def _labels(values: Any, what: str, count: int, num_classes: int) -> np.ndarray:
-    array = _to_numpy(values, what).reshape(-1)
+def check_class_indices(values: Any, what: str, count: int, num_classes: int) -> np.ndarray:
+    """``count`` class indices in ``[0, num_classes)`` as ``int64``; raises naming ``what``."""
+    array = check_array(values, what).reshape(-1)
     if array.size != count:
         raise ValueError(f"{what} has {array.size} entries, expected {count}")
     if count and not np.issubdtype(array.dtype, np.integer):
@@ -281,32 +236,6 @@ def _select_per_cell(
     kept, kept_rank = order[keep], rank[keep]
     priority = np.lexsort((-confidence[kept], kept_rank))
     return kept[priority]
-
-
-def _encode_sprite(tiles: np.ndarray, bits: int) -> Tuple[bytes, int]:
-    """PNG sprite sheet of ``tiles`` ``[N, H, W, C]``; returns (png, columns)."""
-    from PIL import Image  # Pillow ships with torchvision
-
-    count, height, width, channels = tiles.shape
-    columns = max(1, math.ceil(math.sqrt(count)))
-    rows = max(1, math.ceil(count / columns))
-    sheet = np.zeros((rows * height, columns * width, channels), dtype=np.uint8)
-    for i in range(count):
-        r, c = divmod(i, columns)
-        sheet[r * height:(r + 1) * height, c * width:(c + 1) * width] = tiles[i]
-    buffer = io.BytesIO()
-    if channels == 1 and bits == 4:
-        levels = ((sheet[:, :, 0].astype(np.uint16) * 15 + 127) // 255).astype(np.uint8)
-        image = Image.fromarray(levels, mode="P")
-        palette: List[int] = []
-        for level in range(16):
-            palette.extend([level * 17] * 3)
-        image.putpalette(palette)
-        image.save(buffer, format="PNG", optimize=True, bits=4)
-    else:
-        image = Image.fromarray(sheet[:, :, 0] if channels == 1 else sheet, mode="L" if channels == 1 else "RGB")
-        image.save(buffer, format="PNG", optimize=True)
-    return buffer.getvalue(), columns
 
 
 def cell_examples_pb(
@@ -350,11 +279,11 @@ def cell_examples_pb(
     max_per_cell = check_int(max_per_cell, "max_per_cell", minimum=1)
     max_bytes = check_int(max_bytes, "max_bytes", minimum=1024)
 
-    true = _to_numpy(true_labels, "true_labels").reshape(-1)
+    true = check_array(true_labels, "true_labels").reshape(-1)
     count = true.size
-    true = _labels(true, "true_labels", count, len(names))
-    predicted = _labels(predicted_labels, "predicted_labels", count, len(names))
-    confidence = _to_numpy(confidences, "confidences").reshape(-1).astype(np.float64)
+    true = check_class_indices(true, "true_labels", count, len(names))
+    predicted = check_class_indices(predicted_labels, "predicted_labels", count, len(names))
+    confidence = check_array(confidences, "confidences").reshape(-1).astype(np.float64)
     if confidence.size != count:
         raise ValueError(f"confidences has {confidence.size} entries, expected {count}")
     if np.isnan(confidence).any():
@@ -362,10 +291,10 @@ def cell_examples_pb(
     if dataset_indices is None:
         indices = np.full(count, -1, dtype=np.int64)
     else:
-        indices = _to_numpy(dataset_indices, "dataset_indices").reshape(-1).astype(np.int64)
+        indices = check_array(dataset_indices, "dataset_indices").reshape(-1).astype(np.int64)
         if indices.size != count:
             raise ValueError(f"dataset_indices has {indices.size} entries, expected {count}")
-    tiles = _images_to_uint8(images, count)
+    tiles = sprites.images_to_uint8(images, count)
 
     meta = metadata.create_examples_metadata(names, tag, description)
     priority = _select_per_cell(true, predicted, confidence, int(max_per_cell))
@@ -374,7 +303,7 @@ def cell_examples_pb(
         chosen = priority[:keep]
         # Store each cell's examples together, most confident first.
         chosen = chosen[np.lexsort((-confidence[chosen], predicted[chosen], true[chosen]))]
-        png, columns = _encode_sprite(tiles[chosen], bits)
+        png, columns = sprites.encode_sprite(tiles[chosen], bits)
         index = metadata.encode_examples_index(
             tile_height=tiles.shape[1],
             tile_width=tiles.shape[2],
@@ -396,69 +325,11 @@ def cell_examples_pb(
 
     grey = tiles.shape[3] == 1
     tile_bytes = max(1, tiles[0].size // 2 if grey else tiles[0].size) if count else 1  # raw, at the last bits tried
-    return fit_to_budget(
+    return sprites.fit_to_budget(
         build, priority.size, grey=grey, max_bytes=max_bytes,
         on_drop=lambda kept: _warn_budget_once(tag, kept, priority.size, max_bytes),
         guess=max_bytes // tile_bytes,
     )
-
-
-def fit_to_budget(
-    build: Callable[[int, int], summary_pb2.Summary],
-    count: int,
-    *,
-    grey: bool,
-    max_bytes: int,
-    on_drop: Callable[[int], None],
-    guess: Optional[int] = None,
-) -> summary_pb2.Summary:
-    """The fullest ``build(keep, bits)`` (a summary of the first ``keep`` of
-    ``count`` thumbnails in the caller's priority order, at ``bits``) that
-    fits ``max_bytes`` with its event record: all at 8 bits; (grey only) all
-    at 4 bits; else the largest prefix, found by bisection, at the last bits
-    tried, after calling ``on_drop(keep)``. The one budget rule of every value
-    with thumbnails. ``ValueError`` if not even ``keep = 0`` fits.
-
-    ``guess`` (e.g. the budget over a tile's raw size) only saves work: when
-    that prefix is already too big, the full set is not encoded at the last
-    bits (a longer prefix is never smaller), which for large noisy tiles is
-    most of the time spent here."""
-
-    def fits(summary: summary_pb2.Summary) -> bool:
-        return summary.ByteSize() + _EVENT_OVERHEAD_BYTES <= max_bytes
-
-    modes = (8, 4) if grey else (8,)
-    for bits in modes[:-1]:
-        candidate = build(count, bits)
-        if fits(candidate):
-            return candidate
-    built: dict = {}
-
-    def fits_at(keep: int) -> bool:
-        if keep not in built:
-            built[keep] = build(keep, modes[-1])
-        return fits(built[keep])
-
-    start = count if guess is None or not 0 < guess < count else guess
-    low, high = (start, count) if fits_at(start) else (0, start - 1)
-    while low == start and low < high:  # grow from a fitting guess, by its bytes per thumbnail
-        probe = min(high, max(low + 1, low * max_bytes // max(1, built[low].ByteSize())))
-        if fits_at(probe):
-            low = start = probe
-        else:
-            high = probe - 1
-    if low == count:
-        return built[count]
-    while low < high:
-        middle = (low + high + 1) // 2
-        if fits_at(middle):
-            low = middle
-        else:
-            high = middle - 1
-    if not fits_at(low):
-        raise ValueError(f"max_bytes={max_bytes} cannot hold even the index and class names")
-    on_drop(low)
-    return built[low]
 
 
 def _warn_budget_once(tag: str, kept: int, total: int, max_bytes: int) -> None:
