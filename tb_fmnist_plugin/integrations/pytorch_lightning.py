@@ -1,0 +1,15 @@
+"""``ConfusionCallback`` for the ``pytorch_lightning`` import name: the same
+callback as :mod:`tb_fmnist_plugin.integrations.lightning`, based on
+``pytorch_lightning.Callback`` and writing through
+``pytorch_lightning.loggers.TensorBoardLogger``."""
+from pytorch_lightning import Callback
+from pytorch_lightning.loggers import TensorBoardLogger
+
+from .lightning_callback import LightningCallbackLogic
+
+__all__ = ["ConfusionCallback"]
+
+
+class ConfusionCallback(LightningCallbackLogic, Callback):
+    __doc__ = LightningCallbackLogic.__doc__
+    tensorboard_logger_class = TensorBoardLogger

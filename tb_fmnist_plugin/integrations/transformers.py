@@ -1,0 +1,262 @@
+"""``ConfusionCallback`` for the Hugging Face ``Trainer``.
+
+    from tb_fmnist_plugin.integrations.transformers import ConfusionCallback
+
+    trainer = Trainer(model=model, args=args, ..., callbacks=[ConfusionCallback()])
+
+Class names come from ``model.config.id2label``. The callback writes into
+the directory of the Trainer's own TensorBoard logging (``report_to``
+"tensorboard": its ``TensorBoardCallback``'s folder, i.e.
+``TENSORBOARD_LOGGING_DIR`` or ``<output_dir>/runs/<date>_<host>``; without
+it the same rule), so losses, learning rate and these dashboards are one run.
+See ``docs/integrations.md``.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import torch
+from accelerate.state import GradientState
+from torch import nn
+from transformers import TrainerCallback
+from transformers.integrations import TensorBoardCallback
+from transformers.integrations.integration_utils import default_logdir  # the Trainer's runs/<date>_<host>
+from transformers.trainer_callback import CallbackHandler
+
+from .session import EvalBatch, HookSession, as_image_batch, logits_from, optional_callable
+
+__all__ = ["ConfusionCallback"]
+
+def id2label_names(model: nn.Module) -> Optional[List[str]]:
+    """``model.config.id2label`` as a list in label order, or None."""
+    mapping = getattr(getattr(model, "config", None), "id2label", None)
+    if not mapping:
+        return None
+    labels = {int(key): str(value) for key, value in mapping.items()}
+    return [labels[i] for i in range(len(labels))] if set(labels) == set(range(len(labels))) else None
+
+
+def calling_handler() -> Optional[CallbackHandler]:
+    """The ``CallbackHandler`` calling the current callback method.
+
+    A ``TrainerCallback`` gets no reference to the Trainer or to its other
+    callbacks; the handler is the caller of every callback method
+    (``CallbackHandler.call_event``), so it is read from the call stack.
+    None if it is not there.
+    """
+    frame = sys._getframe(1)
+    for _ in range(4):
+        frame = frame.f_back
+        if frame is None:
+            return None
+        candidate = frame.f_locals.get("self")
+        if isinstance(candidate, CallbackHandler):
+            return candidate
+    return None
+
+
+def evaluation_rows(count: int, handler: Optional[CallbackHandler]) -> int:
+    """How many of this process's ``count`` rows to record.
+
+    0 unless the dataloader being iterated (accelerate's ``GradientState``)
+    is the Trainer's evaluation dataloader (``handler.eval_dataloader``; any
+    one, if the handler is unknown): a forward call of the user's own is
+    not an evaluation. And accelerate evens out the last evaluation batch
+    over the processes by repeating samples, which the Trainer drops again
+    (``gather_for_metrics``); so are they here.
+    """
+    state = GradientState()
+    evaluating = state.in_dataloader and (handler is None or state.active_dataloader is handler.eval_dataloader)
+    if not evaluating:
+        return 0
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_world_size() == 1:
+        return count
+    if not state.end_of_dataloader or state.remainder <= 0:
+        return count
+    return max(0, min(count, state.remainder - torch.distributed.get_rank() * count))
+
+
+class LogitsView(nn.Module):
+    """The model with its logits as the only output, for tracing the graph.
+
+    It calls the class's ``forward``: under ``bf16``/``fp16`` accelerate
+    replaces the instance's ``forward`` with one that turns autocast on,
+    which tracing cannot hold as constants."""
+
+    def __init__(self, model: nn.Module) -> None:
+        super().__init__()
+        self.model = model
+
+    def forward(self, *inputs: Any) -> Any:
+        return logits_from(type(self.model).forward(self.model, *inputs))
+
+
+class TrainerSession(HookSession):
+    """Hooks on a ``PreTrainedModel``; writer in the Trainer's TensorBoard run folder."""
+
+    def __init__(self, class_names, options, get_labels, get_images) -> None:
+        super().__init__(class_names, options)
+        self.get_labels = optional_callable(get_labels, "get_labels")
+        self.get_images = optional_callable(get_images, "get_images")
+        self.args: Any = None
+        self.handler: Optional[CallbackHandler] = None
+        self._writer: Any = None
+
+    def configure(self, args: Any, model: nn.Module, handler: Optional[CallbackHandler]) -> None:
+        self.args = args
+        self.handler = handler or self.handler
+        if self.class_names is None:
+            self.class_names = id2label_names(model)
+        self.watch(model)
+
+    def log_dir(self) -> str:
+        """The Trainer's TensorBoard folder (see the module doc)."""
+        for callback in getattr(self.handler, "callbacks", []):
+            if isinstance(callback, TensorBoardCallback):
+                writer = getattr(callback, "tb_writer", None)
+                where = getattr(callback, "logging_dir", None) or getattr(writer, "log_dir", None)
+                if where:
+                    return where
+        if self._writer is not None:
+            return self._writer.log_dir
+        if getattr(self.args, "logging_dir", None):  # transformers 4: the TensorBoardCallback's folder
+            return self.args.logging_dir
+        env = os.getenv("TENSORBOARD_LOGGING_DIR")
+        return os.path.expanduser(env) if env else os.path.join(self.args.output_dir, default_logdir())
+
+    def writer(self) -> Any:
+        if self.args is None or self.args.process_index != 0:
+            return None
+        where = self.log_dir()
+        if self._writer is not None and os.path.abspath(self._writer.log_dir) != os.path.abspath(where):
+            self.close_writer()  # made before training, and the TensorBoardCallback chose another folder
+        if self._writer is None:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._writer = SummaryWriter(log_dir=where)
+        return self._writer
+
+    def written_dir(self) -> Optional[str]:
+        return self._writer.log_dir if self._writer is not None else None
+
+    def flush_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.flush()
+
+    def close_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def eval_batch(self, module, args, kwargs, output) -> Optional[EvalBatch]:
+        labels = self.get_labels(kwargs) if self.get_labels is not None else kwargs.get(self.label_name())
+        if labels is None:
+            return None
+        count = len(labels)
+        keep = evaluation_rows(count, self.handler)
+        if keep == 0:
+            return None
+        if self.get_images is not None:
+            images = self.get_images(kwargs)
+        else:
+            images = as_image_batch(kwargs.get(getattr(module, "main_input_name", "pixel_values"), args[0] if args else None), count)
+        logits = logits_from(output)
+        if keep < count:
+            logits, labels = logits[:keep], labels[:keep]
+            images = images[:keep] if images is not None else None
+        return logits, labels, images
+
+    def label_name(self) -> str:
+        names = getattr(self.args, "label_names", None)
+        return names[0] if names and len(names) == 1 else "labels"
+
+    def graph_input(self, module, args, kwargs) -> Optional[Tuple[Any, ...]]:
+        main = kwargs.get(getattr(module, "main_input_name", "pixel_values"))
+        return (main,) if isinstance(main, torch.Tensor) else tuple(args)
+
+    def graph_module(self) -> nn.Module:
+        return LogitsView(self.model)
+
+    def remove(self) -> None:
+        super().remove()
+        self.close_writer()
+
+
+class ConfusionCallback(TrainerCallback):
+    """Logging hooks and the Confusion tab for a Hugging Face ``Trainer``, in one line.
+
+    Args:
+      class_names: one name per class (default ``model.config.id2label``).
+      get_labels: ``inputs -> labels``, given the keyword inputs of the
+        model's forward (default ``inputs["labels"]``, or the single name in
+        ``TrainingArguments.label_names``).
+      get_images: ``inputs -> images`` for the example grids (default: the
+        model's main input, ``pixel_values``).
+      log_every: log training statistics every this many global steps.
+      **hook_options: any other keyword option of ``attach_hooks``.
+
+    Training hooks are attached at ``on_train_begin`` with the Trainer's
+    optimizer and removed at ``on_train_end``; each ``evaluate()`` ends with
+    ``confusion/eval`` (``confusion/<metric_key_prefix>``) at the global
+    step, ``predict()`` on labeled data with ``confusion/test``. One forward
+    hook, which captures evaluation predictions, stays on the model from the
+    Trainer's creation until :meth:`remove`, so ``trainer.evaluate()`` before
+    or after ``train()`` is recorded too.
+    """
+
+    def __init__(
+        self,
+        class_names: Optional[Sequence[str]] = None,
+        *,
+        get_labels: Optional[Callable[[Dict[str, Any]], Any]] = None,
+        get_images: Optional[Callable[[Dict[str, Any]], Any]] = None,
+        log_every: int = 100,
+        **hook_options: Any,
+    ) -> None:
+        self._session = TrainerSession(class_names, dict(hook_options, log_every=log_every), get_labels, get_images)
+
+    @property
+    def monitor(self) -> Any:
+        """The :class:`~tb_fmnist_plugin.hooks.HookMonitor` while attached, else None."""
+        return self._session.monitor
+
+    @property
+    def log_dir(self) -> Optional[str]:
+        """The folder written to (on the main process, once written), else None."""
+        return self._session.written_dir()
+
+    def remove(self) -> None:
+        """Remove every hook from the model and close the writer."""
+        self._session.remove()
+
+    def on_init_end(self, args, state, control, model=None, **kwargs):
+        if model is not None:
+            self._session.configure(args, model, calling_handler())
+
+    def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
+        self._session.configure(args, model, calling_handler())
+        self._session.start_training(optimizer, state.global_step)
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._session.sync_step(state.global_step)
+
+    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+        self._session.end_eval(state.global_step, _set_name(metrics, "eval"))
+
+    def on_predict(self, args, state, control, metrics=None, **kwargs):
+        self._session.end_eval(state.global_step, _set_name(metrics, "test"), quiet=True)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        self._session.stop_training()
+        self._session.flush_writer()
+
+
+def _set_name(metrics: Optional[Dict[str, Any]], default: str) -> str:
+    """The evaluated set's name: the Trainer's ``metric_key_prefix`` (``eval``,
+    ``eval_<name>`` for a dict of datasets, ``test``), read off its metrics."""
+    for key in metrics or {}:
+        if key.endswith("_runtime"):
+            return key[: -len("_runtime")]
+    return default
