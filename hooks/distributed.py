@@ -5,7 +5,10 @@ from typing import Dict
 
 import torch
 
+from .calibration import CalibrationResult
+from .diagnostics import DiagnosticsResult, EvalDiagnostics
 from .evaluation import EvalAccumulator, EvalResult
+from .label_issues import LabelIssueAccumulator
 from .topk import TopKPerGroup
 
 
@@ -74,3 +77,26 @@ def reduce_eval(acc: EvalAccumulator) -> EvalResult:
         else {},
     }
     return EvalResult(matrix, nan_rows, merged)
+
+
+def reduce_diagnostics(diagnostics: EvalDiagnostics, num_classes: int) -> DiagnosticsResult:
+    """All ranks: sum the calibration sums (``all_reduce``) and gather every
+    rank's label-issue rows and candidates to rank 0, which finds the label
+    issues as one process holding every row would. Complete on rank 0; other
+    ranks get the calibration only."""
+    dist = torch.distributed
+    result = DiagnosticsResult()
+    calibration = diagnostics.calibration
+    if calibration is not None:
+        flat = calibration.flat(num_classes, _collective_device())
+        dist.all_reduce(flat, op=dist.ReduceOp.SUM)
+        result.calibration = CalibrationResult.from_flat(flat.cpu().numpy(), num_classes, calibration.bins)
+    issues = diagnostics.label_issues
+    if issues is not None:
+        main = dist.get_rank() == 0
+        gathered = [None] * dist.get_world_size() if main else None
+        dist.gather_object(issues.state(), gathered, dst=0)
+        if main:
+            merged = LabelIssueAccumulator.from_states(gathered, issues.topk, issues.max_suspects)
+            result.label_issues = merged.result(num_classes)
+    return result

@@ -6,6 +6,9 @@ Read from the command down; each module imports only those below it:
 - :mod:`~tb_fmnist_plugin.fmnist.loop`: one run: device and processes, the
   training and evaluation loops, logging through
   :func:`tb_fmnist_plugin.hooks.attach_hooks`.
+- :mod:`~tb_fmnist_plugin.fmnist.evaluation`: what is evaluated each epoch
+  (the test set, with ``--label-noise``; the training subset,
+  ``--train-eval-size``) and the evaluation loop.
 - :mod:`~tb_fmnist_plugin.fmnist.hparams`: the run's HParams summaries.
 - :mod:`~tb_fmnist_plugin.fmnist.data`: real Fashion-MNIST, the choice of
   dataset, and the batch loaders.

@@ -48,14 +48,24 @@ def _int_at_least(minimum: int) -> Callable[[str], int]:
     return parse
 
 
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
+def _number(valid: Callable[[float], bool], requirement: str) -> Callable[[str], float]:
+    """An argparse type: a finite number for which ``valid`` holds."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+        if not math.isfinite(value) or not valid(value):
+            raise argparse.ArgumentTypeError(f"must be {requirement}, got {text}")
+        return value
+
+    parse.__name__ = requirement
+    return parse
+
+
+_positive_float = _number(lambda value: value > 0, "a positive number")
+_fraction = _number(lambda value: 0 <= value < 1, "a fraction in [0, 1)")
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -94,7 +104,12 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--limit-train-batches", type=_int_at_least(1), default=None, metavar="N",
                        help="train on at most N batches per epoch (quick runs; default: all)")
     train.add_argument("--limit-test-batches", type=_int_at_least(1), default=None, metavar="N",
-                       help="evaluate on at most N batches per epoch (quick runs; default: all)")
+                       help="evaluate on at most N batches per epoch, test set and training subset alike "
+                            "(quick runs; default: all)")
+    train.add_argument("--train-eval-size", type=_int_at_least(0), default=None, metavar="N",
+                       help="also evaluate a fixed subset of N training images (eval mode) every epoch, "
+                            "logged as confusion/train next to confusion/test to show the train/test gap "
+                            "(default: as many as the test set; 0: off)")
     train.add_argument("--save-model", default=None, metavar="PATH",
                        help="save the final weights (state_dict of the CNN) to PATH")
 
@@ -114,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--data-seed", type=int, default=0,
                       help="seed of the synthetic images (kept apart from --seed so runs "
                            "with different seeds see the same data)")
+    data.add_argument("--label-noise", type=_fraction, default=0.0, metavar="P",
+                      help="flip a seeded fraction P of the test labels, each to another class of its "
+                           "confusion group (e.g. Shirt <-> T-shirt/top), and list them in "
+                           "<logdir>/label_noise.json: ground truth for the suspected label errors")
     data.add_argument("--num-workers", type=_int_at_least(0), default=0,
                       help="DataLoader worker processes (0 loads in the training process; the "
                            "data is in memory, so 0 is usually fastest)")

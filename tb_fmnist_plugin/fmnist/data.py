@@ -8,22 +8,26 @@ normalized batches, sharded over the processes of a ``torchrun`` job.
 from __future__ import annotations
 
 import os
-from typing import Any, Callable, Iterator, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence, Tuple, Union
 
+import numpy as np
 import torch
 from torch.utils.data import BatchSampler, DataLoader, DistributedSampler, RandomSampler
 from torchvision.datasets import FashionMNIST
 
-from tb_fmnist_plugin.fmnist.synthetic import SyntheticFashionMNIST
+from tb_fmnist_plugin.fmnist.synthetic import CONFUSION_GROUPS, SyntheticFashionMNIST, flip_labels
 
 __all__ = [
     "MEAN",
     "STD",
     "DatasetUnavailableError",
+    "add_label_noise",
     "load_datasets",
     "load_fashion_mnist",
+    "make_eval_loader",
     "make_loaders",
     "missing_data_message",
+    "subset_indices",
 ]
 
 #: Normalization of the reference script: ``Normalize((0.5,), (0.5,))``.
@@ -141,12 +145,13 @@ class _BatchView(torch.utils.data.Dataset):
 
 
 class _ShardSampler(torch.utils.data.Sampler):
-    """Indices ``rank, rank + world, ...``: every example on exactly one rank
-    (``DistributedSampler`` would pad with duplicates, which would count some
-    test images twice in the confusion matrix)."""
+    """Every ``world_size``-th of ``indices`` from position ``rank``: every
+    example on exactly one rank (``DistributedSampler`` would pad with
+    duplicates, which would count some test images twice in the confusion
+    matrix)."""
 
-    def __init__(self, size: int, rank: int, world_size: int) -> None:
-        self.indices = list(range(rank, size, world_size))
+    def __init__(self, indices: Sequence[int], rank: int, world_size: int) -> None:
+        self.indices = list(indices)[rank::world_size]
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.indices)
@@ -173,13 +178,59 @@ def make_loaders(
     is split so that every image is evaluated on exactly one rank.
     """
     train_view = _BatchView(train_set.data, train_set.targets)
-    test_view = _BatchView(test_set.data, test_set.targets)
     if world_size > 1:
         sampler: Any = DistributedSampler(train_view, num_replicas=world_size, rank=rank, shuffle=True, seed=seed)
     else:
         sampler = RandomSampler(train_view, generator=torch.Generator().manual_seed(seed))
     common = dict(batch_size=None, num_workers=num_workers, persistent_workers=num_workers > 0)
     train_loader = DataLoader(train_view, sampler=BatchSampler(sampler, batch_size, drop_last=False), **common)
-    test_sampler = _ShardSampler(len(test_view), rank, world_size)
-    test_loader = DataLoader(test_view, sampler=BatchSampler(test_sampler, batch_size, drop_last=False), **common)
+    test_loader = make_eval_loader(
+        test_set, range(len(test_set)), batch_size=batch_size, num_workers=num_workers, rank=rank, world_size=world_size
+    )
     return train_loader, test_loader, sampler
+
+
+def make_eval_loader(
+    dataset: Any,
+    indices: Sequence[int],
+    *,
+    batch_size: int,
+    num_workers: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+) -> DataLoader:
+    """Evaluation batches ``(images, labels, dataset indices)`` of the
+    examples at ``indices`` of ``dataset``, in order, each on exactly one rank."""
+    view = _BatchView(dataset.data, dataset.targets)
+    sampler = _ShardSampler(indices, rank, world_size)
+    return DataLoader(
+        view, sampler=BatchSampler(sampler, batch_size, drop_last=False), batch_size=None,
+        num_workers=num_workers, persistent_workers=num_workers > 0,
+    )
+
+
+def subset_indices(size: int, count: int, seed: int = 0) -> np.ndarray:
+    """``min(count, size)`` distinct indices of ``range(size)``, ascending,
+    drawn with ``seed``: a fixed subset (e.g. of the training set, evaluated
+    every epoch next to the test set)."""
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, 4])))
+    return np.sort(rng.choice(size, size=min(int(count), size), replace=False))
+
+
+def add_label_noise(dataset: Any, fraction: float, seed: int = 0) -> Dict[str, Any]:
+    """Flip a fraction of ``dataset.targets`` in place, within the confusion
+    groups (:func:`~tb_fmnist_plugin.fmnist.synthetic.flip_labels`); returns
+    the record of what was flipped (dataset indices, original and noisy
+    labels), JSON-ready. Raises ``ValueError`` for an impossible fraction."""
+    original = torch.as_tensor(dataset.targets).numpy().astype(np.int64)
+    noisy, flipped = flip_labels(original, fraction, seed)
+    dataset.targets = torch.from_numpy(noisy)
+    return {
+        "fraction": float(fraction),
+        "seed": int(seed),
+        "groups": [list(group) for group in CONFUSION_GROUPS],
+        "count": int(flipped.size),
+        "indices": flipped.tolist(),
+        "original": original[flipped].tolist(),
+        "noisy": noisy[flipped].tolist(),
+    }

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from tb_fmnist_plugin.fmnist import PROG, UsageError
 from tb_fmnist_plugin.fmnist.data import MEAN, STD, DatasetUnavailableError, load_datasets, make_loaders
+from tb_fmnist_plugin.fmnist.evaluation import apply_label_noise, evaluate, train_eval_loader
 from tb_fmnist_plugin.fmnist.hparams import session_end_summary, session_start_summaries
 from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 from tb_fmnist_plugin.fmnist.synthetic import CLASSES
@@ -50,6 +51,11 @@ class RunResult:
     test_loss: float = math.nan
     test_accuracy: float = math.nan
     confusion: Optional[np.ndarray] = None
+    #: The fixed training subset evaluated each epoch (``--train-eval-size``); NaN/None when off.
+    train_eval_accuracy: float = math.nan
+    train_eval_confusion: Optional[np.ndarray] = None
+    #: Test labels flipped by ``--label-noise`` (dataset indices), as in ``label_noise.json``.
+    flipped_test_indices: Tuple[int, ...] = ()
     train_images: int = 0
     train_seconds: float = 0.0
     #: Same, without each epoch's first batch (graph tracing, first logging step).
@@ -211,11 +217,13 @@ def _run(args: argparse.Namespace, dist: _Dist, device: torch.device, logdir: st
         )
     except DatasetUnavailableError as error:
         raise UsageError(str(error)) from None
+    result.flipped_test_indices = apply_label_noise(args, test_set, logdir if main_rank else None)
     names = list(CLASSES)
     train_loader, test_loader, train_sampler = make_loaders(
         train_set, test_set, batch_size=args.batch_size, seed=args.seed, num_workers=args.num_workers,
         rank=dist.rank, world_size=dist.world_size,
     )
+    train_subset = None if args.no_hooks else train_eval_loader(args, train_set, len(test_set), dist.rank, dist.world_size)
     batches_per_epoch = len(train_loader) if args.limit_train_batches is None else min(len(train_loader), args.limit_train_batches)
     test_batches = len(test_loader) if args.limit_test_batches is None else min(len(test_loader), args.limit_test_batches)
 
@@ -266,18 +274,25 @@ def _run(args: argparse.Namespace, dist: _Dist, device: torch.device, logdir: st
                 result.train_seconds += seconds
                 result.steady_images += images_seen - first[0]
                 result.steady_seconds += seconds - first[1]
-                loss, accuracy, matrix = _evaluate(net, test_loader, device, test_batches, monitor, dist, safe)
+                loss, accuracy, matrix = evaluate(net, test_loader, device, test_batches, monitor, dist.enabled, safe)
                 result.test_loss, result.test_accuracy, result.confusion = loss, accuracy, matrix
                 if writer is not None:
                     safe("Test Loss", writer.add_scalar, "Test Loss", loss, epoch)
                     safe("Test Accuracy", writer.add_scalar, "Test Accuracy", accuracy, epoch)
                 if monitor is not None:
                     safe("end_eval", monitor.end_eval, step=epoch)
+                gap = ""
+                if train_subset is not None and monitor is not None:
+                    # The same statistics on training images, in eval mode: the train/test gap.
+                    _, train_accuracy, train_matrix = evaluate(net, train_subset, device, test_batches, monitor, dist.enabled, safe)
+                    result.train_eval_accuracy, result.train_eval_confusion = train_accuracy, train_matrix
+                    safe("end_eval", monitor.end_eval, step=epoch, name="train")
+                    gap = f" (train subset {train_accuracy:.2f}%)"
                 if writer is not None:
                     safe("flush", writer.flush)
                 result.epochs_completed = epoch + 1
                 say(
-                    f"Epoch [{epoch + 1}/{args.epochs}] Test Loss: {loss:.4f}, Test Accuracy: {accuracy:.2f}%, "
+                    f"Epoch [{epoch + 1}/{args.epochs}] Test Loss: {loss:.4f}, Test Accuracy: {accuracy:.2f}%{gap}, "
                     f"train {images_seen / max(seconds, 1e-9):.0f} img/s; "
                     f"most confused: {_confused_text(matrix, names)}"
                 )
@@ -348,39 +363,3 @@ def _train_epoch(
     finally:
         bar.close()
     return seen, time.perf_counter() - start, first
-
-
-def _evaluate(
-    net: nn.Module, loader: Any, device: torch.device, batches: int, monitor: Any, dist: _Dist, safe: _SafeLog,
-) -> Tuple[float, float, np.ndarray]:
-    """Test loss (mean per image), accuracy (%) and confusion counts, summed over ranks.
-
-    Uses the bare network, not the DDP wrapper: evaluation needs no gradient
-    synchronization, and ranks may hold different numbers of batches.
-    """
-    net.eval()
-    num_classes = len(CLASSES)
-    totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count
-    counts = torch.zeros(num_classes * num_classes, dtype=torch.long, device=device)
-    with torch.no_grad():
-        for batch_idx, (images, labels, indices) in enumerate(loader):
-            if batch_idx >= batches:
-                break
-            images = images.to(device, non_blocking=True)
-            labels = labels.to(device, non_blocking=True)
-            outputs = net(images)
-            predicted = outputs.argmax(dim=1)
-            totals[0] += nn.functional.cross_entropy(outputs, labels, reduction="sum").to(torch.float64)
-            totals[1] += (predicted == labels).sum()
-            totals[2] += labels.shape[0]
-            counts += torch.bincount(labels * num_classes + predicted, minlength=num_classes * num_classes)
-            if monitor is not None:
-                safe("record", monitor.record, outputs, labels, images, indices)
-    if dist.enabled:
-        torch.distributed.all_reduce(totals)
-        torch.distributed.all_reduce(counts)
-    loss_sum, correct, count = totals.tolist()
-    matrix = counts.reshape(num_classes, num_classes).cpu().numpy()
-    if count == 0:
-        return math.nan, math.nan, matrix
-    return loss_sum / count, 100.0 * correct / count, matrix

@@ -21,7 +21,7 @@ import hashlib
 import os
 import tempfile
 import threading
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -36,6 +36,7 @@ __all__ = [
     "CONFUSION_GROUPS",
     "GENERATOR_VERSION",
     "SyntheticFashionMNIST",
+    "flip_labels",
     "generate_synthetic",
 ]
 
@@ -66,6 +67,49 @@ _memory_lock = threading.Lock()
 
 def _split_id(train: bool) -> int:
     return 1 if train else 2
+
+
+#: Random stream of :func:`flip_labels`, apart from the images' streams.
+_NOISE_STREAM = 3
+
+
+def flip_labels(
+    labels: np.ndarray,
+    fraction: float,
+    seed: int = 0,
+    groups: Sequence[Sequence[int]] = CONFUSION_GROUPS,
+) -> Tuple[np.ndarray, np.ndarray]:
+    """Flip ``round(fraction * len(labels))`` labels, each to another class of
+    its confusion group: ``(noisy labels, flipped positions ascending)``.
+
+    Label noise where it is hardest to tell from model error (a Shirt labeled
+    T-shirt/top), with the ground truth known, so label-error detection can
+    be shown and tested. Only labels in a group of two or more classes can be
+    flipped; the positions and new labels are drawn uniformly, deterministic
+    in ``(labels, fraction, seed)``. Raises ``ValueError`` for a fraction
+    outside [0, 1] or one asking for more flips than there are eligible labels.
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    fraction = float(fraction)
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"label noise must be a fraction in [0, 1], got {fraction}")
+    group_of = {label: tuple(group) for group in groups if len(group) > 1 for label in group}
+    eligible = np.flatnonzero(np.isin(labels, list(group_of)))
+    count = int(round(fraction * labels.size))
+    if count > eligible.size:
+        raise ValueError(
+            f"label noise {fraction} asks for {count} flipped labels, but only {eligible.size} of {labels.size} "
+            f"labels are in a confusion group (at most {eligible.size / max(1, labels.size):.3f})"
+        )
+    rng = np.random.Generator(np.random.PCG64(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, _NOISE_STREAM])))
+    flipped = np.sort(rng.choice(eligible, size=count, replace=False))
+    noisy = labels.copy()
+    shifts = rng.integers(1, 1 << 30, size=count)
+    for position, shift in zip(flipped.tolist(), shifts.tolist()):
+        group = group_of[int(labels[position])]
+        own = group.index(int(labels[position]))
+        noisy[position] = group[(own + 1 + shift % (len(group) - 1)) % len(group)]
+    return noisy, flipped
 
 
 def generate_synthetic(size: int, seed: int = 0, train: bool = True) -> Tuple[np.ndarray, np.ndarray]:
