@@ -185,12 +185,7 @@ def encode_suspects_index(
     """Serialize the suspects index (blob 0). Probabilities keep 6
     significant digits (self-confidences of label errors are often tiny)."""
     index = {
-        "version": metadata.FORMAT_VERSION,
-        "tile_height": int(tile_height),
-        "tile_width": int(tile_width),
-        "channels": int(channels),
-        "columns": int(columns),
-        "bits": int(bits),
+        **metadata.sprite_header(tile_height=tile_height, tile_width=tile_width, channels=channels, columns=columns, bits=bits),
         "given": [int(v) for v in given],
         "suggested": [int(v) for v in suggested],
         "self_confidence": [_rounded(v) for v in self_confidence],

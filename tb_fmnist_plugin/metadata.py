@@ -4,7 +4,7 @@ This module and :mod:`tb_fmnist_plugin.summary` are the only places that know
 the on-disk format (``docs/format.md``). The writing side builds metadata here;
 the reading side (the TensorBoard plugin) parses it and decodes values here.
 
-Why one file of ~430 lines: each value kind's encoding sits beside the check a
+Why one file of ~440 lines: each value kind's encoding sits beside the check a
 reader applies to untrusted data of that kind, and every kind shares the
 metadata content rules above them; splitting would spread one format over
 modules that must change together. The calibration and label-issue kinds, a
@@ -351,6 +351,19 @@ EXAMPLES_INDEX_BLOB = 0
 EXAMPLES_SPRITE_BLOB = 1
 
 
+def sprite_header(*, tile_height: int, tile_width: int, channels: int, columns: int, bits: int) -> Dict[str, int]:
+    """The fields every thumbnail index starts with (format version and sprite
+    layout), shared by the cell examples and the suspects indexes."""
+    return {
+        "version": FORMAT_VERSION,
+        "tile_height": int(tile_height),
+        "tile_width": int(tile_width),
+        "channels": int(channels),
+        "columns": int(columns),
+        "bits": int(bits),
+    }
+
+
 def encode_examples_index(
     *,
     tile_height: int,
@@ -365,12 +378,7 @@ def encode_examples_index(
 ) -> bytes:
     """Serialize the examples index (blob 0)."""
     index = {
-        "version": FORMAT_VERSION,
-        "tile_height": int(tile_height),
-        "tile_width": int(tile_width),
-        "channels": int(channels),
-        "columns": int(columns),
-        "bits": int(bits),
+        **sprite_header(tile_height=tile_height, tile_width=tile_width, channels=channels, columns=columns, bits=bits),
         "true": [int(v) for v in true_labels],
         "predicted": [int(v) for v in predicted_labels],
         "confidence": [round(float(v), 4) for v in confidences],
