@@ -3,6 +3,7 @@ chromium (Playwright's own browser download cannot work here), the plugin page
 and the tab inside TensorBoard, reading cell values from the tab's DOM."""
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -30,6 +31,29 @@ def chromium_path() -> Optional[str]:
 
 def launch(playwright):
     return playwright.chromium.launch(executable_path=chromium_path(), headless=True, args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's chromium driven by Playwright, closed when the block exits."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = launch(playwright)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def new_page(browser, **options):
+    """``(context, page)``: a page in a fresh 1400x1000 context; the page's
+    uncaught script errors collect in ``page.errors``."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, **options)
+    page = context.new_page()
+    page.errors = []
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    return context, page
 
 
 def wait_ready(target, draws: int = 1, timeout: float = 20000) -> None:

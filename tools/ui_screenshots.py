@@ -1,9 +1,11 @@
 """Regenerate the screenshots in docs/screenshots/ (used by docs/ui.md and the
-README): ``python tools/ui_screenshots.py``. Not a test; it reuses the test
-helpers, writes its own log directories and starts a real TensorBoard."""
+README): ``python tools/ui_screenshots.py`` (``... diagnostics [LOGDIR]`` for
+only diagnostics*.png, which runs the training quick start unless LOGDIR holds it). Not a test; it reuses
+the test helpers, writes its own log directories and starts a real TensorBoard."""
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
 
@@ -45,12 +47,63 @@ def save(target, name: str, crop_height: int = 0, **kwargs) -> None:
     print(path, os.path.getsize(path))
 
 
+def clip_of(target, selectors, pad: int = 6) -> dict:
+    """The page area (CSS px) covering the elements of ``selectors``."""
+    boxes = [target.locator(sel).bounding_box() for sel in selectors]
+    left, top = min(b["x"] for b in boxes), min(b["y"] for b in boxes)
+    right, bottom = max(b["x"] + b["width"] for b in boxes), max(b["y"] + b["height"] for b in boxes)
+    return {"x": max(0, left - pad), "y": max(0, top - pad), "width": right - left + 2 * pad, "height": bottom - top + 2 * pad}
+
+
+def diagnostics(browser, tmp: str, logdir: str = "") -> None:
+    """docs/screenshots/diagnostics*.png from the README's quick start with
+    ``--label-noise 0.05`` (trained into ``tmp`` unless ``logdir`` holds it):
+    the suspects and calibration cards next to a cell's examples, and the
+    train-versus-test difference with the recall gap."""
+    if not logdir:
+        logdir = os.path.join(tmp, "quickstart")
+        subprocess.run([sys.executable, "-m", "tb_fmnist_plugin.train", "--epochs", "2", "--train-size", "10000",
+                        "--test-size", "2000", "--label-noise", "0.05", "--no-progress",
+                        "--logdir", os.path.join(logdir, "quickstart_label_noise")], check=True)
+    with tensorboard_server(logdir, load_fast=False) as tb:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        ub.open_plugin(page, tb.url)
+        ub.click_and_redraw(page, "#tbc-colour-confidence")
+        ub.click_and_redraw(page, "#tbc-suspects-overlay")
+        # the cell with the most suspects, from the heatmap's own overlay
+        cell = page.locator(".hm-cell[data-suspects]").evaluate_all(
+            "els => els.sort((a, b) => b.dataset.suspects - a.dataset.suspects).map(e => [e.dataset.trueIndex, e.dataset.predIndex])[0]")
+        before = ub.draws(page)
+        page.locator(f'.hm-cell[data-true-index="{cell[0]}"][data-pred-index="{cell[1]}"]').first.click()
+        ub.wait_redraw(page, before)
+        for sel in ("#tbc-examples .thumb", "#tbc-suspects .thumb.suspect", '#tbc-calibration figure[data-scope="all"] + figure',
+                    "#tbc-calibration-trend svg.chart"):
+            page.locator(sel).first.wait_for()
+        page.mouse.move(5, 5)
+        save(page, "diagnostics.png", full_page=True, clip=clip_of(page, ["#tbc-panels", "#tbc-examples", "#tbc-suspects", "#tbc-calibration"]))
+
+        ub.click_and_redraw(page, "#tbc-mode-diff")
+        before = ub.draws(page)
+        page.locator("#tbc-diff-kind").select_option("sets")
+        ub.wait_redraw(page, before)
+        ub.click_and_redraw(page, "#tbc-norm-true")
+        page.locator('#tbc-classes td[data-col="gap"]').first.wait_for()
+        page.mouse.move(5, 5)
+        save(page, "diagnostics-sets.png", full_page=True, clip=clip_of(page, ["#tbc-diffbar", "#tbc-panels", "#tbc-classes"]))
+        context.close()
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
     os.makedirs(OUT, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
         browser = ub.launch(playwright)
+        if sys.argv[1:2] == ["diagnostics"]:  # optional: a log directory that already holds the quick start
+            diagnostics(browser, tmp, *sys.argv[2:3])
+            browser.close()
+            return
         logdir = os.path.join(tmp, "runs")
         write_logdir(logdir)
         with tensorboard_server(logdir, load_fast=False) as tb:
@@ -111,6 +164,7 @@ def main() -> None:
             page.mouse.move(5, 5)
             save(page, "thousand-classes.png", crop_height=1150, full_page=True)
             context.close()
+        diagnostics(browser, tmp)
         browser.close()
 
 

@@ -11,6 +11,8 @@ export interface TagInfo {
   examples_steps: number[];
   samples_limit: number | null;
   possibly_sampled: boolean;
+  /** Kinds of the diagnostic series of this matrix tag (calibration, label issues); absent or [] in older files. */
+  diagnostics?: string[];
 }
 /** `{run: {tag: value}}`, the shape of every per-series listing. */
 export type ByRunTag<T> = Record<string, Record<string, T>>;
@@ -44,6 +46,26 @@ export interface MetricsSeries {
 export interface CellSeries { steps: number[]; counts: number[]; row_totals: number[] }
 export interface Example { tile: number; x: number; y: number; confidence: number; dataset_index: number }
 export interface ExamplesResponse { tile_width: number; tile_height: number; channels: number; columns: number; sprite: string; examples: Example[] }
+
+/** Reliability bins (count, mean top-1 confidence, accuracy per bin) and their ECE. */
+export interface ReliabilityBins { count: number[]; confidence: Ratio[]; accuracy: Ratio[] }
+export interface ClassCalibration extends ReliabilityBins { index: number; name: string; support: number; ece: Ratio; loss: number | null }
+export interface CalibrationResponse {
+  run: string; tag: string; step: number; num_bins: number; edges: number[];
+  overall: ReliabilityBins & { ece: Ratio }; loss: number | null; classes: ClassCalibration[];
+}
+export interface CalibrationSeries { steps: number[]; ece: Ratio[]; class_ece: Ratio[][]; class_loss: (number | null)[][] }
+export interface CellConfidenceResponse { step: number; mean_confidence: Ratio[][] }
+export interface LabelIssuesResponse { step: number; confident_joint: number[][]; suspects: number[][]; issues: number[]; total: number }
+export interface Suspect {
+  /** Where its thumbnail is in the sprite; null when logged without images. */
+  rank: number; tile: number | null; x: number | null; y: number | null; given: number; given_name: string; suggested: number; suggested_name: string;
+  self_confidence: number; confidence: number; dataset_index: number;
+}
+export interface SuspectsResponse {
+  step: number; total: number; listed: number; inexact_rows: number; thresholds: number[];
+  tile_width: number; tile_height: number; channels: number; columns: number; sprite: string | null; suspects: Suspect[];
+}
 
 export class ApiError extends Error {
   constructor(readonly status: number, message: string, readonly route: string) {

@@ -16,6 +16,13 @@ export function formatMetric(v: number | null | undefined): string {
   return v.toFixed(3);
 }
 
+/** A difference of metrics with its sign (+0.120, −0.045, 0.000), "–" for none. */
+export function formatSigned(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
+  const text = formatMetric(Math.abs(v));
+  return text === formatMetric(0) ? text : v > 0 ? `+${text}` : `−${text}`;
+}
+
 /** Text inside a heatmap cell. */
 export function formatCell(v: number, norm: Norm, diff: boolean): string {
   if (!Number.isFinite(v)) return "–";

@@ -11,10 +11,17 @@ export interface Settings {
   runs: string[] | null;
   step: number | null;
   topN: number;
+  /** What colours the heatmap cells: the shown values, or the mean confidence of each cell's predictions. */
+  colourBy: ColourBy;
+  /** Draw the number of suspected label errors in each cell. */
+  suspectsOverlay: boolean;
 }
+
+export type ColourBy = "count" | "confidence";
 
 export const DEFAULT_SETTINGS: Settings = {
   norm: "counts", hideDiagonal: false, order: "original", subset: "", topK: 0, tag: null, runs: null, step: null, topN: 10,
+  colourBy: "count", suspectsOverlay: false,
 };
 
 export function parseSettings(text: string | null): Settings {
@@ -33,6 +40,8 @@ export function parseSettings(text: string | null): Settings {
   if (Array.isArray(r.runs) && r.runs.every((x) => typeof x === "string")) s.runs = r.runs as string[];
   if (Number.isInteger(r.step) && (r.step as number) >= 0) s.step = r.step as number;
   if (Number.isInteger(r.topN) && (r.topN as number) > 0 && (r.topN as number) <= 100) s.topN = r.topN as number;
+  if (r.colourBy === "count" || r.colourBy === "confidence") s.colourBy = r.colourBy;
+  if (typeof r.suspectsOverlay === "boolean") s.suspectsOverlay = r.suspectsOverlay;
   return s;
 }
 

@@ -10,6 +10,7 @@ import { Details } from "./details";
 import { h } from "./dom";
 import { TagsListing, type ListingUser, type Pending } from "./listing";
 import { describeError, Notices, PageState } from "./messages";
+import { loadExtras, NO_EXTRAS, type PanelExtras } from "./panel-extras";
 import { Panels } from "./panels";
 import { Player } from "./player";
 import { TabState, type Actions, type PanelError, type PanelView, type Plan } from "./state";
@@ -177,6 +178,7 @@ export class App implements Actions, ListingUser {
       state.targetStep = wanted;
     }
     this.player.setSteps();
+    this.controls.syncDiagnostics();
     for (const run of state.runs) {
       const info = state.info(run);
       if (info && info.possibly_sampled) {
@@ -222,7 +224,8 @@ export class App implements Actions, ListingUser {
       try {
         const m = await this.store.matrix(run, plan.tag, step).load();
         this.marks.mark("tbc-matrix-loaded");
-        return this.makeView(plan.tag, run, m, null, m.step, run, excludedOf(run, plan.tag, m));
+        const extras = await loadExtras(this.state, this.store, run, plan.tag, m.step, m.counts.n);
+        return this.makeView(plan.tag, run, m, null, m.step, run, excludedOf(run, plan.tag, m), extras);
       } catch (e) {
         errors.push({ run, error: e, step });
         return null;
@@ -236,28 +239,35 @@ export class App implements Actions, ListingUser {
     const run = `${A.run} / ${B.run}`;
     let a: LoadedMatrix, b: LoadedMatrix;
     try {
-      [a, b] = await Promise.all([A, B].map((side) => this.store.matrix(side.run, plan.tag, side.step).load()));
+      [a, b] = await Promise.all([A, B].map((side) => this.store.matrix(side.run, side.tag, side.step).load()));
     } catch (e) {
       errors.push({ run, error: e, step: null });
       return [];
     }
     if (a.counts.n !== b.counts.n) {
-      errors.push({ run, error: new Error(`run A has ${a.counts.n} classes and run B ${b.counts.n}; only matrices of the same classes can be compared`), step: null });
+      errors.push({ run, error: new Error(`A has ${a.counts.n} classes and B ${b.counts.n}; only matrices of the same classes can be compared`), step: null });
       return [];
     }
-    const label = this.state.diffKind === "steps"
+    const kind = this.state.diffKind;
+    const label = kind === "steps"
       ? `${B.run}: step ${B.step} − step ${A.step}`
-      : `${B.run} − ${A.run} at step ${B.step}${A.step !== B.step ? ` (A at ${A.step})` : ""}`;
-    const excluded = [...excludedOf(A.run, plan.tag, a), ...excludedOf(B.run, plan.tag, b)];
-    return [this.makeView(plan.tag, B.run, b, a, B.step, `Difference ${label}`, excluded)];
+      : kind === "sets"
+        ? `${B.run}: ${B.tag} − ${A.tag} at step ${B.step}${A.step !== B.step ? ` (A at ${A.step})` : ""}`
+        : `${B.run} − ${A.run} at step ${B.step}${A.step !== B.step ? ` (A at ${A.step})` : ""}`;
+    const excluded = [...excludedOf(A.run, A.tag, a), ...excludedOf(B.run, B.tag, b)];
+    return [this.makeView(plan.tag, B.run, b, a, B.step, `Difference ${label}`, excluded, NO_EXTRAS)];
   }
 
   /** The panel of matrix `m` of `tag` (or of m − a) in the current normalization and class order/filter. */
-  private makeView(tag: string, run: string, m: LoadedMatrix, a: LoadedMatrix | null, step: number, label: string, excluded: PanelView["excluded"]): PanelView {
+  private makeView(tag: string, run: string, m: LoadedMatrix, a: LoadedMatrix | null, step: number, label: string,
+    excluded: PanelView["excluded"], extras: PanelExtras): PanelView {
     const { norm, order, subset, topK } = this.state.settings;
     const values = a ? difference(normalize(a.counts, norm), normalize(m.counts, norm)) : normalize(m.counts, norm);
     const shown = shownClasses(m.counts, m.names, order, subset, topK);
-    return { run, tag, step, names: m.names, shown, counts: m.counts, countsA: a ? a.counts : null, values, diff: !!a, label, excluded };
+    return {
+      run, tag, step, names: m.names, shown, counts: m.counts, countsA: a ? a.counts : null, values,
+      confidence: extras.confidence, suspects: extras.suspects, problems: extras.problems, diff: !!a, label, excluded,
+    };
   }
 
   private draw(views: PanelView[], errors: PanelError[]): void {
@@ -279,6 +289,8 @@ export class App implements Actions, ListingUser {
       ? "Choose what to compare above (difference mode needs a run with at least one step)."
       : "Select at least one run above.";
     this.notices.excludedRows(views.flatMap((v) => v.excluded));
+    this.notices.clear("diagnostics");
+    for (const problem of views.flatMap((v) => v.problems)) this.notices.add("warn", problem, "diagnostics");
     this.panels.draw(views, why);
     if (this.marks.firstDrawDone) this.details.draw();
     else setTimeout(() => this.details.draw(), 0); // first paint: the matrices first, the details right after

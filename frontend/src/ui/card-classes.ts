@@ -1,23 +1,25 @@
 // Card "Per-class metrics": support, precision, recall, F1 and the class each
 // one is most often mistaken for, as the server's metrics route computes them
-// (tb_fmnist_plugin/metrics.py), with a recall sparkline over the steps.
+// (tb_fmnist_plugin/metrics.py), with a recall sparkline over the steps; plus
+// the diagnoses' columns where the tag has them (class-columns.ts).
 // Sortable by any column; a class name picks the class of the trend card.
 import type { ClassMetrics, MetricsResponse } from "../api";
 import { formatCount, formatMetric, formatShare } from "../logic/format";
 import { whenLoaded } from "./cache";
 import { card, fillWhenLoaded, type CardContext } from "./card";
 import { SERIES_COLOURS, sparkline } from "./charts";
+import { extraColumns, type ExtraColumn } from "./class-columns";
 import { h } from "./dom";
 import type { PanelView } from "./state";
 
 const TABLE_ROW_LIMIT = 200;
 
-type SortKey = "index" | "name" | "support" | "precision" | "recall" | "f1" | "confused";
 type SortDir = 1 | -1;
-const HEADERS: [SortKey, string][] = [["name", "Class"], ["support", "Support"], ["precision", "Precision"], ["recall", "Recall"], ["f1", "F1"], ["confused", "Confused with"]];
+/** The metrics' columns after the class name; "confused" sorts by the count. */
+const HEADERS: [string, string][] = [["name", "Class"], ["support", "Support"], ["precision", "Precision"], ["recall", "Recall"], ["f1", "F1"], ["confused", "Confused with"]];
 
 export class ClassTable {
-  private sort: { key: SortKey; dir: SortDir } = { key: "index", dir: 1 };
+  private sort: { key: string; dir: SortDir } = { key: "index", dir: 1 };
   private showAllRows = false;
 
   constructor(private ctx: CardContext) {}
@@ -27,19 +29,20 @@ export class ClassTable {
     const el = card("tbc-classes", "Per-class metrics", "Per-class metrics");
     fillWhenLoaded(el, store.metrics(v.run, v.tag, v.step), "per-class metrics", (m) => {
       el.appendChild(h("div", { class: "hint" }, `${where}${v.diff ? " (B)" : ""}: accuracy ${formatShare(m.accuracy)} of ${formatCount(m.total)} examples. Click a header to sort, a class for its trend.`));
-      this.fill(el, v, m);
+      fillWhenLoaded(el, extraColumns(this.ctx, v, m), "calibration and the compared set", (extra) => this.fill(el, v, m, extra));
     });
     return el;
   }
 
-  private fill(el: HTMLElement, v: PanelView, m: MetricsResponse): void {
+  private fill(el: HTMLElement, v: PanelView, m: MetricsResponse, extra: ExtraColumn[]): void {
     const { state, store, actions } = this.ctx;
-    const rows = this.sorted(m.classes, v.shown);
+    const rows = this.sorted(m.classes, v.shown, extra);
     const selectedClass = state.selectedClassOf(v);
     const { key, dir } = this.sort;
     const thead = h("tr", {});
-    for (const [k, label] of HEADERS) {
-      const b = h("button", { type: "button", "data-sort": k }, label + (key === k ? (dir === 1 ? " ▲" : " ▼") : ""));
+    const headers: [string, string, string?][] = [...HEADERS.slice(0, 5), ...extra.map((c): [string, string, string] => [c.key, c.label, c.title]), HEADERS[5]];
+    for (const [k, label, title] of headers) {
+      const b = h("button", { type: "button", "data-sort": k, title }, label + (key === k ? (dir === 1 ? " ▲" : " ▼") : ""));
       b.addEventListener("click", () => {
         this.sort = { key: k, dir: key === k ? (-dir as SortDir) : k === "name" ? 1 : -1 };
         actions.redrawDetails();
@@ -61,9 +64,13 @@ export class ClassTable {
           trend.appendChild(sparkline(s.recall.map((r) => (r ? r[c.index] ?? null : null)), SERIES_COLOURS[0], `Recall of ${c.name} over ${s.steps.length} steps`));
         }
       });
+      const extraCells = extra.map((col) => {
+        const x = col.values[c.index] ?? null;
+        return h("td", { "data-col": col.key, "data-value": x === null ? "" : String(x) }, col.format(x));
+      });
       tbody.appendChild(h("tr", { class: selectedClass === c.index ? "selected" : "", "data-class-index": c.index },
         h("td", {}, nameBtn), h("td", {}, formatCount(c.support)), h("td", {}, formatMetric(c.precision)), h("td", {}, formatMetric(c.recall)),
-        h("td", {}, formatMetric(c.f1)), h("td", { class: "confused" }, confused), trend));
+        h("td", {}, formatMetric(c.f1)), ...extraCells, h("td", { class: "confused" }, confused), trend));
     }
     el.appendChild(h("div", { class: "table-wrap" }, h("table", { class: "classes" }, h("thead", {}, thead), tbody)));
     if (limit < rows.length) {
@@ -74,18 +81,20 @@ export class ClassTable {
   }
 
   /** The shown classes in the chosen order: a column (missing values last either way) or the panel's order. */
-  private sorted(classes: ClassMetrics[], shown: number[]): ClassMetrics[] {
+  private sorted(classes: ClassMetrics[], shown: number[], extra: ExtraColumn[]): ClassMetrics[] {
     const shownAt = new Map(shown.map((c, i) => [c, i]));
     const { key, dir } = this.sort;
+    const column = extra.find((col) => col.key === key);
     const val = (c: ClassMetrics): number | string | null => {
+      if (column) return column.values[c.index] ?? null;
       switch (key) {
-        case "index": return shownAt.get(c.index) ?? c.index;
         case "name": return c.name.toLocaleLowerCase();
         case "support": return c.support;
         case "precision": return c.precision;
         case "recall": return c.recall;
         case "f1": return c.f1;
         case "confused": return c.most_confused_count;
+        default: return shownAt.get(c.index) ?? c.index; // the panel's order (also for a column no longer shown)
       }
     };
     return classes.filter((c) => shownAt.has(c.index)).sort((a, b) => {

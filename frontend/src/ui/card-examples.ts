@@ -1,12 +1,13 @@
 // Card "Examples": the thumbnails the hooks logged for the selected cell,
 // cut from the step's sprite sheet, with confidence and dataset index. A step
 // without examples falls back to the nearest step that has them.
-import { ApiError, routeUrl, type ExamplesResponse } from "../api";
+import { ApiError, type ExamplesResponse } from "../api";
 import { nearestStep } from "../logic/steps";
 import { card, fillWhenLoaded, type CardContext } from "./card";
 import { h } from "./dom";
 import { describeError } from "./messages";
 import type { PanelView } from "./state";
+import { spriteUrl, tileCanvas } from "./thumbs";
 
 export function examplesCard({ state, store }: CardContext, v: PanelView): HTMLElement {
   const el = card("tbc-examples", "Examples of the selected cell", "Examples");
@@ -31,8 +32,7 @@ export function examplesCard({ state, store }: CardContext, v: PanelView): HTMLE
       body.appendChild(h("p", { class: "muted", "data-empty": "true" }, `No examples of this cell at step ${exStep} (the cell is empty, or the byte budget of the examples summary dropped them).`));
       return;
     }
-    const spriteUrl = new URL(ex.sprite, routeUrl("examples")).href; // relative to the examples route (docs/http_api.md)
-    fillWhenLoaded(body, store.sprite(spriteUrl), "the sprite image", (img) => drawThumbs(body, ex, img, v.names[sel.p]),
+    fillWhenLoaded(body, store.sprite(spriteUrl(ex.sprite, "examples")), "the sprite image", (img) => drawThumbs(body, ex, img, v.names[sel.p]),
       () => "The sprite image of this step could not be loaded.");
   }, (e) => e instanceof ApiError && e.status === 404
     ? `No examples at step ${exStep} any more (${e.message}). Press Reload.`
@@ -42,9 +42,7 @@ export function examplesCard({ state, store }: CardContext, v: PanelView): HTMLE
 
 function drawThumbs(body: HTMLElement, ex: ExamplesResponse, img: HTMLImageElement, predicted: string): void {
   for (const e of ex.examples) {
-    const c = h("canvas", { width: ex.tile_width, height: ex.tile_height, role: "img", "aria-label": `Example ${e.dataset_index >= 0 ? "#" + e.dataset_index : ""} predicted ${predicted} with confidence ${e.confidence.toFixed(2)}` });
-    const ctx = c.getContext("2d");
-    if (ctx) ctx.drawImage(img, e.x, e.y, ex.tile_width, ex.tile_height, 0, 0, ex.tile_width, ex.tile_height);
+    const c = tileCanvas(img, ex, e.x, e.y, `Example ${e.dataset_index >= 0 ? "#" + e.dataset_index : ""} predicted ${predicted} with confidence ${e.confidence.toFixed(2)}`);
     body.appendChild(h("div", { class: "thumb", "data-confidence": e.confidence, "data-dataset-index": e.dataset_index, title: e.dataset_index >= 0 ? `dataset index ${e.dataset_index}` : "" },
       c, `conf ${e.confidence.toFixed(2)}`, e.dataset_index >= 0 ? h("span", { class: "muted" }, `#${e.dataset_index}`) : null));
   }

@@ -3,6 +3,8 @@
 // step), and the share of its true class that went to the hovered or
 // selected cell.
 import type { MetricsResponse, MetricsSeries, Ratio } from "../api";
+import { hasKind } from "../logic/diagnostics";
+import { calibrationTrends } from "./calibration-trends";
 import { card, fillWhenLoaded, type CardContext } from "./card";
 import { lineChart, SERIES_COLOURS } from "./charts";
 import { clear, h } from "./dom";
@@ -20,13 +22,17 @@ export class TrendsCard {
     const cellBox = h("div", { id: "tbc-cell-trend" });
     this.cellBox = cellBox;
     el.append(classBox, cellBox);
+    const calibrated = hasKind(state.info(v.run, v.tag)?.diagnostics, "reliability");
+    const drawClass = (series: MetricsSeries, cls: number) => {
+      classBox.appendChild(classChart(series, cls, v));
+      if (calibrated) classBox.appendChild(calibrationTrends(store, v, cls));
+    };
     fillWhenLoaded(classBox, store.metricsSeries(v.run, v.tag), "per-class series", (series) => {
       const cls = state.selectedClassOf(v);
       if (cls !== null && cls < series.class_names.length) {
-        classBox.appendChild(classChart(series, cls, v));
+        drawClass(series, cls);
       } else {
-        fillWhenLoaded(classBox, store.metrics(v.run, v.tag, v.step), "per-class metrics",
-          (m) => classBox.appendChild(classChart(series, lowestRecall(m), v)));
+        fillWhenLoaded(classBox, store.metrics(v.run, v.tag, v.step), "per-class metrics", (m) => drawClass(series, lowestRecall(m)));
       }
     });
     const cell = state.hoveredCellOf(v) ?? state.selectedCellOf(v);

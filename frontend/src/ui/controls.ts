@@ -4,6 +4,7 @@
 import { exportFileName, toCSV, toJSON, type ExportView } from "../logic/exporter";
 import { NORM_LABELS } from "../logic/format";
 import { NORMS, type Order } from "../logic/matrix";
+import { DiagnosticControls } from "./controls-diagnostics";
 import { clear, h, option } from "./dom";
 import type { Actions, DiffKind, ExportKind, Mode, TabState } from "./state";
 
@@ -13,6 +14,7 @@ export class Controls {
   readonly runBox = h("fieldset", { class: "run-list" }, h("legend", {}, "Runs"));
   readonly toolbar: HTMLElement;
   readonly diffBar = h("div", { class: "diffbar", id: "tbc-diffbar", hidden: true });
+  private diagnostics: DiagnosticControls;
   private tagSelect = h("select", { id: "tbc-tag", "aria-label": "Matrix tag" });
   private modeButtons: Record<Mode, HTMLButtonElement> = {
     matrix: h("button", { type: "button", id: "tbc-mode-matrix", "aria-pressed": "true" }, "Matrices"),
@@ -25,8 +27,9 @@ export class Controls {
       this.modeButtons[m].addEventListener("click", () => { state.mode = m; this.syncMode(); actions.update(); });
     }
     const modeBox = h("fieldset", {}, h("legend", {}, "View"), this.modeButtons.matrix, this.modeButtons.difference);
+    this.diagnostics = new DiagnosticControls(state, actions);
     this.toolbar = h("div", { class: "toolbar" }, h("label", {}, "Tag ", this.tagSelect), modeBox, this.normBox(),
-      this.hideDiagonal(), this.classBox(), this.exportBox());
+      this.hideDiagonal(), this.diagnostics.colourBox, this.diagnostics.overlayLabel, this.classBox(), this.exportBox());
   }
 
   /** Offer `tags`, with `state.tag` selected. */
@@ -60,6 +63,12 @@ export class Controls {
     this.modeButtons.difference.setAttribute("aria-pressed", String(mode === "difference"));
     this.diffBar.hidden = mode !== "difference";
     if (mode === "difference") this.buildDiffBar();
+    this.diagnostics.sync();
+  }
+
+  /** Show the diagnoses' controls that the ticked runs' tag has. */
+  syncDiagnostics(): void {
+    this.diagnostics.sync();
   }
 
   private normBox(): HTMLElement {
@@ -130,7 +139,8 @@ export class Controls {
     if (!available.includes(state.diffRunA)) state.diffRunA = available[0] ?? "";
     if (!available.includes(state.diffRunB)) state.diffRunB = available[1] ?? available[0] ?? "";
     const kind = h("select", { id: "tbc-diff-kind", "aria-label": "Compare" });
-    kind.append(option("steps", "Step A vs step B of one run", state.diffKind === "steps"), option("runs", "Run A vs run B at one step", state.diffKind === "runs"));
+    kind.append(option("steps", "Step A vs step B of one run", state.diffKind === "steps"), option("runs", "Run A vs run B at one step", state.diffKind === "runs"),
+      option("sets", "Set A vs set B of one run (e.g. train vs test)", state.diffKind === "sets"));
     kind.addEventListener("change", () => { state.diffKind = kind.value as DiffKind; this.buildDiffBar(); this.actions.update(); });
     this.diffBar.append(h("label", {}, "Compare ", kind));
     const runSelect = (id: string, value: string, set: (v: string) => void, label: string) => {
@@ -139,7 +149,10 @@ export class Controls {
       s.addEventListener("change", () => { set(s.value); this.buildDiffBar(); this.actions.update(); });
       return h("label", {}, `${label} `, s);
     };
-    if (state.diffKind === "steps") {
+    if (state.diffKind === "sets") {
+      this.diffBar.append(runSelect("tbc-diff-run", state.diffRun, (v) => { state.diffRun = v; }, "Run"));
+      this.setsBar();
+    } else if (state.diffKind === "steps") {
       this.diffBar.append(runSelect("tbc-diff-run", state.diffRun, (v) => { state.diffRun = v; }, "Run"));
       const steps = state.info(state.diffRun)?.steps ?? [];
       if (state.diffStepA === null || !steps.includes(state.diffStepA)) state.diffStepA = steps[0] ?? null;
@@ -152,6 +165,23 @@ export class Controls {
         runSelect("tbc-diff-run-b", state.diffRunB, (v) => { state.diffRunB = v; }, "Run B"),
         h("span", { class: "muted" }, "Both at the slider's step (nearest available in each run). Cells show B − A."));
     }
+  }
+
+  /** The "sets" difference: set A (a tag of the run with the same classes), set B = the tag above. */
+  private setsBar(): void {
+    const state = this.state;
+    const setA = state.setATag(state.diffRun);
+    const classes = state.info(state.diffRun)?.num_classes;
+    const choices = state.tagsOf(state.diffRun).filter((t) => t.tag !== state.tag && t.classes === classes);
+    if (setA === null) {
+      this.diffBar.append(h("span", { class: "notice warn", id: "tbc-diff-no-set" }, `Run “${state.diffRun}” has no other matrix tag with the classes of ${state.tag} to compare with (e.g. confusion/train, logged by the training job's --train-eval-size).`));
+      return;
+    }
+    const a = h("select", { id: "tbc-diff-tag-a", "aria-label": "Set A" });
+    for (const t of choices) a.appendChild(option(t.tag, t.tag, t.tag === setA));
+    a.addEventListener("change", () => { state.diffTagA = a.value; this.actions.update(); });
+    this.diffBar.append(h("label", {}, "Set A ", a), h("span", { class: "muted" },
+      `Set B = the tag above (${state.tag}). Both at the slider's step. Cells show B − A: orange where B has more.`));
   }
 
   /** The matrix as shown (details run or difference, shown classes, normalization). */

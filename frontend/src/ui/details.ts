@@ -1,9 +1,12 @@
 // The cards below the panels, for the details panel (the active run, or the
 // difference, whose cards show B): top confusions, per-class metrics,
-// examples of the selected cell, trends.
+// examples of the selected cell, suspected label errors, calibration, trends.
+import { hasKind } from "../logic/diagnostics";
+import { calibrationCard } from "./card-calibration";
 import { ClassTable } from "./card-classes";
 import { examplesCard } from "./card-examples";
 import { topCard } from "./card-top";
+import { SuspectsCard } from "./card-suspects";
 import { TrendsCard } from "./card-trends";
 import type { CardContext } from "./card";
 import { clear, h } from "./dom";
@@ -13,10 +16,12 @@ export class Details {
   readonly el = h("div", { class: "details", id: "tbc-details" });
   private table: ClassTable;
   private trends: TrendsCard;
+  private suspects: SuspectsCard;
 
   constructor(private ctx: CardContext) {
     this.table = new ClassTable(ctx);
     this.trends = new TrendsCard(ctx);
+    this.suspects = new SuspectsCard(ctx);
   }
 
   draw(): void {
@@ -24,7 +29,12 @@ export class Details {
     const v = this.ctx.state.activeView();
     if (!v) return;
     const where = v.diff ? v.label : `${v.run} at step ${v.step}`;
-    this.el.append(topCard(this.ctx, v, where), this.table.render(v, where), examplesCard(this.ctx, v), this.trends.render(v));
+    // the diagnoses' cards only where the tag's listing has them
+    const listed = this.ctx.state.info(v.run, v.tag)?.diagnostics;
+    this.el.append(topCard(this.ctx, v, where), this.table.render(v, where), examplesCard(this.ctx, v));
+    if (hasKind(listed, "suspects")) this.el.appendChild(this.suspects.render(v));
+    if (hasKind(listed, "reliability")) this.el.appendChild(calibrationCard(this.ctx, v, where));
+    this.el.appendChild(this.trends.render(v));
   }
 
   /** A cell of the panel showing `view` was hovered for a moment: show its trend. */

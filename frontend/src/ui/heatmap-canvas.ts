@@ -1,10 +1,10 @@
 // The heatmap on a canvas, for many classes: one pixel per cell scaled up,
 // zoom and pan, hover, a keyboard cursor and a live region describing its cell.
 import { lut, prefersDarkText } from "../logic/colors";
-import { formatCell } from "../logic/format";
+import { formatCell, formatCount } from "../logic/format";
 import { colSums, rowSums } from "../logic/matrix";
 import { h } from "./dom";
-import { cellColour, cellLines, type HeatmapData, type HeatmapEvents } from "./heatmap-cells";
+import { cellColour, cellLines, suspectsIn, type HeatmapData, type HeatmapEvents } from "./heatmap-cells";
 
 const MARGIN = 120;
 
@@ -187,19 +187,22 @@ export class CanvasHeatmap {
     if (octx && k > 0) {
       const img = octx.createImageData(k, k);
       const px = img.data;
-      const table = d.diff ? this.divLut : this.seqLut;
-      const dom = d.domain > 0 ? d.domain : 1;
+      // colour by the mean confidence (on [0, 1]), the difference (diverging) or the value
+      const source = d.confidence ?? d.values;
+      const divergent = d.diff && !d.confidence;
+      const table = divergent ? this.divLut : this.seqLut;
+      const dom = d.confidence ? 1 : d.domain > 0 ? d.domain : 1;
       const shown = d.shown;
       let o = 0;
       for (let r = 0; r < k; r++) {
         const base = shown[r] * n;
         for (let c = 0; c < k; c++, o += 4) {
-          const v = d.values.data[base + shown[c]];
+          const v = source.data[base + shown[c]];
           if ((d.hideDiagonal && shown[r] === shown[c]) || v !== v) {
             px[o] = px[o + 1] = px[o + 2] = 128; px[o + 3] = 40;
             continue;
           }
-          let idx = d.diff ? Math.round(((v / dom + 1) / 2) * 255) : Math.round((v / dom) * 255);
+          let idx = divergent ? Math.round(((v / dom + 1) / 2) * 255) : Math.round((v / dom) * 255);
           idx = idx < 0 ? 0 : idx > 255 ? 255 : idx;
           px[o] = table[idx * 3]; px[o + 1] = table[idx * 3 + 1]; px[o + 2] = table[idx * 3 + 2]; px[o + 3] = 255;
         }
@@ -249,11 +252,12 @@ export class CanvasHeatmap {
         const t = d.shown[r], p = d.shown[c];
         if (d.hideDiagonal && t === p) continue;
         const v = d.values.data[t * n + p];
-        const colour = cellColour(d, v, false);
+        const colour = cellColour(d, t, p, false);
         ctx.fillStyle = colour && prefersDarkText(colour) ? "#111" : "#fff";
         ctx.fillText(formatCell(v, d.norm, d.diff), MARGIN + (c - this.ox + 0.5) * px, MARGIN + (r - this.oy + 0.5) * px);
       }
     }
+    if (d.suspects) this.drawSuspects(ctx, d, r0, r1, c0, c1);
     // cursor and selection
     const mark = (t: number, p: number, colour: string) => {
       const r = d.shown.indexOf(t), c = d.shown.indexOf(p);
@@ -293,6 +297,31 @@ export class CanvasHeatmap {
       ctx.rotate(-Math.PI / 2);
       ctx.fillText(`true → (classes ${r0 + 1}–${r1} of ${k})`, 0, 0);
       ctx.restore();
+    }
+  }
+  /** The overlay: each cell's number of suspected label errors in its top right
+   * corner once cells are large enough, a corner mark before that. */
+  private drawSuspects(ctx: CanvasRenderingContext2D, d: HeatmapData, r0: number, r1: number, c0: number, c1: number): void {
+    const px = this.cellPx;
+    if (px < 4) return;
+    ctx.fillStyle = getComputedStyle(this.el).getPropertyValue("--sel").trim() || "#e4007c";
+    ctx.font = `bold ${Math.min(10, px / 3.5)}px system-ui, sans-serif`;
+    ctx.textAlign = "right";
+    ctx.textBaseline = "top";
+    for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) {
+      const count = suspectsIn(d, d.shown[r], d.shown[c]);
+      if (!(count > 0)) continue;
+      const right = MARGIN + (c + 1 - this.ox) * px, top = MARGIN + (r - this.oy) * px;
+      if (px >= 22) {
+        ctx.fillText(formatCount(count), right - 2, top + 1);
+      } else {
+        const s = Math.max(2, px / 3);
+        ctx.beginPath();
+        ctx.moveTo(right - s, top);
+        ctx.lineTo(right, top);
+        ctx.lineTo(right, top + s);
+        ctx.fill();
+      }
     }
   }
 }

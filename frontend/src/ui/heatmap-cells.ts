@@ -1,7 +1,7 @@
 // What both heatmap renderers share: the data they draw, the events they
 // report, and each cell's tooltip text and colour.
 import { diverging, sequential, type RGB } from "../logic/colors";
-import { formatCell, formatCount, formatShare } from "../logic/format";
+import { formatCell, formatCount, formatMetric, formatShare } from "../logic/format";
 import type { Matrix, Norm } from "../logic/matrix";
 
 /** A point in the page's viewport (CSS px). */
@@ -13,6 +13,8 @@ export interface HeatmapData {
   counts: Matrix; // counts (B in difference mode)
   countsA: Matrix | null; // difference mode: counts of A
   values: Matrix; // displayed values
+  confidence: Matrix | null; // colour by: mean confidence per cell (NaN: no predictions); null: colour by values
+  suspects: Matrix | null; // overlay: suspected label errors per cell
   norm: Norm;
   diff: boolean;
   hideDiagonal: boolean;
@@ -41,11 +43,31 @@ export function cellLines(d: HeatmapData, t: number, p: number, rowTotals: Float
   }
   lines.push(`Share of row (true ${d.names[t]}): ${formatShare(rowTotals[t] > 0 ? c / rowTotals[t] : null)}`);
   lines.push(`Share of column (predicted ${d.names[p]}): ${formatShare(colTotals[p] > 0 ? c / colTotals[p] : null)}`);
+  if (d.confidence) {
+    const conf = d.confidence.data[t * n + p];
+    lines.push(`Mean confidence: ${Number.isFinite(conf) ? formatMetric(conf) : "– (no predictions)"}`);
+  }
+  if (d.suspects) lines.push(`Suspected label errors: ${formatCount(d.suspects.data[t * n + p])}`);
   return lines;
 }
 
-export function cellColour(d: HeatmapData, v: number, diagonalHidden: boolean): RGB | null {
+/** The number that colours cell (t, p): its mean confidence (on [0, 1]) when
+ * the cells are coloured by it, else its shown value (on [0, domain]). */
+export function colourValue(d: HeatmapData, t: number, p: number): number {
+  const n = d.values.n;
+  return d.confidence ? d.confidence.data[t * n + p] : d.values.data[t * n + p];
+}
+
+/** The colour of cell (t, p); null for no colour (hidden, or no value). */
+export function cellColour(d: HeatmapData, t: number, p: number, diagonalHidden: boolean): RGB | null {
+  const v = colourValue(d, t, p);
   if (diagonalHidden || !Number.isFinite(v)) return null;
+  if (d.confidence) return sequential(v);
   if (d.diff) return diverging(d.domain > 0 ? v / d.domain : 0);
   return sequential(d.domain > 0 ? v / d.domain : 0);
+}
+
+/** Suspected label errors in cell (t, p) when the overlay is on (0 otherwise). */
+export function suspectsIn(d: HeatmapData, t: number, p: number): number {
+  return d.suspects ? d.suspects.data[t * d.suspects.n + p] : 0;
 }

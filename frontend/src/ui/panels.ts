@@ -33,7 +33,8 @@ export class Panels {
     // domain shared by all panels so colours compare across runs
     let domain = 0;
     for (const v of views) domain = Math.max(domain, colourDomain(v.values, v.shown, settings.hideDiagonal));
-    this.drawColourBar(domain, views.some((v) => v.diff));
+    const byConfidence = views.length > 0 && views.every((v) => v.confidence !== null);
+    this.drawColourBar(domain, views.some((v) => v.diff), byConfidence);
 
     const seen = new Set<string>();
     const sections: HTMLElement[] = [];
@@ -59,6 +60,7 @@ export class Panels {
       }
       entry.hm.update({
         names: v.names, shown: v.shown, counts: v.counts, countsA: v.countsA, values: v.values, norm: settings.norm,
+        confidence: byConfidence ? v.confidence : null, suspects: v.suspects,
         diff: v.diff, hideDiagonal: settings.hideDiagonal, domain, label: v.diff ? v.label : `Run ${v.run}`,
         selected: selectedPair(this.state.selectedCellOf(v)),
       });
@@ -117,9 +119,11 @@ export class Panels {
     this.hoverTimer = window.setTimeout(() => this.hoverCell(view, { t, p }), HOVER_TREND_DELAY_MS);
   }
 
-  private drawColourBar(domain: number, diff: boolean): void {
+  private drawColourBar(domain: number, diff: boolean, byConfidence: boolean): void {
     const { norm, hideDiagonal } = this.state.settings;
     clear(this.colourBar);
+    this.colourBar.dataset.colourBy = byConfidence ? "confidence" : "count";
+    if (byConfidence) diff = false;
     const canvas = h("canvas", { width: COLOUR_BAR_WIDTH, height: 12, "aria-hidden": "true" });
     const ctx = canvas.getContext("2d");
     if (ctx) {
@@ -130,10 +134,13 @@ export class Panels {
       }
     }
     const fmt = (v: number) => norm === "counts" ? formatCount(v) : `${(v * 100).toFixed(1)}%`;
-    const lo = diff ? `−${fmt(domain)}` : fmt(0);
-    const hi = diff ? `+${fmt(domain)}` : fmt(domain);
-    const what = diff ? `B − A in ${NORM_UNITS[norm]} (blue: fewer in B, orange: more in B)` : `${NORM_UNITS[norm]}${hideDiagonal ? ", diagonal hidden" : ""}`;
-    this.colourBar.append(h("span", {}, lo), canvas, h("span", {}, hi), h("span", {}, `Colour: ${what}. Cells show ${norm === "counts" ? "counts" : "percentages"}.`));
+    const lo = byConfidence ? "0" : diff ? `−${fmt(domain)}` : fmt(0);
+    const hi = byConfidence ? "1" : diff ? `+${fmt(domain)}` : fmt(domain);
+    const what = byConfidence ? `mean confidence of the cell's predictions (grey: no predictions)${hideDiagonal ? ", diagonal hidden" : ""}`
+      : diff ? `B − A in ${NORM_UNITS[norm]} (blue: fewer in B, orange: more in B)` : `${NORM_UNITS[norm]}${hideDiagonal ? ", diagonal hidden" : ""}`;
+    const unavailable = this.state.settings.colourBy === "confidence" && !byConfidence && !diff && this.state.mode === "matrix"
+      ? " (Mean confidence is not logged for every shown run.)" : "";
+    this.colourBar.append(h("span", {}, lo), canvas, h("span", {}, hi), h("span", {}, `Colour: ${what}. Cells show ${norm === "counts" ? "counts" : "percentages"}.${unavailable}`));
   }
 }
 

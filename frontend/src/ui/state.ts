@@ -2,6 +2,7 @@
 // the drawn panels, shared by the controls, the panels and the cards; plus the
 // names of the shapes they pass around and what they ask of the tab.
 import type { ByRunTag, TagInfo } from "../api";
+import { pickSetA, trainTagOf, type TagClasses } from "../logic/diagnostics";
 import type { ExcludedRows } from "../logic/format";
 import type { Matrix } from "../logic/matrix";
 import { cellFits, emptySelection, pruneSelection, type Cell, type Selection, type ShownPanel } from "../logic/selection";
@@ -11,10 +12,12 @@ import { nearestStep } from "../logic/steps";
 const STORAGE_KEY = "tb_fmnist_confusion.settings.v1";
 
 export type Mode = "matrix" | "difference";
-export type DiffKind = "steps" | "runs";
+export type DiffKind = "steps" | "runs" | "sets";
 export type ExportKind = "csv" | "json";
 /** A run at one of its steps. */
 export interface RunStep { run: string; step: number }
+/** A run at one of its steps of a given tag (a side of a difference). */
+export interface TagRunStep extends RunStep { tag: string }
 export type { Cell } from "../logic/selection";
 
 /** One drawn heatmap: a run at a step, or (diff) the difference B − A with B's run and step. */
@@ -28,6 +31,12 @@ export interface PanelView {
   counts: Matrix;
   countsA: Matrix | null;
   values: Matrix;
+  /** Mean top-1 confidence per cell (NaN: no predictions), when the cells are coloured by it. */
+  confidence: Matrix | null;
+  /** Suspected label errors per (given, suggested) cell, when the overlay is on. */
+  suspects: Matrix | null;
+  /** What of the two above could not be loaded, for the notices above the panels. */
+  problems: string[];
   diff: boolean;
   label: string;
   /** Rows left out of the drawn matrices (of both sides of a difference), for the notices above the panels. */
@@ -44,7 +53,7 @@ export interface Plan {
   /** The tag of every matrix below. */
   tag: string;
   panels: RunStep[];
-  diff: { a: RunStep; b: RunStep } | null;
+  diff: { a: TagRunStep; b: TagRunStep } | null;
   details: RunStep | null;
 }
 
@@ -84,6 +93,8 @@ export class TabState {
   diffStepA: number | null = null;
   diffRunA = "";
   diffRunB = "";
+  /** Set A of the "sets" difference (a matrix tag of diffRun); "" for the default (the train tag). */
+  diffTagA = "";
   /** The selected cell and class and the hovered cell; read them through the *Of(view) methods. */
   selection: Selection = emptySelection();
   views: PanelView[] = [];
@@ -115,6 +126,27 @@ export class TabState {
     return Object.keys(this.tags ?? {}).filter((r) => this.info(r, tag)).sort();
   }
 
+  /** The matrix tags of `run` with their class counts. */
+  tagsOf(run: string): TagClasses[] {
+    return Object.entries(this.tags?.[run] ?? {}).map(([tag, info]) => ({ tag, classes: info.num_classes })).sort((a, b) => (a.tag < b.tag ? -1 : 1));
+  }
+
+  /** Set A of the "sets" difference in `run` (set B is the tag chosen above); null if the run has no other tag of the same classes. */
+  setATag(run: string): string | null {
+    const info = this.info(run);
+    return info ? pickSetA(this.tag, info.num_classes, this.tagsOf(run), this.diffTagA || null) : null;
+  }
+
+  /** The set the per-class table compares `tag` of `run` with: set A of the
+   * "sets" difference, else the tag's train sibling if the run has it with the same classes. */
+  comparedSet(run: string, tag: string): string | null {
+    if (this.mode === "difference" && this.diffKind === "sets" && tag === this.tag) return this.setATag(run);
+    const train = trainTagOf(tag);
+    const info = this.info(run, tag);
+    const other = train === null ? null : this.info(run, train);
+    return info && other && other.num_classes === info.num_classes ? train : null;
+  }
+
   /** The step of `run` shown at slider step `target` (its nearest one). */
   stepOf(run: string, target: number | null): number | null {
     return target === null ? null : nearestStep(this.info(run)?.steps ?? [], target);
@@ -135,12 +167,22 @@ export class TabState {
       }
       return { tag: this.tag, panels, diff: null, details: panels.find((p) => p.run === this.activeRun) ?? panels[0] ?? null };
     }
+    const none: Plan = { tag: this.tag, panels: [], diff: null, details: null };
+    if (this.diffKind === "sets") {
+      const run = this.diffRun;
+      const tagA = run ? this.setATag(run) : null;
+      const stepB = this.stepOf(run, target);
+      const stepA = tagA === null || stepB === null ? null : nearestStep(this.info(run, tagA)?.steps ?? [], stepB);
+      if (!run || tagA === null || stepA === null || stepB === null) return none;
+      const b = { run, step: stepB, tag: this.tag };
+      return { tag: this.tag, panels: [], diff: { a: { run, step: stepA, tag: tagA }, b }, details: b };
+    }
     const [runA, runB] = this.diffKind === "steps" ? [this.diffRun, this.diffRun] : [this.diffRunA, this.diffRunB];
     const stepA = this.diffKind === "steps" ? this.diffStepA : this.stepOf(runA, target);
     const stepB = this.stepOf(runB, target);
-    if (!runA || !runB || stepA === null || stepB === null) return { tag: this.tag, panels: [], diff: null, details: null };
-    const b = { run: runB, step: stepB };
-    return { tag: this.tag, panels: [], diff: { a: { run: runA, step: stepA }, b }, details: b };
+    if (!runA || !runB || stepA === null || stepB === null) return none;
+    const b = { run: runB, step: stepB, tag: this.tag };
+    return { tag: this.tag, panels: [], diff: { a: { run: runA, step: stepA, tag: this.tag }, b }, details: b };
   }
 
   // ---------------------------------------------------------------- selection

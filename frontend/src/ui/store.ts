@@ -2,8 +2,9 @@
 // route, plus the matrices that came with the run list and the background
 // prefetching that keeps the slider and the player from waiting on the network.
 import {
-  getJson, type ByRunTag, type CellSeries, type ExamplesResponse, type MatrixResponse, type MetricsResponse,
-  type MetricsSeries, type Params, type TagInfo, type TopConfusionsResponse,
+  getJson, type ByRunTag, type CalibrationResponse, type CalibrationSeries, type CellConfidenceResponse, type CellSeries,
+  type ExamplesResponse, type LabelIssuesResponse, type MatrixResponse, type MetricsResponse, type MetricsSeries, type Params,
+  type SuspectsResponse, type TagInfo, type TopConfusionsResponse,
 } from "../api";
 import type { ExcludedRows } from "../logic/format";
 import { fromRows, type Matrix } from "../logic/matrix";
@@ -44,9 +45,14 @@ export class DataStore {
   private seriesCache = new PromiseCache<MetricsSeries>();
   private cellCache = new PromiseCache<CellSeries>();
   private sprites = new PromiseCache<HTMLImageElement>();
+  private calibrationCache = new PromiseCache<CalibrationResponse>();
+  private calibrationSeriesCache = new PromiseCache<CalibrationSeries>();
+  private cellConfidenceCache = new PromiseCache<CellConfidenceResponse>();
+  private labelIssuesCache = new PromiseCache<LabelIssuesResponse>();
+  private suspectsCache = new PromiseCache<SuspectsResponse>();
 
   constructor() {
-    for (const c of [this.topCache, this.examplesCache]) c.limit = PER_STEP_LIMIT;
+    for (const c of [this.topCache, this.examplesCache, this.calibrationCache, this.suspectsCache]) c.limit = PER_STEP_LIMIT;
     this.fitClasses(1);
   }
 
@@ -78,6 +84,28 @@ export class DataStore {
     return this.json(this.cellCache, "cell_series", { run, tag, true: cell.t, predicted: cell.p });
   }
 
+  /** Reliability bins, ECE and loss of one step (overall and per class). */
+  calibration(run: string, tag: string, step: number): Cached<CalibrationResponse> {
+    return this.json(this.calibrationCache, "calibration", { run, tag, step });
+  }
+
+  calibrationSeries(run: string, tag: string): Cached<CalibrationSeries> {
+    return this.json(this.calibrationSeriesCache, "calibration_series", { run, tag });
+  }
+
+  cellConfidence(run: string, tag: string, step: number): Cached<CellConfidenceResponse> {
+    return this.json(this.cellConfidenceCache, "cell_confidence", { run, tag, step });
+  }
+
+  labelIssues(run: string, tag: string, step: number): Cached<LabelIssuesResponse> {
+    return this.json(this.labelIssuesCache, "label_issues", { run, tag, step });
+  }
+
+  /** The suspected label errors of one step, of one given class or one (given, suggested) cell when asked. */
+  suspects(run: string, tag: string, step: number, filter: { given?: number; suggested?: number } = {}): Cached<SuspectsResponse> {
+    return this.json(this.suspectsCache, "suspects", { run, tag, step, ...filter });
+  }
+
   sprite(url: string): Cached<HTMLImageElement> {
     return this.sprites.entry(url, () => new Promise((resolve, reject) => {
       const img = new Image();
@@ -91,18 +119,20 @@ export class DataStore {
    * MATRIX_CELLS for the largest shown class count. */
   fitClasses(numClasses: number): void {
     const n = Math.max(1, numClasses);
-    this.matrices.limit = this.metricsCache.limit = Math.max(4, Math.min(PER_STEP_LIMIT, Math.floor(MATRIX_CELLS / (n * n))));
+    this.matrices.limit = this.metricsCache.limit = this.cellConfidenceCache.limit = this.labelIssuesCache.limit = Math.max(4, Math.min(PER_STEP_LIMIT, Math.floor(MATRIX_CELLS / (n * n))));
   }
 
   /** Forget the answers of single steps (a Reload: steps may have been rewritten). */
   forgetSteps(): void {
-    for (const c of [this.matrices, this.metricsCache, this.topCache, this.examplesCache]) c.clear();
+    for (const c of [this.matrices, this.metricsCache, this.topCache, this.examplesCache, this.calibrationCache, this.cellConfidenceCache,
+      this.labelIssuesCache, this.suspectsCache]) c.clear();
   }
 
   /** Forget the answers over all steps (the list of steps changed). */
   forgetSeries(): void {
     this.seriesCache.clear();
     this.cellCache.clear();
+    this.calibrationSeriesCache.clear();
   }
 
   /** Put the last-step matrices that came with the run list (and their excluded rows) into the matrix cache. */
@@ -129,8 +159,8 @@ export class DataStore {
 
   /** Start loading what drawing `plan` needs; resolves when the cards' numbers are in (failures included). */
   prefetch(plan: Plan, tag: string, topN: number): Promise<void> {
-    const sides = plan.diff ? [plan.diff.a, plan.diff.b] : plan.panels;
-    for (const { run, step } of sides) this.matrix(run, tag, step).load().catch(() => undefined);
+    const sides = plan.diff ? [plan.diff.a, plan.diff.b] : plan.panels.map((p) => ({ ...p, tag }));
+    for (const side of sides) this.matrix(side.run, side.tag, side.step).load().catch(() => undefined);
     return plan.details ? this.prefetchDetails(plan.details, tag, topN) : Promise.resolve();
   }
 

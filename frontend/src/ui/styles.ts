@@ -83,4 +83,20 @@ svg.chart .tick { fill:var(--muted); font-size:10px; }
 .swatch { width:10px; height:10px; border-radius:2px; display:inline-block; }
 .diffbar { display:flex; flex-wrap:wrap; gap:8px 16px; align-items:center; margin:4px 0 8px; }
 .diffbar[hidden] { display:none; }
+.toolbar fieldset[hidden], .toolbar label[hidden] { display:none; }
+.hm-cell { position:relative; }
+.hm-suspects { position:absolute; top:1px; right:1px; min-width:12px; padding:0 2px; border-radius:6px; background:var(--sel); color:#fff; font-size:9px; line-height:12px; text-align:center; font-weight:600; }
+.reliability-row { display:flex; flex-wrap:wrap; gap:12px; align-items:flex-start; }
+svg.reliability .axis { stroke:var(--muted); stroke-width:1; }
+svg.reliability .tick { fill:var(--muted); font-size:10px; }
+svg.reliability .rel-bar { fill:var(--accent); fill-opacity:.8; }
+svg.reliability .rel-gap { fill:var(--sel); fill-opacity:.28; stroke:var(--sel); stroke-width:.8; }
+svg.reliability .rel-gap.under { fill-opacity:.12; stroke-dasharray:2 2; }
+svg.reliability .rel-count { fill:var(--muted); }
+svg.reliability .rel-diagonal { stroke:var(--fg); stroke-width:1; stroke-dasharray:4 3; }
+details.bin-table { font-size:11px; margin-top:2px; }
+details.bin-table summary { cursor:pointer; color:var(--muted); }
+.thumbs.suspects { max-height:460px; overflow:auto; }
+.thumb.suspect { max-width:110px; text-align:center; }
+.thumb.suspect .suspect-labels { overflow-wrap:anywhere; }
 `;
