@@ -86,8 +86,14 @@ def decode_reliability(value: Any, num_classes: int, bins: int) -> np.ndarray:
     if array.shape != (num_classes, bins, 3) or array.dtype.kind != "f":
         raise ValueError(f"reliability bins of shape {array.shape} and dtype {array.dtype}, expected float [{num_classes}, {bins}, 3]")
     array = array.astype(np.float64)
-    if not np.isfinite(array).all() or (array < 0).any() or (array[..., 2] > array[..., 0]).any():
-        raise ValueError("reliability bins hold negative, non-finite or inconsistent values")
+    if not np.isfinite(array).all() or (array < 0).any():
+        raise ValueError("reliability bins hold negative or non-finite values")
+    count, confidence_sum, correct = array[..., 0], array[..., 1], array[..., 2]
+    if (count != np.round(count)).any() or (correct != np.round(correct)).any():
+        raise ValueError("reliability bins hold fractional counts")
+    # a sum of confidences of at most 1 each, up to float32 accumulation error
+    if (correct > count).any() or (confidence_sum > count * (1 + 1e-5) + 1e-6).any():
+        raise ValueError("reliability bins are inconsistent: more correct or more confidence than examples")
     return array
 
 
@@ -131,8 +137,8 @@ def decode_cell_values(value: Any, num_classes: int) -> np.ndarray:
         dense = dense.reshape(n, n)
     else:
         raise ValueError(f"cell values of shape {array.shape} are neither [{n}, {n}] nor sparse pairs")
-    if not np.isfinite(dense).all():
-        raise ValueError("cell values are not all finite")
+    if not np.isfinite(dense).all() or (dense < 0).any() or (dense > 1 + 1e-6).any():
+        raise ValueError("cell values are not all probabilities (finite, within [0, 1])")
     return dense
 
 
@@ -145,11 +151,15 @@ def encode_class_loss(loss: np.ndarray) -> np.ndarray:
 
 
 def decode_class_loss(value: Any, num_classes: int) -> np.ndarray:
-    """``[C]`` float64 (NaN: no examples); ``ValueError`` for another shape."""
+    """``[C]`` float64 (NaN: no examples; +inf: a probability of 0 for a
+    true label); ``ValueError`` for another shape or a negative loss."""
     array = np.asarray(value)
     if array.shape != (num_classes,) or array.dtype.kind != "f":
         raise ValueError(f"class loss of shape {array.shape} and dtype {array.dtype}, expected float [{num_classes}]")
-    return array.astype(np.float64)
+    array = array.astype(np.float64)
+    if (array < 0).any():
+        raise ValueError("class loss holds a negative value")
+    return array
 
 
 # --- Suspects -------------------------------------------------------------------------

@@ -96,6 +96,39 @@ def test_cell_values_dense_when_full_and_decoding_rejects_bad_layouts():
         dm.decode_reliability(bad, 3, 15)
 
 
+@pytest.mark.parametrize(
+    "field, value, problem",
+    [
+        (0, 2.5, "fractional counts"),  # count
+        (2, 0.5, "fractional counts"),  # correct
+        (1, 3.5, "more confidence than examples"),  # confidence sum over count
+        (0, -1.0, "negative"),
+        (1, np.inf, "non-finite"),
+    ],
+)
+def test_reliability_bins_the_format_cannot_hold_are_refused(field, value, problem):
+    bins = np.zeros((3, 15, 3))
+    bins[1, 4] = (3, 1.5, 2)
+    dm.decode_reliability(bins, 3, 15)  # consistent: accepted
+    bins[1, 4, field] = value
+    with pytest.raises(ValueError, match=problem):
+        dm.decode_reliability(bins, 3, 15)
+
+
+def test_cell_confidence_and_class_loss_out_of_range_are_refused():
+    cells = np.full((2, 2), 0.5)
+    cells[0, 1] = 1.2
+    with pytest.raises(ValueError, match="probabilities"):
+        dm.decode_cell_values(cells, 2)
+    cells[0, 1] = -0.1
+    with pytest.raises(ValueError, match="probabilities"):
+        dm.decode_cell_values(cells, 2)
+    loss = np.array([0.3, np.nan, np.inf])  # NaN: no examples; inf: a zero probability
+    np.testing.assert_array_equal(dm.decode_class_loss(loss, 3), loss)
+    with pytest.raises(ValueError, match="negative"):
+        dm.decode_class_loss(np.array([0.3, -0.2, 1.0]), 3)
+
+
 def test_label_issue_counts_use_the_matrix_encoding(tmp_path):
     rng = np.random.default_rng(1)
     joint = rng.integers(0, 5, size=(10, 10))
