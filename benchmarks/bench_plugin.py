@@ -25,14 +25,12 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import random
 import sys
 import tempfile
 import time
 import urllib.parse
-import urllib.request
 from typing import Dict, List, Tuple
 
 import numpy as np
@@ -145,17 +143,9 @@ def bytes_per_step(workdir: str) -> List[Tuple[str, float]]:
 
 
 def fetch(url: str) -> Tuple[float, int]:
-    request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip"})
-    start = time.perf_counter()
-    with urllib.request.urlopen(request, timeout=60) as response:
-        body = response.read()
-        if response.headers.get("Content-Encoding") == "gzip":
-            body = gzip.decompress(body)
-        status = response.status
-    elapsed = time.perf_counter() - start
-    if status != 200:
-        raise RuntimeError(f"{url}: HTTP {status}")
-    return elapsed * 1000.0, len(body)
+    """ms of one GET as a browser makes it, and its JSON bytes."""
+    sample = plugin_scale.timed_get(url)
+    return sample["total"], int(sample["json"])
 
 
 def q(route: str, **params) -> str:
@@ -252,37 +242,45 @@ def main() -> None:
 
 
 def bench_scale(root: str, scales: List[str], modes: List[bool], requests: int) -> List[Dict]:
-    """The scale rows of ``plugin_scale`` for each of ``modes``."""
+    """The scale rows of ``plugin_scale`` for each of ``modes`` (their
+    TensorBoards run at once, requests interleaved across them)."""
     rows = []
     for name in scales:
         if name == "long":
             logdir = plugin_scale.ensure(os.path.join(root, "long"), plugin_scale.write_long)
+            rows += plugin_scale.bench_long(logdir, modes, requests)
         else:
             runs = int(name.replace("sweep", ""))
             logdir = plugin_scale.ensure(os.path.join(root, name), lambda d, k=runs: plugin_scale.write_sweep(d, k))
-        for load_fast in modes:
-            if name == "long":
-                found = plugin_scale.bench_long(logdir, load_fast, requests)
-            else:
-                found = plugin_scale.bench_sweep(logdir, runs, load_fast, requests, 300 if runs <= 200 else 1000)
-            rows += [dict(row, mode="true" if load_fast else "false") for row in found]
-            print(f"measured {name}, load_fast={load_fast}", file=sys.stderr, flush=True)
+            rows += plugin_scale.bench_sweep(logdir, runs, modes, requests, 300 if runs <= 200 else 1000)
+        print(f"measured {name}; load average {load_average()}", file=sys.stderr, flush=True)
     return rows
 
 
+def load_average() -> str:
+    return ", ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def print_scale(rows: List[Dict]) -> None:
+    """Markdown rows: p50/p95 of the whole request as a browser makes it,
+    and the p50 of its parts (server, transfer, un-gzip)."""
     print()
-    print("| load_fast | route | n | p50 ms | p95 ms | p95 ms to response headers | target p95 |")
-    print("|---|---|---:|---:|---:|---:|---|")
-    for row in rows:
+    print(f"Scale rows; {os.cpu_count()} CPUs, load average at the end {load_average()}.")
+    print()
+    print("| load_fast | route | n | p50 ms | p95 ms | target p95 | p50 server / transfer / un-gzip ms "
+          "| bytes sent (JSON) |")
+    print("|---|---|---:|---:|---:|---|---|---:|")
+    for row in sorted(rows, key=lambda r: (r["route"].startswith("TensorBoard memory"), r["mode"] == "false")):
         if row["values"] is None:
-            print(f"| {row['mode']} | {row['route']} | - | {row['text']} | | | bounded |")
+            print(f"| {row['mode']} | {row['route']} | - | {row['text']} | | bounded | | |")
             continue
-        totals = [total for total, _ in row["values"]]
+        values = row["values"]
+        totals = [v["total"] for v in values]
         p50, p95 = percentile(totals, 50), percentile(totals, 95)
-        headers_p95 = percentile([first for _, first in row["values"]], 95)
-        target = "-" if not row["target"] else f"<= {row['target']} ms" + (" ok" if p95 <= row["target"] else " MISSED")
-        print(f"| {row['mode']} | {row['route']} | {len(totals)} | {p50:.1f} | {p95:.1f} | {headers_p95:.1f} | {target} |")
+        parts = " / ".join(f"{percentile([v[k] for v in values], 50):.1f}" for k in ("headers", "transfer", "gunzip"))
+        target = "-" if not row["target"] else f"<= {row['target']:,} ({'met' if p95 <= row['target'] else '**missed**'})"
+        size = f"{values[-1]['wire']:,} ({values[-1]['json']:,})"
+        print(f"| {row['mode']} | {row['route']} | {len(totals)} | {p50:.1f} | {p95:.1f} | {target} | {parts} | {size} |")
 
 
 def bench_base(args: argparse.Namespace, modes: List[bool]) -> None:

@@ -1,11 +1,12 @@
 """Benchmark of the confusion tab in a real browser against a real TensorBoard.
 
-For a 10-class and a 1,000-class log directory, and a hyper-parameter sweep
-of 200 runs x 50 steps x 10 classes (``plugin_scale.write_sweep``, in both
-``--load_fast`` modes; the tab ticks 4 of the runs), all written with the
-project's summary API, it opens TensorBoard on the tab
-(``/#tb_fmnist_confusion``) in headless Debian chromium and reads the
-performance marks the tab sets:
+For a 10-class and a 1,000-class log directory, hyper-parameter sweeps of
+200 and 1,000 runs x 50 steps x 10 classes (``plugin_scale.write_sweep``;
+the tab ticks 4 of the runs) and a long run of 5,000 steps x 100 classes
+(``plugin_scale.write_long``), the sweeps and the long run in both
+``--load_fast`` modes, all written with the project's summary API, it opens
+TensorBoard on the tab (``/#tb_fmnist_confusion``) in headless Debian
+chromium and reads the performance marks the tab sets:
 
 - first draw: ``tbc-first-draw`` (set in the animation frame after the first
   matrix is in the DOM / on the canvas). Reported from the click on the
@@ -16,12 +17,19 @@ performance marks the tab sets:
   event to the animation frame after the redraw, for successive slider steps
   (the 10-class tab has fetched every step in the background by then; the
   1,000-class tab fetches each step on demand, so that figure includes the
-  HTTP round trip and JSON parsing).
+  HTTP round trip and JSON parsing; on the long run each step's matrix
+  too).
+
+On the long run it also times, in the tab's page, ``fetch`` +
+``response.json()`` of ``metrics_series`` (13 MB of JSON by default, and
+with ``metrics=recall`` or one class): what the browser pays for the trend
+cards.
 
 Usage: python benchmarks/bench_ui.py [--repeats 5] [--slider-moves 10]
-[--sweeps 200] [--sweep-modes false,true] [--scale-dir DIR] [--no-base]
-Prints a Markdown table. ``--scale-dir`` keeps the sweep's log directory
-(writing it takes a while) for later runs, as in ``bench_plugin.py``.
+[--sweeps 200,1000] [--no-long] [--sweep-modes false,true] [--scale-dir DIR]
+[--no-base]. Prints Markdown tables. ``--scale-dir`` keeps the sweeps' and
+the long run's log directories (writing them takes minutes) for later runs,
+as in ``bench_plugin.py`` (the same directory serves both).
 """
 from __future__ import annotations
 
@@ -31,6 +39,7 @@ import statistics
 import sys
 import tempfile
 import time
+from typing import Dict, List
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
@@ -40,7 +49,8 @@ import ui_browser as ub  # noqa: E402
 import ui_data as ud  # noqa: E402
 from tensorboard_server import tensorboard_server  # noqa: E402
 
-#: The tab's first matrix on a sweep of up to 200 runs, from the click on the tab (issue 10).
+#: The tab's first matrix on a sweep of up to 200 runs, from the click on the tab (issue 10);
+#: the 1,000-run sweep and the 5,000-step run are reported against it too.
 SWEEP_FIRST_DRAW_MS = 1000
 
 
@@ -116,31 +126,80 @@ def measure(browser, url: str, repeats: int, slider_moves: int):
     return first_click, first_tab, first_page, redraws
 
 
-def sweep_logdir(root: str, runs: int) -> str:
-    """The ``runs``-run sweep under ``root`` (written once), with a scalar to start from."""
-    logdir = plugin_scale.ensure(os.path.join(root, f"sweep{runs}"), lambda d: plugin_scale.write_sweep(d, runs))
+def scale_logdir(root: str, name: str) -> str:
+    """``sweep<runs>`` or ``long`` under ``root`` (written once, as
+    ``bench_plugin.py`` writes it), with a scalar to start from."""
+    if name == "long":
+        write = plugin_scale.write_long
+    else:
+        def write(d: str) -> None:
+            plugin_scale.write_sweep(d, int(name[len("sweep"):]))
+    logdir = plugin_scale.ensure(os.path.join(root, name), write)
     if not os.path.isdir(os.path.join(logdir, "scalars")):
         add_scalar(logdir)
     return logdir
 
 
-def measure_sweep(browser, logdir: str, runs: int, load_fast: bool, repeats: int):
-    """First draws on the sweep once TensorBoard lists every run (no slider rows)."""
+#: ``fetch`` + ``json()`` of one URL in the page, in ms (run in the tab's frame).
+_FETCH_JS = """async (url) => {
+  const start = performance.now();
+  const body = await (await fetch(url)).json();
+  return [performance.now() - start, Object.keys(body).length];
+}"""
+
+
+def fetch_in_page(browser, url: str, paths: Dict[str, str], repeats: int) -> Dict[str, float]:
+    """Median ms of ``fetch(path).then(r => r.json())`` in the tab's frame
+    for each of ``paths`` (``{label: path relative to the plugin}``)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(url + "/#" + ub.PLUGIN)
+        frame = ub.plugin_frame(page, timeout=60000)
+        frame.wait_for_function("performance.getEntriesByName('tbc-first-draw').length > 0", timeout=60000)
+        page.wait_for_timeout(1000)
+        times: Dict[str, List[float]] = {label: [] for label in paths}
+        for _ in range(repeats):
+            for label, path in paths.items():
+                times[label].append(frame.evaluate(_FETCH_JS, path)[0])
+        return {label: statistics.median(values) for label, values in times.items()}
+    finally:
+        context.close()
+
+
+def measure_scale(browser, logdir: str, name: str, load_fast: bool, repeats: int, slider_moves: int):
+    """First draws (and slider steps on the long run) once TensorBoard lists
+    every run, and on the long run the in-page ``metrics_series`` fetches."""
     with tensorboard_server(logdir, load_fast=load_fast, extra_args=plugin_scale.RELOAD_ARGS, reload_wait_s=1800) as tb:
-        plugin_scale.wait_listed(tb, runs, plugin_scale.SWEEP_STEPS)
-        return measure(browser, tb.url, repeats, slider_moves=0)
+        if name == "long":
+            plugin_scale.wait_listed(tb, 1, plugin_scale.LONG_STEPS)
+        else:
+            plugin_scale.wait_listed(tb, int(name[len("sweep"):]), plugin_scale.SWEEP_STEPS)
+        found = measure(browser, tb.url, repeats, slider_moves if name == "long" else 0)
+        fetches = fetch_in_page(browser, tb.url, LONG_FETCHES, repeats) if name == "long" else {}
+        return found, fetches
+
+
+_SERIES = "metrics_series?run=long&tag=" + plugin_scale.TAG.replace("/", "%2F")
+#: The in-page fetches timed on the long run: the default answer, and what the trend cards need.
+LONG_FETCHES = {
+    "`metrics_series` (default: every metric and class)": _SERIES,
+    "`metrics_series?metrics=recall` (the classes table's sparklines)": _SERIES + "&metrics=recall",
+    "`metrics_series?classes=17` (one class's trend)": _SERIES + "&classes=17",
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--repeats", type=int, default=5, help="tab openings per size (median reported)")
     parser.add_argument("--slider-moves", type=int, default=10)
-    parser.add_argument("--sweeps", default="200", help="comma-separated run counts of the sweep rows ('' for none)")
-    parser.add_argument("--sweep-modes", default="false,true", help="--load_fast modes of the sweep rows")
+    parser.add_argument("--sweeps", default="200,1000", help="comma-separated run counts of the sweep rows ('' for none)")
+    parser.add_argument("--no-long", action="store_true", help="skip the 5,000-step x 100-class rows")
+    parser.add_argument("--sweep-modes", default="false,true", help="--load_fast modes of the sweep and long-run rows")
     parser.add_argument("--scale-dir", default=None, help="where the sweep log directories are kept (default: a temporary one)")
     parser.add_argument("--no-base", action="store_true", help="only the sweep rows (not the 10- and 1,000-class ones)")
     args = parser.parse_args()
-    sweeps = [int(n) for n in args.sweeps.split(",") if n.strip()]
+    scales = [f"sweep{int(n)}" for n in args.sweeps.split(",") if n.strip()] + ([] if args.no_long else ["long"])
     sweep_modes = [m.strip() == "true" for m in args.sweep_modes.split(",") if m.strip()]
 
     from playwright.sync_api import sync_playwright
@@ -159,13 +218,20 @@ def main() -> None:
             with tensorboard_server(logdir, load_fast=False, reload_wait_s=180) as tb:
                 first_click, first_tab, first_page, redraws = measure(browser, tb.url, args.repeats, args.slider_moves)
             rows.append((label, "false", first_click, first_tab, first_page, redraws, first_target, redraw_target))
-        for runs in sweeps:
-            logdir = sweep_logdir(args.scale_dir or tmp, runs)
+        fetch_rows = []
+        for name in scales:
+            logdir = scale_logdir(args.scale_dir or tmp, name)
             for load_fast in sweep_modes:
-                first_click, first_tab, first_page, _ = measure_sweep(browser, logdir, runs, load_fast, args.repeats)
-                label = f"{runs:,} runs x {plugin_scale.SWEEP_STEPS} steps, 10 classes"
-                rows.append((label, str(load_fast).lower(), first_click, first_tab, first_page, [], SWEEP_FIRST_DRAW_MS, None))
-                print(f"measured the {runs}-run sweep, load_fast={load_fast}", file=sys.stderr, flush=True)
+                (first_click, first_tab, first_page, redraws), fetches = measure_scale(
+                    browser, logdir, name, load_fast, args.repeats, args.slider_moves)
+                if name == "long":
+                    label = f"1 run x {plugin_scale.LONG_STEPS:,} steps, {plugin_scale.LONG_CLASSES} classes"
+                else:
+                    label = f"{int(name[len('sweep'):]):,} runs x {plugin_scale.SWEEP_STEPS} steps, 10 classes"
+                mode = str(load_fast).lower()
+                rows.append((label, mode, first_click, first_tab, first_page, redraws, SWEEP_FIRST_DRAW_MS, None))
+                fetch_rows += [(mode, label, elapsed) for label, elapsed in fetches.items()]
+                print(f"measured {name}, load_fast={load_fast}; load average {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
         browser.close()
 
     def ms(values):
@@ -188,6 +254,14 @@ def main() -> None:
             met = met and bool(redraws) and statistics.median(redraws) < redraw_target
         redraw = f"{ms(redraws)} / {max(redraws):.0f}" if redraws else "–"
         print(f"| {label} | {mode} | {ms(first_click)} | {ms(first_tab)} | {ms(first_page)} | {redraw} | {target} | {'yes' if met else 'no'} |")
+    if fetch_rows:
+        print()
+        print(f"In-page `fetch` + `response.json()` on the long run, median of {args.repeats}:")
+        print()
+        print("| load_fast | request | ms |")
+        print("|---|---|---:|")
+        for mode, label, elapsed in fetch_rows:
+            print(f"| {mode} | {label} | {elapsed:.0f} |")
 
 
 if __name__ == "__main__":

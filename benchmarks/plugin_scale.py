@@ -5,8 +5,15 @@
   ``X-Confusion-Latest: 1``;
 - a long run: 1 run x 5,000 steps x 100 classes (10,000 samples per eval,
   errors spread over 40 confusable classes: stored sparse, about 76 MB of
-  matrices); measured: ``matrix`` at random steps, ``metrics_series``,
-  ``cell_series``, and the peak memory of the TensorBoard processes.
+  matrices); measured: ``matrix`` at random steps, ``metrics_series``
+  (the default answer, and with ``metrics=recall`` or one class, as the
+  tab's cards need), ``cell_series``, and the peak memory of the
+  TensorBoard processes.
+
+One TensorBoard per ``--load_fast`` mode runs at once and requests alternate
+between them, so both modes meet the same machine load; each request is
+timed as a browser's ``fetch`` (gzip accepted and un-gzipped) and split into
+server time (to the response headers), transfer and un-gzipping.
 
 Logdirs are written with the project's summary API through a real
 ``SummaryWriter``; each sweep run writes one prebuilt matrix per step (drawn
@@ -14,13 +21,15 @@ from a pool, so writing 50,000 matrices takes seconds).
 """
 from __future__ import annotations
 
+import contextlib
+import gzip
 import json
 import os
 import random
 import time
 import urllib.parse
 import urllib.request
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -98,22 +107,23 @@ def ensure(logdir: str, write: Callable[[str], None]) -> str:
     return logdir
 
 
-def timed_get(url: str, headers: Optional[Dict[str, str]] = None) -> Tuple[float, float]:
-    """Milliseconds of one GET (gzip accepted and decompressed, as browsers
-    do), and to its response headers (about the server's own time)."""
-    import gzip
-
+def timed_get(url: str, headers: Optional[Dict[str, str]] = None) -> Dict[str, float]:
+    """One GET as a browser's ``fetch`` makes it (gzip accepted, and the body
+    un-gzipped): ``total`` ms, split into ``headers`` (to the response
+    headers: about the server's own time), ``transfer`` (reading the body)
+    and ``gunzip``; ``wire`` and ``json`` bytes."""
     request = urllib.request.Request(url, headers={"Accept-Encoding": "gzip", **(headers or {})})
     start = time.perf_counter()
     with urllib.request.urlopen(request, timeout=600) as response:
         first_byte = time.perf_counter()
         body = response.read()
-        if response.headers.get("Content-Encoding") == "gzip":
-            gzip.decompress(body)
+        read = time.perf_counter()
+        plain = gzip.decompress(body) if response.headers.get("Content-Encoding") == "gzip" else body
         if response.status != 200:
             raise RuntimeError(f"{url}: HTTP {response.status}")
     end = time.perf_counter()
-    return (end - start) * 1000.0, (first_byte - start) * 1000.0
+    return dict(total=(end - start) * 1e3, headers=(first_byte - start) * 1e3, transfer=(read - first_byte) * 1e3,
+                gunzip=(end - read) * 1e3, wire=len(body), json=len(plain))
 
 
 def wait_listed(server, runs: int, steps: int, timeout: float = 1800.0) -> None:
@@ -143,60 +153,87 @@ def _tree_memory_mb(pid: int) -> Dict[str, float]:
     return {"peak": total_peak, "now": total_now}
 
 
-def measure(server, routes: Dict[str, tuple], requests: int) -> Dict[str, List[Tuple[float, float]]]:
-    """Interleaved timed requests: ``routes`` maps a row name to
-    ``(make_url, headers)``; three untimed rounds first. Each sample is
-    ``(total ms, ms to the response headers)``."""
-    samples: Dict[str, List[Tuple[float, float]]] = {name: [] for name in routes}
+Sample = Dict[str, float]
+
+
+def measure(servers: Dict[str, Any], routes: Dict[str, tuple], requests: int) -> Dict[Tuple[str, str], List[Sample]]:
+    """Interleaved timed requests to every server (``{load_fast mode:
+    server}``, all running at once, so the modes share the machine's load):
+    ``routes`` maps a row name to ``(make_url, headers)``; three untimed
+    rounds first, and the servers' order alternates between rounds. Each
+    sample is :func:`timed_get`'s."""
+    samples: Dict[Tuple[str, str], List[Sample]] = {(mode, name): [] for name in routes for mode in servers}
+    modes = list(servers)
     for round_ in range(requests + 3):
         for name, (make, headers) in routes.items():
-            elapsed = timed_get(server.url + make(), headers)
-            if round_ >= 3:
-                samples[name].append(elapsed)
+            for mode in modes if round_ % 2 == 0 else modes[::-1]:
+                sample = timed_get(servers[mode].url + make(), headers)
+                if round_ >= 3:
+                    samples[(mode, name)].append(sample)
     return samples
 
 
-def bench_sweep(logdir: str, runs: int, load_fast: bool, requests: int, target_ms: float) -> List[Dict]:
+def _servers(stack: contextlib.ExitStack, logdir: str, modes: Sequence[bool]) -> Dict[str, Any]:
+    """One TensorBoard per ``--load_fast`` mode on ``logdir``, all running."""
     from tensorboard_server import tensorboard_server
 
+    return {("true" if fast else "false"): stack.enter_context(
+        tensorboard_server(logdir, fast, RELOAD_ARGS, reload_wait_s=1800)) for fast in modes}
+
+
+def _rows(samples: Dict[Tuple[str, str], List[Sample]], targets: Dict[str, Optional[float]]) -> List[Dict]:
+    return [dict(mode=mode, route=name, values=values, target=targets[name]) for (mode, name), values in samples.items()]
+
+
+def bench_sweep(logdir: str, runs: int, modes: Sequence[bool], requests: int, target_ms: float) -> List[Dict]:
     latest = {"X-Confusion-Latest": "1"}
     routes = {
-        f"tags, {runs} runs x {SWEEP_STEPS} steps": (lambda: BASE + "tags", None),
-        f"tags + latest matrices, {runs} runs": (lambda: BASE + "tags", latest),
+        f"tags, {runs:,} runs x {SWEEP_STEPS} steps": (lambda: BASE + "tags", None),
+        f"tags + latest matrices, {runs:,} runs": (lambda: BASE + "tags", latest),
     }
-    with tensorboard_server(logdir, load_fast, RELOAD_ARGS, reload_wait_s=1800) as server:
-        wait_listed(server, runs, SWEEP_STEPS)
-        samples = measure(server, routes, requests)
-    return [dict(route=name, values=values, target=target_ms) for name, values in samples.items()]
+    with contextlib.ExitStack() as stack:
+        servers = _servers(stack, logdir, modes)
+        for server in servers.values():
+            wait_listed(server, runs, SWEEP_STEPS)
+        samples = measure(servers, routes, requests)
+    return _rows(samples, dict.fromkeys(routes, target_ms))
 
 
-def bench_long(logdir: str, load_fast: bool, requests: int) -> List[Dict]:
-    from tensorboard_server import tensorboard_server
-
-    rng = random.Random(0)
-
+def long_routes(rng: random.Random) -> Dict[str, tuple]:
+    """The long run's rows: ``{name: (make_url, headers)}``."""
     def q(route: str, **params) -> str:
-        return BASE + route + "?" + urllib.parse.urlencode(params)
+        return BASE + route + "?" + urllib.parse.urlencode(dict(run="long", tag=TAG, **params))
 
-    routes = {
+    series = f"metrics_series, {LONG_CLASSES} classes x {LONG_STEPS:,} steps"
+    return {
         f"matrix, {LONG_CLASSES} classes, series of {LONG_STEPS:,} steps": (
-            lambda: q("matrix", run="long", tag=TAG, step=rng.randrange(LONG_STEPS)), None),
-        f"metrics_series, {LONG_CLASSES} classes x {LONG_STEPS:,} steps": (
-            lambda: q("metrics_series", run="long", tag=TAG), None),
+            lambda: q("matrix", step=rng.randrange(LONG_STEPS)), None),
+        series: (lambda: q("metrics_series"), None),
+        series + ", `metrics=recall` (the classes table's sparklines)": (lambda: q("metrics_series", metrics="recall"), None),
+        series + ", `classes=<one>` (one class's trend)": (
+            lambda: q("metrics_series", classes=rng.randrange(LONG_CLASSES)), None),
         f"cell_series, {LONG_STEPS:,} steps": (
-            lambda: q("cell_series", run="long", tag=TAG, true=rng.randrange(LONG_CLASSES),
-                      predicted=rng.randrange(LONG_CLASSES)), None),
+            lambda: q("cell_series", true=rng.randrange(LONG_CLASSES), predicted=rng.randrange(LONG_CLASSES)), None),
     }
-    targets = dict(zip(routes, (50, 200, None)))
-    with tensorboard_server(logdir, load_fast, RELOAD_ARGS, reload_wait_s=1800) as server:
-        wait_listed(server, 1, LONG_STEPS)
-        after_load = _tree_memory_mb(server.process.pid)
-        samples = measure(server, routes, requests)
-        memory = _tree_memory_mb(server.process.pid)
-    rows = [dict(route=name, values=values, target=targets[name]) for name, values in samples.items()]
-    rows.append(dict(
-        route="TensorBoard memory (MB): resident after loading -> after the requests (peak)",
+
+
+def bench_long(logdir: str, modes: Sequence[bool], requests: int) -> List[Dict]:
+    routes = long_routes(random.Random(0))
+    names = list(routes)
+    targets: Dict[str, Optional[float]] = {name: None for name in names}
+    targets.update({names[0]: 50, names[1]: 200})
+    with contextlib.ExitStack() as stack:
+        servers = _servers(stack, logdir, modes)
+        after_load = {}
+        for mode, server in servers.items():
+            wait_listed(server, 1, LONG_STEPS)
+            after_load[mode] = _tree_memory_mb(server.process.pid)
+        samples = measure(servers, routes, requests)
+        memory = {mode: _tree_memory_mb(server.process.pid) for mode, server in servers.items()}
+    rows = _rows(samples, targets)
+    rows += [dict(
+        mode=mode, route="TensorBoard memory (MB): resident after loading -> after the requests (peak)",
         values=None, target=None,
-        text=f"{after_load['now']:,.0f} -> {memory['now']:,.0f} ({memory['peak']:,.0f})",
-    ))
+        text=f"{after_load[mode]['now']:,.0f} -> {memory[mode]['now']:,.0f} ({memory[mode]['peak']:,.0f})",
+    ) for mode in servers]
     return rows

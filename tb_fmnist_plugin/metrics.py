@@ -121,7 +121,31 @@ def expected_calibration_error(bins: np.ndarray) -> np.ndarray:
     Per class: the bins of that true class; overall: the bins summed over classes.
     """
     values = np.asarray(bins, dtype=np.float64)
-    total = values[..., 0].sum(axis=-1)
-    gap = np.abs(values[..., 2] - values[..., 1]).sum(axis=-1)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # sums of untrusted values may overflow: NaN
+        total = values[..., 0].sum(axis=-1)
+        gap = np.abs(values[..., 2] - values[..., 1]).sum(axis=-1)
         return np.where(total > 0, gap / total, np.nan)
+
+
+def bin_edges(bins: int) -> np.ndarray:
+    """The ``bins + 1`` edges of ``bins`` equal-width confidence bins on [0, 1]."""
+    return np.linspace(0.0, 1.0, int(bins) + 1)
+
+
+def mean_loss(class_loss: np.ndarray, support: np.ndarray) -> float:
+    """Mean loss over all examples from the per-class mean losses ``[C]``,
+    weighted by each class's ``support`` ``[C]``; NaN when no class has
+    examples, or one that has examples has no finite loss."""
+    weight = np.asarray(support, dtype=np.float64)
+    used = weight > 0
+    loss = np.asarray(class_loss, dtype=np.float64)[used]
+    if not used.any() or not np.isfinite(loss).all():
+        return float("nan")
+    with np.errstate(over="ignore", invalid="ignore"):
+        return float((loss * weight[used]).sum() / weight[used].sum())
+
+
+def label_issues_per_class(suspects: np.ndarray) -> np.ndarray:
+    """Suspected label errors per given class: the row sums of the
+    ``[C, C]`` counts per (given, suggested) cell (int64)."""
+    return np.asarray(suspects, dtype=np.int64).sum(axis=1)

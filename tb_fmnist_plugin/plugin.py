@@ -21,6 +21,8 @@ from tensorboard.plugins import base_plugin
 from werkzeug import wrappers
 
 from tb_fmnist_plugin import json_encoding, metadata, queries, responses
+from tb_fmnist_plugin.diagnostics_reader import DiagnosticsReader
+from tb_fmnist_plugin.diagnostics_views import DiagnosticsViews
 from tb_fmnist_plugin.reader import ConfusionReader
 from tb_fmnist_plugin.responses import route
 from tb_fmnist_plugin.views import TOP_N_DEFAULT, ConfusionViews
@@ -61,10 +63,9 @@ class ConfusionPlugin(base_plugin.TBPlugin):
 
     def __init__(self, context: base_plugin.TBContext) -> None:
         provider = context.data_provider
-        self._views = ConfusionViews(
-            ConfusionReader(provider, logdir=context.logdir) if provider is not None else None,
-            samples_limit=_samples_limit(context),
-        )
+        reader = ConfusionReader(provider, logdir=context.logdir) if provider is not None else None
+        self._views = ConfusionViews(reader, samples_limit=_samples_limit(context))
+        self._diagnostics = DiagnosticsViews(DiagnosticsReader(reader) if reader is not None else None)
         self._static_files = _list_static_files(STATIC_DIR)
         self._bodies = responses.body_memo()
 
@@ -78,6 +79,12 @@ class ConfusionPlugin(base_plugin.TBPlugin):
             "/top_confusions": self.top_confusions_route,
             "/examples": self.examples_route,
             "/sprite": self.sprite_route,
+            "/calibration": self.calibration_route,
+            "/calibration_series": self.calibration_series_route,
+            "/cell_confidence": self.cell_confidence_route,
+            "/label_issues": self.label_issues_route,
+            "/suspects": self.suspects_route,
+            "/suspects_sprite": self.suspects_sprite_route,
             "/static/*": self.static_route,
         }
 
@@ -126,16 +133,19 @@ class ConfusionPlugin(base_plugin.TBPlugin):
 
     @route
     def metrics_series_route(self, request: wrappers.Request) -> wrappers.Response:
-        ids, (run, tag) = _ids(request), _run_tag(queries.parse_query(request))
+        query = queries.parse_query(request)
+        ids, (run, tag) = _ids(request), _run_tag(query)
+        fields, classes = query.get("metrics"), query.get("classes")  # optional; checked by the view
         series = self._views.series(*ids, run, tag)
 
         def build() -> bytes:
-            body = self._views.metrics_series_impl(*ids, run, tag, series=series)
+            body = self._views.metrics_series_impl(*ids, run, tag, series=series, fields=fields, classes=classes)
             return json_encoding.encode(
                 body, int_arrays=("support",), ratio_arrays=("accuracy", "precision", "recall", "f1")
             )
 
-        return responses.memo_json(request, self._bodies, ("metrics_series", ids[1], run, tag), series.stamp, build)
+        key = ("metrics_series", ids[1], run, tag, fields, classes)
+        return responses.memo_json(request, self._bodies, key, series.stamp, build)
 
     @route
     def cell_series_route(self, request: wrappers.Request) -> wrappers.Response:
@@ -159,6 +169,43 @@ class ConfusionPlugin(base_plugin.TBPlugin):
     @route
     def sprite_route(self, request: wrappers.Request) -> wrappers.Response:
         png = self._views.sprite_impl(*_ids(request), *_run_tag_step(queries.parse_query(request)))
+        return http_util.Respond(request, png, "image/png")
+
+    # --- diagnostics (calibration, label issues): diagnostics_views.py ---
+
+    def _step_json(self, request: wrappers.Request, impl: Callable[..., Dict[str, Any]], **arrays: Any) -> wrappers.Response:
+        """``impl(ctx, experiment, run, tag, step)`` as JSON; ``arrays`` name
+        its numeric array fields (``json_encoding.encode``)."""
+        body = impl(*_ids(request), *_run_tag_step(queries.parse_query(request)))
+        return responses.json_response(request, json_encoding.encode(body, **arrays))
+
+    @route
+    def calibration_route(self, request: wrappers.Request) -> wrappers.Response:
+        return self._step_json(request, self._diagnostics.calibration_impl)
+
+    @route
+    def calibration_series_route(self, request: wrappers.Request) -> wrappers.Response:
+        body = self._diagnostics.calibration_series_impl(*_ids(request), *_run_tag(queries.parse_query(request)))
+        return responses.json_response(request, json_encoding.encode(body, ratio_arrays=("ece", "class_ece")))
+
+    @route
+    def cell_confidence_route(self, request: wrappers.Request) -> wrappers.Response:
+        return self._step_json(request, self._diagnostics.cell_confidence_impl, ratio_arrays=("mean_confidence",))
+
+    @route
+    def label_issues_route(self, request: wrappers.Request) -> wrappers.Response:
+        return self._step_json(request, self._diagnostics.label_issues_impl, int_arrays=("confident_joint", "suspects"))
+
+    @route
+    def suspects_route(self, request: wrappers.Request) -> wrappers.Response:
+        query = queries.parse_query(request)
+        given, suggested = queries.optional_int_param(query, "given"), queries.optional_int_param(query, "suggested")
+        body = self._diagnostics.suspects_impl(*_ids(request), *_run_tag_step(query), given=given, suggested=suggested)
+        return responses.json_response(request, body)
+
+    @route
+    def suspects_sprite_route(self, request: wrappers.Request) -> wrappers.Response:
+        png = self._diagnostics.suspects_sprite_impl(*_ids(request), *_run_tag_step(queries.parse_query(request)))
         return http_util.Respond(request, png, "image/png")
 
     @route

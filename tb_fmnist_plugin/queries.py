@@ -84,6 +84,11 @@ def int_param(query: Dict[str, str], name: str, default: Optional[int] = None) -
     return int(value)
 
 
+def optional_int_param(query: Dict[str, str], name: str) -> Optional[int]:
+    """:func:`int_param` when the parameter is given, None when absent."""
+    return None if query.get(name) is None else int_param(query, name)
+
+
 def class_index(name: str, index: int, num_classes: int) -> int:
     """``index`` if it names one of ``num_classes`` classes; 400 otherwise."""
     if index >= num_classes:

@@ -1,12 +1,11 @@
 """Read confusion data back through TensorBoard's data provider.
 
-All reading for the plugin lives here (decoding is :mod:`tb_fmnist_plugin.metadata`'s),
-so :mod:`tb_fmnist_plugin.views` only shapes answers. Every read goes through
-``context.data_provider``, which works the same under ``--load_fast=true``
-(the Rust data server) and ``--load_fast=false``; the one exception is a blob
-the Rust server cannot hand out (:mod:`tb_fmnist_plugin.event_blobs`). A run,
-tag or step that is not there raises :class:`tensorboard.errors.NotFoundError`
-(HTTP 404).
+All reading for the plugin lives here and, for the diagnostic kinds, in
+:mod:`tb_fmnist_plugin.diagnostics_reader` (decoding is the format's), so the views only
+shape answers. Every read goes through ``context.data_provider``, the same under
+``--load_fast=true`` (the Rust data server) and ``false``; the one exception is a blob the
+Rust server cannot hand out (:mod:`tb_fmnist_plugin.event_blobs`). A run, tag or step
+that is not there raises :class:`tensorboard.errors.NotFoundError` (HTTP 404).
 
 The listing costs a constant number of provider calls whatever the number of
 runs and tags: one ``list_tensors`` and one ``list_blob_sequences``
@@ -22,7 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Hashable, List, Optional, Sequence, Tuple
 
 from tensorboard import errors
 from tensorboard.data import provider
@@ -86,7 +85,7 @@ class ConfusionReader:
     """
 
     def __init__(self, data_provider: provider.DataProvider, logdir: Optional[str] = None) -> None:
-        self._provider = data_provider
+        self.provider = data_provider
         self._logdir = logdir or None
         self.skips = SkipLog()
         self._values = StampedCache(_VALUES_MAX_ENTRIES, _VALUES_MAX_BYTES)
@@ -101,8 +100,8 @@ class ConfusionReader:
     def listing(self, ctx: Any, experiment_id: str) -> Listing:
         """This plugin's series as the provider lists them now (two calls)."""
         return Listing(
-            self._provider.list_tensors(ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME),
-            self._provider.list_blob_sequences(ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME),
+            self.provider.list_tensors(ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME),
+            self.provider.list_blob_sequences(ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME),
         )
 
     def list_matrix_series(
@@ -110,13 +109,13 @@ class ConfusionReader:
     ) -> Dict[str, Dict[str, MatrixSeries]]:
         """Every matrix series the routes can serve, ``{run: {tag: MatrixSeries}}``
         (one provider call, none given a ``listing``)."""
-        tensors = listing.tensors if listing is not None else self._provider.list_tensors(
+        tensors = listing.tensors if listing is not None else self.provider.list_tensors(
             ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME
         )
         result: Dict[str, Dict[str, MatrixSeries]] = {}
         for run, tags in tensors.items():
             for tag, series in tags.items():
-                found = self._series_of_kind(run, tag, series, metadata.KIND_MATRIX)
+                found = self.series_of_kind(run, tag, series, metadata.KIND_MATRIX)
                 if found is not None:
                     excluded = self._excluded_stamp(run, tag, tags)
                     result.setdefault(run, {})[tag] = _matrix_series(run, tag, series, found, excluded)
@@ -127,7 +126,7 @@ class ConfusionReader:
         ``matrix_tag`` among the listed ``tags`` of ``run``, if it is there and
         readable; None otherwise (a problem logged once)."""
         tag = metadata.excluded_tag(matrix_tag)
-        content = self._series_of_kind(run, tag, tags.get(tag), metadata.KIND_EXCLUDED)
+        content = self.series_of_kind(run, tag, tags.get(tag), metadata.KIND_EXCLUDED)
         if content is None:
             return None
         if content["matrix_tag"] != matrix_tag:
@@ -156,7 +155,7 @@ class ConfusionReader:
                 else:
                     fresh[_key(experiment_id, series)] = hit
             if stale:
-                data = self._read(self._provider.read_tensors, ctx, experiment_id, stale)
+                data = self.read_series(self.provider.read_tensors, ctx, experiment_id, stale)
                 for series in stale:
                     fresh[_key(experiment_id, series)] = self._keep(experiment_id, self._values_of(series, data))
             current = set(fresh)
@@ -173,11 +172,11 @@ class ConfusionReader:
     def matrix_series(self, ctx: Any, experiment_id: str, run: str, tag: str) -> MatrixSeries:
         """The one matrix series ``(run, tag)`` (one provider call); raises
         ``NotFoundError``, saying why when the series is there but unreadable."""
-        listing = self._list_one(self._provider.list_tensors, ctx, experiment_id, run, tag,
+        listing = self.list_one(self.provider.list_tensors, ctx, experiment_id, run, tag,
                                  metadata.excluded_tag(tag))
         series = listing.get(run, {}).get(tag)
         if series is None:
-            if run not in {r.run_name for r in self._provider.list_runs(ctx, experiment_id=experiment_id)}:
+            if run not in {r.run_name for r in self.provider.list_runs(ctx, experiment_id=experiment_id)}:
                 raise errors.NotFoundError(f"run {run!r} not found")
             raise errors.NotFoundError(f"tag {tag!r} not found in run {run!r}")
         content, problem = self._content(series.plugin_content)
@@ -200,7 +199,7 @@ class ConfusionReader:
         series = series if series is not None else self.matrix_series(ctx, experiment_id, run, tag)
         values = self._values.get(_key(experiment_id, series), series.stamp)
         if values is None:
-            values = self._values_of(series, self._read(self._provider.read_tensors, ctx, experiment_id, [series]))
+            values = self._values_of(series, self.read_series(self.provider.read_tensors, ctx, experiment_id, [series]))
             self._keep(experiment_id, values)
         if not values.steps.size:  # not listed either
             problems = "; ".join(sorted(set(values.unreadable.values()))) or "no values"
@@ -236,9 +235,10 @@ class ConfusionReader:
             for run, tags in listing.blob_sequences.items():
                 run_matrices = {tag: listed.series for tag, listed in matrices.get(run, {}).items()}
                 for tag, series in tags.items():
-                    matrix_tag = self._examples_of(run, tag, series, run_matrices)
-                    if matrix_tag is None:
+                    content = self.owned_content(run, tag, series, run_matrices)
+                    if content is None:
                         continue
+                    matrix_tag = content["matrix_tag"]
                     stamp = (series.max_step, series.max_wall_time, series.max_length)
                     current.add((experiment_id, run, tag))
                     hit = self._examples_listed.get((experiment_id, run, tag), stamp)
@@ -247,7 +247,7 @@ class ConfusionReader:
                     else:
                         result[(run, matrix_tag)] = hit
             if stale:
-                data = self._read(self._provider.read_blob_sequences, ctx, experiment_id, stale)
+                data = self.read_series(self.provider.read_blob_sequences, ctx, experiment_id, stale)
                 for run, tag, stamp, matrix_tag in stale:
                     steps = sorted({d.step for d in data.get(run, {}).get(tag, [])})
                     self._examples_listed.put((experiment_id, run, tag), stamp, steps, 8 * len(steps) + 64)
@@ -255,71 +255,71 @@ class ConfusionReader:
             self._examples_listed.retain(lambda key: key[0] != experiment_id or key in current)
         return result
 
-    def _examples_of(self, run: str, tag: str, series: Any, matrices: Dict[str, MatrixSeries]) -> Optional[str]:
-        """The matrix tag an examples series illustrates, if that matrix is
-        listed and the two agree; None (a problem logged once) otherwise."""
-        content = self._series_of_kind(run, tag, series, metadata.KIND_EXAMPLES)
+    def owned_content(self, run: str, tag: str, series: Any, matrices: Dict[str, MatrixSeries], kind: str = metadata.KIND_EXAMPLES,
+                      tag_of: Callable[[str], str] = metadata.examples_tag) -> Optional[Dict[str, Any]]:
+        """Content of a listed series of ``kind`` (examples, a diagnostic) if it is ``tag_of`` a
+        matrix in ``matrices`` with its class count; None (a problem logged once) otherwise."""
+        content = self.series_of_kind(run, tag, series, kind)
         if content is None:
             return None
         matrix_tag = content["matrix_tag"]
-        if tag != metadata.examples_tag(matrix_tag):
-            self.skips.warn(run, tag, f"it names matrix tag {matrix_tag!r}, whose examples would be "
-                                      f"{metadata.examples_tag(matrix_tag)!r}")
+        if tag != tag_of(matrix_tag):
+            self.skips.warn(run, tag, f"it names matrix tag {matrix_tag!r}, whose {kind} would be {tag_of(matrix_tag)!r}")
             return None
         matrix = matrices.get(matrix_tag)
-        if matrix is None:
-            return None
-        if content["num_classes"] != matrix.num_classes:
+        if matrix is not None and content["num_classes"] != matrix.num_classes:
             self.skips.warn(run, tag, f"it has {content['num_classes']} classes, its matrix {matrix.num_classes}")
             return None
-        return matrix_tag
+        return content if matrix is not None else None
 
     def read_examples(self, ctx: Any, experiment_id: str, series: MatrixSeries, step: int) -> ExamplesStep:
         """The examples of the matrix ``series`` at ``step``; raises ``NotFoundError``."""
-        run, tag = series.run, metadata.examples_tag(series.tag)
-        listing = self._list_one(self._provider.list_blob_sequences, ctx, experiment_id, run, tag)
-        if self._examples_of(run, tag, listing.get(run, {}).get(tag), {series.tag: series}) is None:
-            raise errors.NotFoundError(f"no examples for run {run!r}, tag {series.tag!r}")
-        data = self._read(self._provider.read_blob_sequences, ctx, experiment_id, [(run, tag)])
-        match = None
-        for datum in data.get(run, {}).get(tag, []):
-            if datum.step == step:
-                match = datum  # last write of a step wins
+        datum, index = self.read_indexed(ctx, experiment_id, series, step, metadata.KIND_EXAMPLES, metadata.examples_tag,
+                                         metadata.decode_examples_index, "examples")
+        return ExamplesStep(step, datum.wall_time, index, tuple(datum.values))
+
+    def read_indexed(self, ctx: Any, experiment_id: str, series: MatrixSeries, step: int, kind: str,
+                     tag_of: Callable[[str], str], decode: Callable[[bytes, int], Any], what: str) -> Tuple[Any, Any]:
+        """The datum at ``step`` of the ``kind`` blob sequence ``tag_of(series.tag)`` (examples, suspects)
+        and its blob 0 parsed by ``decode(blob, num_classes)``; ``NotFoundError`` saying why."""
+        run, tag = series.run, tag_of(series.tag)
+        listing = self.list_one(self.provider.list_blob_sequences, ctx, experiment_id, run, tag)
+        if self.owned_content(run, tag, listing.get(run, {}).get(tag), {series.tag: series}, kind, tag_of) is None:
+            raise errors.NotFoundError(f"no {what} for run {run!r}, tag {series.tag!r}")
+        data = self.read_series(self.provider.read_blob_sequences, ctx, experiment_id, [(run, tag)])
+        match = next((d for d in reversed(data.get(run, {}).get(tag, [])) if d.step == step), None)  # last write wins
         if match is None:
-            raise errors.NotFoundError(f"no examples at step {step} for run {run!r}, tag {series.tag!r}")
-        refs = tuple(match.values)
-        blob = self._blob(ctx, run, tag, step, refs, metadata.EXAMPLES_INDEX_BLOB)
+            raise errors.NotFoundError(f"no {what} at step {step} for run {run!r}, tag {series.tag!r}")
+        blob = self.blob(ctx, run, tag, step, match.values, 0, what)
         try:
-            index = metadata.decode_examples_index(blob, series.num_classes)
+            return match, decode(blob, series.num_classes)
         except ValueError as error:
-            self.skips.warn(run, tag, str(error), what=f"the examples at step {step} (and any other with the same "
-                                                       "problem)")
-            raise errors.NotFoundError(f"the stored examples at step {step} are unreadable: {error}") from None
-        return ExamplesStep(step, match.wall_time, index, refs)
+            self.skips.warn(run, tag, str(error), what=f"the {what} at step {step} (and any other with the same problem)")
+            raise errors.NotFoundError(f"the stored {what} at step {step} are unreadable: {error}") from None
 
     def read_sprite(self, ctx: Any, experiment_id: str, series: MatrixSeries, step: int) -> bytes:
         """The PNG sprite of the examples of ``series`` at ``step``."""
-        found = self.read_examples(ctx, experiment_id, series, step)
-        return self._blob(ctx, series.run, metadata.examples_tag(series.tag), step, found.refs,
-                          metadata.EXAMPLES_SPRITE_BLOB)
+        refs = self.read_examples(ctx, experiment_id, series, step).refs
+        return self.blob(ctx, series.run, metadata.examples_tag(series.tag), step, refs, metadata.EXAMPLES_SPRITE_BLOB)
 
-    def _blob(self, ctx: Any, run: str, tag: str, step: int, refs: Sequence[Any], position: int) -> bytes:
-        """Blob ``position`` of the examples value ``refs`` of ``(run, tag)`` at ``step``."""
+    def blob(self, ctx: Any, run: str, tag: str, step: int, refs: Sequence[Any], position: int, what: str = "examples") -> bytes:
+        """Blob ``position`` of the value ``refs`` (index, sprite) of ``(run, tag)`` at ``step``,
+        read from the event files where the Rust server cannot name it (``event_blobs``)."""
         if len(refs) <= max(metadata.EXAMPLES_INDEX_BLOB, metadata.EXAMPLES_SPRITE_BLOB):
-            raise errors.NotFoundError(f"the stored examples at step {step} are incomplete")
+            raise errors.NotFoundError(f"the stored {what} at step {step} are incomplete")
         try:
-            return self._provider.read_blob(ctx, blob_key=refs[position].blob_key)
+            return self.provider.read_blob(ctx, blob_key=refs[position].blob_key)
         except errors.InvalidArgumentError:
             if self._logdir is None or not event_blobs.key_cannot_name(run, tag):
                 raise
         blobs = event_blobs.read_blob_sequence(self._logdir, run, tag, step)
         if blobs is None or len(blobs) <= position:
-            raise errors.NotFoundError(f"the stored examples at step {step} are unreadable")
+            raise errors.NotFoundError(f"the stored {what} at step {step} are unreadable")
         return blobs[position]
 
     # --- Provider calls and metadata -------------------------------------------
 
-    def _series_of_kind(self, run: str, tag: str, series: Any, kind: str) -> Optional[Dict[str, Any]]:
+    def series_of_kind(self, run: str, tag: str, series: Any, kind: str) -> Optional[Dict[str, Any]]:
         """Parsed content of a listed series of ``kind`` the routes can serve;
         None otherwise (a problem logged once per series)."""
         if series is None:
@@ -347,7 +347,7 @@ class ConfusionReader:
             self._contents[raw] = found
         return found
 
-    def _list_one(self, list_series: Any, ctx: Any, experiment_id: str, run: str, *tags: str) -> Dict[str, Any]:
+    def list_one(self, list_series: Any, ctx: Any, experiment_id: str, run: str, *tags: str) -> Dict[str, Any]:
         """``list_series`` (``list_tensors`` or ``list_blob_sequences``) of
         the series ``tags`` of one run, in one call."""
         return list_series(
@@ -358,7 +358,7 @@ class ConfusionReader:
         )
 
     @staticmethod
-    def _read(read: Any, ctx: Any, experiment_id: str, series: Sequence[Any]) -> Dict[str, Any]:
+    def read_series(read: Any, ctx: Any, experiment_id: str, series: Sequence[Any]) -> Dict[str, Any]:
         """Every kept datum of ``series`` (each a ``MatrixSeries``, read with
         its excluded-rows series, or a tuple starting ``(run, tag)``) in one
         call of ``read`` (the provider's ``read_tensors`` or

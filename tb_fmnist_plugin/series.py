@@ -132,12 +132,19 @@ class MatrixValues:
             self._memo["marginals"] = tuple(np.concatenate([p[k] for p in parts] or [empty]) for k in range(3))
         return self._memo["marginals"]
 
+    def series_metrics(self) -> Dict[str, np.ndarray]:
+        """:func:`metrics.metrics_from_marginals` at every readable step,
+        computed once (``metrics_series`` answers select from it)."""
+        if "metrics" not in self._memo:
+            self._memo["metrics"] = metrics.metrics_from_marginals(*self.marginals())
+        return self._memo["metrics"]
+
     @property
     def nbytes(self) -> int:
-        """About how much memory the series holds (with its marginals)."""
+        """About how much memory the series holds (with its marginals and metrics)."""
         arrays = (self.steps, self.wall_times, self.excluded, *self.values)
-        marginals = 3 * 8 * self.steps.size * self.series.num_classes
-        return marginals + sum(a.nbytes + _ARRAY_OVERHEAD_BYTES for a in arrays)
+        derived = (3 + 3) * 8 * self.steps.size * self.series.num_classes + 8 * self.steps.size
+        return derived + sum(a.nbytes + _ARRAY_OVERHEAD_BYTES for a in arrays)
 
     def listed(self) -> ListedSeries:
         """The listing's view of the series."""

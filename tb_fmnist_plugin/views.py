@@ -16,7 +16,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from tensorboard import errors
 
-from tb_fmnist_plugin import metadata, metrics, queries
+from tb_fmnist_plugin import diagnostics_reader, metadata, metrics, queries
 from tb_fmnist_plugin.json_encoding import ratios
 from tb_fmnist_plugin.reader import ConfusionReader, Listing
 from tb_fmnist_plugin.series import MatrixSeries, MatrixValues
@@ -102,6 +102,7 @@ class ConfusionViews:
         listing = listing if listing is not None else reader.listing(ctx, experiment)
         matrices = reader.listed_series(ctx, experiment, listing)
         examples = reader.examples_steps(ctx, experiment, listing, matrices) if matrices else {}
+        diagnostics = diagnostics_reader.listed_kinds(reader, listing, matrices)
         limit = self._samples_limit
         runs: Dict[str, Any] = {}
         latest: Dict[str, Dict[str, Any]] = {}
@@ -120,6 +121,7 @@ class ConfusionViews:
                     "steps": listed.steps,
                     "wall_times": listed.wall_times,
                     "examples_steps": examples_steps,
+                    "diagnostics": diagnostics[(run, tag)],
                     "samples_limit": limit,
                     "possibly_sampled": limit is not None
                     and (len(listed.steps) >= limit or len(examples_steps) >= limit),
@@ -196,22 +198,39 @@ class ConfusionViews:
         }
 
     def metrics_series_impl(
-        self, ctx: Any, experiment: str, run: str, tag: str, series: Optional[MatrixSeries] = None
+        self, ctx: Any, experiment: str, run: str, tag: str, series: Optional[MatrixSeries] = None,
+        fields: Optional[str] = None, classes: Optional[str] = None,
     ) -> Dict[str, Any]:
         """Metrics at every kept step: ``"accuracy"`` ``[steps]`` and
         ``"precision"``, ``"recall"``, ``"f1"`` ``[steps, n]`` float arrays (NaN
-        for a zero denominator), ``"support"`` ``[steps, n]`` int64."""
+        for a zero denominator), ``"support"`` ``[steps, n]`` int64. The
+        optional ``fields`` (the ``metrics`` parameter) and ``classes`` are
+        comma-separated lists that keep only those metrics and class columns
+        (a long series' answer is megabytes; the tab may need one class)."""
+        names = _SERIES_METRICS if fields is None else fields.split(",")
+        if len(set(names)) != len(names) or not set(names) <= set(_SERIES_METRICS):
+            raise errors.InvalidArgumentError(f"parameter 'metrics' must list distinct names of {', '.join(_SERIES_METRICS)}")
         values = self._reader.read_matrices(ctx, experiment, run, tag, series)
         series = values.series
-        _bounded(values.steps.size * series.num_classes * _SERIES_BYTES_PER_CLASS, "the metrics of this series")
-        result = metrics.metrics_from_marginals(*values.marginals())
+        picked = None if classes is None else [
+            queries.class_index("classes", queries.int_param({"classes": item}, "classes"), series.num_classes)
+            for item in classes.split(",")
+        ]
+        if picked is not None and len(set(picked)) != len(picked):
+            raise errors.InvalidArgumentError("parameter 'classes' lists a class more than once")
+        width = series.num_classes if picked is None else len(picked)
+        _bounded(values.steps.size * width * _SERIES_BYTES_PER_CLASS, "the metrics of this series")
+        result = values.series_metrics()
         payload: Dict[str, Any] = {
             "run": series.run,
             "tag": series.tag,
             "class_names": series.class_names,
             "steps": values.steps.tolist(),
         }
-        payload.update((key, result[key]) for key in _SERIES_METRICS)
+        if picked is not None:
+            payload["classes"] = picked
+        for key in (key for key in _SERIES_METRICS if key in names):
+            payload[key] = result[key] if picked is None or key == "accuracy" else result[key][:, picked]
         return payload
 
     def cell_series_impl(

@@ -107,6 +107,7 @@ def test_tags_lists_runs_tags_steps_and_examples(views):
         "steps": STEPS,
         "wall_times": [100.0 + s for s in STEPS],
         "examples_steps": [EXAMPLE_STEP],
+        "diagnostics": [],  # no calibration or label-issue series (files of the previous version)
         "samples_limit": None,
         "possibly_sampled": False,
     }

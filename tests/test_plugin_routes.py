@@ -158,6 +158,7 @@ def test_tags_lists_every_run_tag_and_step(client):
         "steps": STEPS,
         "wall_times": [wall_time(s) for s in STEPS],
         "examples_steps": EXAMPLE_STEPS,
+        "diagnostics": [],  # no calibration or label-issue series (files of the previous version)
         "samples_limit": None,
         "possibly_sampled": False,
     }
