@@ -17,7 +17,8 @@ logits, no monitor), ``hooks`` (this tree) and, with ``--compare-with``,
 ``other`` (``DIR`` first on ``PYTHONPATH``, e.g. an unpacked older version).
 Rounds run the variants interleaved so machine load affects them alike;
 memory and time deltas are to the baseline of the same round, and the table
-gives their medians. Images are uniform noise, the worst case for PNG
+gives their medians (``end_eval`` also as CPU time of the process, which
+waiting for a busy machine's cores does not inflate). Images are uniform noise, the worst case for PNG
 thumbnails. Each process may use at most ``--address-space-gb`` of address
 space, so a version that allocates without bound fails instead of taking the
 machine down; a failure is reported, not raised.
@@ -74,9 +75,10 @@ def child(case: str, variant: str, batches: int, threads: int) -> Dict[str, obje
                     monitor.record(logits, labels, images)
             result["loop_s"] = time.perf_counter() - start
             if monitor is not None:
-                began = time.perf_counter()
+                began, cpu = time.perf_counter(), time.process_time()
                 monitor.end_eval(step=0)
                 result["end_eval_s"] = time.perf_counter() - began
+                result["end_eval_cpu_s"] = time.process_time() - cpu  # steadier than wall time on a busy machine
         result["warnings"] = sorted({str(w.message)[:60] for w in caught})
     except (RuntimeError, MemoryError) as error:
         result["error"] = f"{type(error).__name__}: {str(error).splitlines()[0][:200]}"
@@ -139,8 +141,8 @@ def main() -> None:
 
     print(f"\nbench_eval: {rounds} round(s), medians; deltas to the baseline of the same round; "
           f"{args.threads} torch thread(s) per process, {os.cpu_count()} CPUs; python {sys.version.split()[0]}")
-    print("| case | variant | rows | peak RSS | + peak vs baseline | loop time vs baseline | end_eval | target (MB, s) | ok |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| case | variant | rows | peak RSS | + peak vs baseline | loop time vs baseline | end_eval | end_eval CPU | target (MB, s) | ok |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for case in args.cases:
         rows, full_batches, _, shape = CASES[case]
         batches = 20 if args.quick and case == "large-images" else full_batches
@@ -152,15 +154,17 @@ def main() -> None:
             target_mb, target_s = TARGETS[case]
             target = f"{target_mb:.0f}, {target_s if target_s is not None else '-'}"
             if failed:
-                print(f"| {case} | {label} | {rows * batches:,} | - | failed: {failed[0]} | - | - | {target} | no |")
+                print(f"| {case} | {label} | {rows * batches:,} | - | failed: {failed[0]} | - | - | - | {target} | no |")
                 continue
             peak = statistics.median(r["peak_mb"] for r in runs)
             delta = statistics.median(r["peak_mb"] - b["peak_mb"] for r, b in zip(runs, base))
             ratio = statistics.median(r["loop_s"] / b["loop_s"] for r, b in zip(runs, base))
             end = statistics.median(r["end_eval_s"] for r in runs)
+            cpu = statistics.median(r.get("end_eval_cpu_s", float("nan")) for r in runs)
+            spread = f"{min(r['end_eval_s'] for r in runs):.2f}-{max(r['end_eval_s'] for r in runs):.2f}"
             ok = delta <= target_mb and (target_s is None or end <= target_s)
             print(f"| {case} | {label} | {rows * batches:,} {'x'.join(map(str, shape))} | {peak:.0f} MB | "
-                  f"{delta:+.0f} MB | {ratio:.2f}x | {end:.2f} s | {target} | {'yes' if ok else 'no'} |")
+                  f"{delta:+.0f} MB | {ratio:.2f}x | {end:.2f} s ({spread}) | {cpu:.2f} s | {target} | {'yes' if ok else 'no'} |")
         notes = sorted({w for r in results[(case, 'hooks')] for w in r.get("warnings") or []})
         for note in notes:
             print(f"  warning ({case}, this tree): {note}...")

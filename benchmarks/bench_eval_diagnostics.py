@@ -6,10 +6,14 @@ monitor's peak memory, and the event bytes one evaluation adds.
     python benchmarks/bench_eval_diagnostics.py --quick   # smaller, noisier
 
 1. record(): the reference CNN on the CPU, batch 256, 10,000 random images.
-   Three loops run interleaved batch by batch (the order rotating every
+   Four loops run interleaved batch by batch (the order rotating every
    batch), so machine load affects them alike: the plain eval loop (forward
-   only), forward + record() with calibration and label issues off, and
-   forward + record() with everything on. Times are summed per loop.
+   only), the same plain loop again as a control (its difference to the
+   first is the machine's noise), forward + record() with calibration and
+   label issues off, and forward + record() with everything on. Reported:
+   the summed time against the plain loop, the same per round, the median
+   of the per-batch ratios (robust to load spikes) and the median time
+   inside record() per batch.
 2. end_eval(): with everything on, for 10,000 x 10 and 50,000 x 1,000
    (logits made up, images 28x28), against the same monitor with
    calibration and label issues off.
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -63,8 +68,10 @@ def bench_record(images: int, batch: int, rounds: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         monitors = {"record, diagnostics off": _monitor(os.path.join(tmp, "off"), 10, **OFF),
                     "record, everything on": _monitor(os.path.join(tmp, "on"), 10)}
-        loops = ["plain eval loop"] + list(monitors)
-        times: Dict[str, float] = defaultdict(float)
+        # The second plain loop is a control: its difference to the first is the machine's noise.
+        loops = ["plain eval loop", "plain eval loop (control)"] + list(monitors)
+        times: Dict[str, List[float]] = defaultdict(list)  # per batch, all rounds
+        in_record: Dict[str, List[float]] = defaultdict(list)
         with torch.no_grad():
             for r in range(rounds):
                 for i, (x, y) in enumerate(data):
@@ -74,34 +81,45 @@ def bench_record(images: int, batch: int, rounds: int) -> None:
                         start = time.perf_counter()
                         out = model(x)
                         if name in monitors:
+                            middle = time.perf_counter()
                             monitors[name].record(out, y, x, index)
-                        times[name] += time.perf_counter() - start
+                            in_record[name].append(time.perf_counter() - middle)
+                        times[name].append(time.perf_counter() - start)
                 for monitor in monitors.values():
                     monitor.end_eval(step=r)
         for monitor in monitors.values():
             monitor.remove()
             monitor.writer.close()
     base = times["plain eval loop"]
+    per_round = len(data)
     print(f"\n## record(): reference CNN, CPU ({torch.get_num_threads()} threads), batch {batch}, "
-          f"{images:,} images x {rounds} rounds, interleaved")
-    print("| loop | seconds | vs plain |\n|---|---|---|")
+          f"{images:,} images x {rounds} rounds, interleaved batch by batch")
+    print("| loop | seconds | vs plain (sum) | per round | median of per-batch ratios | record() median ms/batch |")
+    print("|---|---|---|---|---|---|")
     for name in loops:
-        print(f"| {name} | {times[name]:.2f} | {100 * (times[name] / base - 1):+.1f}% |")
+        total = sum(times[name])
+        rounds_ = [sum(times[name][j:j + per_round]) / sum(base[j:j + per_round]) - 1 for j in range(0, len(base), per_round)]
+        batch_ratio = statistics.median(t / b for t, b in zip(times[name], base)) - 1
+        inside = f"{1000 * statistics.median(in_record[name]):.2f}" if name in in_record else "-"
+        print(f"| {name} | {total:.2f} | {100 * (total / sum(base) - 1):+.1f}% | "
+              f"{', '.join(f'{100 * v:+.1f}%' for v in rounds_)} | {100 * batch_ratio:+.1f}% | {inside} |")
+    print(f"plain forward: median {1000 * statistics.median(base):.1f} ms/batch")
 
 
-def bench_end_eval(examples: int, classes: int, batch: int = 256) -> Dict[str, float]:
+def bench_end_eval(examples: int, classes: int, batch: int = 256) -> Dict[str, str]:
+    """``end_eval`` + flush, as wall seconds (CPU seconds of the process)."""
     out = {}
     for label, options in (("diagnostics off", OFF), ("everything on", {})):
         with tempfile.TemporaryDirectory() as tmp:
             monitor = _monitor(tmp, classes, **options)
             for i in range(examples // batch):
                 monitor.record(*_batch(batch, classes, i))
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", RuntimeWarning)  # budget notices at 1,000 classes
                 monitor.end_eval(step=0)
             monitor.flush()
-            out[label] = time.perf_counter() - start
+            out[label] = f"{time.perf_counter() - start:.2f} ({time.process_time() - cpu:.2f} CPU)"
             monitor.remove()
             monitor.writer.close()
     return out
@@ -164,6 +182,7 @@ def main(argv: Optional[List[str]] = None) -> int:
                         help="torch intra-op threads (default: torch's); 1 keeps small ops free of thread "
                              "hand-offs, which dominate them on a loaded machine")
     parser.add_argument("--record-only", action="store_true", help="only the record() comparison")
+    parser.add_argument("--skip-record", action="store_true", help="all but the record() comparison")
     parser.add_argument("--memory-worker", nargs=3, type=int, metavar=("N", "C", "ON"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.threads:
@@ -172,14 +191,16 @@ def main(argv: Optional[List[str]] = None) -> int:
         examples, classes, on = args.memory_worker
         memory_worker(examples, classes, bool(on))
         return 0
-    bench_record(2560 if args.quick else 10_000, 256, 1 if args.quick else 3)
+    if not args.skip_record:
+        bench_record(2560 if args.quick else 10_000, 256, 1 if args.quick else 3)
     if args.record_only:
         return 0
     sizes = [(10_000, 10), (5_000, 1_000) if args.quick else (50_000, 1_000)]
-    print("\n## end_eval() (seconds)\n| examples x classes | diagnostics off | everything on |\n|---|---|---|")
+    print("\n## end_eval() + flush, wall seconds (CPU seconds of the process)\n"
+          "| examples x classes | diagnostics off | everything on |\n|---|---|---|")
     for examples, classes in sizes:
         timing = bench_end_eval(examples, classes)
-        print(f"| {examples:,} x {classes:,} | {timing['diagnostics off']:.2f} | {timing['everything on']:.2f} |")
+        print(f"| {examples:,} x {classes:,} | {timing['diagnostics off']} | {timing['everything on']} |")
     examples, classes = sizes[-1]
     print(f"\n## Monitor peak memory, {examples:,} x {classes:,} (rise of the peak resident set size, MB)")
     print("| diagnostics off | everything on |\n|---|---|")

@@ -21,6 +21,7 @@ import torch
 from tb_fmnist_plugin import diagnostics_summary
 
 from .calibration import CalibrationAccumulator, CalibrationResult
+from .evaluation import without_autocast
 from .label_issues import LabelIssueAccumulator, LabelIssueResult
 
 #: Makes ``uint8`` thumbnails of the batch rows asked for (``[m]`` long).
@@ -70,7 +71,7 @@ class EvalDiagnostics:
         commits: List[Callable[[], None]] = []
         if not self.enabled:
             return lambda: None
-        with torch.autocast(device_type=logits.device.type, enabled=False):
+        with without_autocast(logits.device):
             values = logits.real if logits.is_complex() else logits
             log_probs = torch.log_softmax(values.double() if values.dtype == torch.float64 else values.float(), dim=1)
         labels = labels.to(device=logits.device, dtype=torch.long)

@@ -13,8 +13,9 @@ in, so a ``record()`` that raises leaves the evaluation as it was.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, ContextManager, Dict, Optional, Sequence, Tuple
 
 import torch
 
@@ -52,6 +53,14 @@ def logits_of(outputs: Any) -> torch.Tensor:
     raise TypeError(f"outputs must be a logits tensor [N, num_classes], got {type(outputs).__name__}")
 
 
+def without_autocast(device: torch.device) -> ContextManager[Any]:
+    """Autocast off on ``device`` (a no-op context when it is off already,
+    which is cheaper to enter on every batch)."""
+    if torch.is_autocast_enabled(device.type):
+        return torch.autocast(device_type=device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
 @dataclass
 class EvalResult:
     """One evaluation, ready to write: ``matrix`` ``[C, C]`` int64 on the CPU
@@ -77,7 +86,7 @@ def classify(logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Te
     values = logits.real if logits.is_complex() else logits
     predicted = torch.argmax(values, dim=1)
     nan_rows = torch.isnan(values).any(dim=1)
-    with torch.autocast(device_type=values.device.type, enabled=False):
+    with without_autocast(values.device):
         x = values.double() if values.dtype == torch.float64 else values.float()
         positive = torch.isposinf(x)
         x = torch.where(positive.any(dim=1, keepdim=True), torch.where(positive, 0.0, -float("inf")), x)

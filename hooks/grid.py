@@ -1,7 +1,8 @@
 """Labeled image grids for the Images dashboard."""
 from __future__ import annotations
 
-from typing import Sequence, Union
+import io
+from typing import Any, Sequence, Union
 
 import numpy as np
 import torch
@@ -35,10 +36,8 @@ def _fit(draw, text: str, font, width: int) -> str:
     return text + "..."
 
 
-def label_tiles(images: torch.Tensor, labels: Sequence[str], min_width: int = 112) -> torch.Tensor:
-    """Tiles ``[N, 3, H', W']``: each image (float in [0, 1], or ``uint8``)
-    scaled up by an integer factor to at least ``min_width`` pixels wide, under
-    two lines of label text drawn with Pillow's default font."""
+def _tile_pixels(images: torch.Tensor, labels: Sequence[str], min_width: int) -> np.ndarray:
+    """``uint8`` tiles ``[N, H', W', 3]`` (see :func:`label_tiles`)."""
     from PIL import Image, ImageDraw, ImageFont
 
     font = ImageFont.load_default()
@@ -52,7 +51,7 @@ def label_tiles(images: torch.Tensor, labels: Sequence[str], min_width: int = 11
     pixels = images.detach().cpu()
     if pixels.dtype != torch.uint8:
         pixels = (pixels.clamp(0, 1) * 255 + 0.5).to(torch.uint8)
-    tiles = []
+    tiles = np.zeros((count, text_h + image_h, tile_w, 3), dtype=np.uint8)
     for i in range(count):
         array = pixels[i].permute(1, 2, 0).numpy()
         picture = Image.fromarray(array[:, :, 0] if channels == 1 else array).convert("RGB")
@@ -70,22 +69,61 @@ def label_tiles(images: torch.Tensor, labels: Sequence[str], min_width: int = 11
             lines = [_fit(draw, label, font, tile_w - 4)]
         for j, line in enumerate(lines):
             draw.text((2, 1 + j * line_h), line, fill=(255, 255, 255), font=font)
-        tiles.append(torch.from_numpy(np.asarray(tile).copy()).permute(2, 0, 1))
-    return torch.stack(tiles).float() / 255.0 if tiles else torch.zeros(0, 3, text_h + image_h, tile_w)
+        tiles[i] = np.asarray(tile)
+    return tiles
 
 
-def labeled_grid(images: torch.Tensor, labels: Sequence[str], nrow: int = 8) -> torch.Tensor:
-    """One ``[3, H, W]`` grid of labeled tiles, ``nrow`` per row, 2-pixel
-    grey (0.5) gaps and border: the layout of ``torchvision.utils.make_grid``,
-    without importing torchvision (seconds) at the first evaluation."""
-    tiles = label_tiles(images, labels)
-    count, channels, height, width = tiles.shape
+def label_tiles(images: torch.Tensor, labels: Sequence[str], min_width: int = 112) -> torch.Tensor:
+    """Tiles ``[N, 3, H', W']``: each image (float in [0, 1], or ``uint8``)
+    scaled up by an integer factor to at least ``min_width`` pixels wide, under
+    two lines of label text drawn with Pillow's default font."""
+    return torch.from_numpy(_tile_pixels(images, labels, min_width)).permute(0, 3, 1, 2).float() / 255.0
+
+
+#: What a ``uint8`` value of a tile becomes when ``SummaryWriter.add_image``
+#: writes the float grid ``value / 255`` (it multiplies by 255 and truncates,
+#: so a few values come out one lower); the gaps (0.5) become 127.
+_AS_ADD_IMAGE = ((torch.arange(256, dtype=torch.uint8).float() / 255.0).numpy() * 255).clip(0, 255).astype(np.uint8)
+_GAP = 127
+
+
+def labeled_grid(images: torch.Tensor, labels: Sequence[str], nrow: int = 8) -> np.ndarray:
+    """One ``uint8`` ``[H, W, 3]`` grid of labeled tiles, ``nrow`` per row,
+    2-pixel grey gaps and border: the layout of
+    ``torchvision.utils.make_grid`` (without importing torchvision, seconds
+    at the first evaluation), with the pixels that ``add_image`` stored for
+    the float grid of earlier versions."""
+    tiles = _AS_ADD_IMAGE[_tile_pixels(images, labels, 112)]
+    count, height, width, channels = tiles.shape
     if count == 1:  # as make_grid: a lone tile without border
         return tiles[0]
     columns = max(1, min(nrow, count))
     rows = max(1, -(-count // columns))
-    grid = torch.full((channels, rows * (height + 2) + 2, columns * (width + 2) + 2), 0.5)
+    grid = np.full((rows * (height + 2) + 2, columns * (width + 2) + 2, channels), _GAP, dtype=np.uint8)
     for i in range(count):
         top, left = 2 + (i // columns) * (height + 2), 2 + (i % columns) * (width + 2)
-        grid[:, top:top + height, left:left + width] = tiles[i]
+        grid[top:top + height, left:left + width] = tiles[i]
     return grid
+
+
+#: zlib level of the grid's PNG. TensorBoard's ``add_image`` uses 6, which on
+#: noisy thumbnails takes 2.5x as long for the same size (0.34 s against
+#: 0.13 s for 64 tiles of 3x64x64); on smooth ones 4 writes up to ~20% more bytes.
+GRID_PNG_LEVEL = 4
+
+
+def write_grid(writer: Any, tag: str, grid: np.ndarray, step: int) -> None:
+    """Write a :func:`labeled_grid` to the Images dashboard: with a
+    ``SummaryWriter``, as ``add_image`` would but with the PNG made here at
+    :data:`GRID_PNG_LEVEL` (the same pixels); any other writer gets ``add_image``."""
+    if not callable(getattr(writer, "_get_file_writer", None)):
+        writer.add_image(tag, grid, step, dataformats="HWC")
+        return
+    from PIL import Image
+    from tensorboard.compat.proto.summary_pb2 import Summary
+
+    buffer = io.BytesIO()
+    Image.fromarray(grid).save(buffer, format="PNG", compress_level=GRID_PNG_LEVEL)
+    image = Summary.Image(height=grid.shape[0], width=grid.shape[1], colorspace=grid.shape[2],
+                          encoded_image_string=buffer.getvalue())
+    writer._get_file_writer().add_summary(Summary(value=[Summary.Value(tag=tag, image=image)]), step)

@@ -158,9 +158,8 @@ class LabelIssueAccumulator:
                 payload["row"] = rows.to(torch.long) + base
                 return payload
 
-            # Once the store is full, most batches have no row below its worst entry: skip the merge.
-            if store is None or len(store) < self.max_suspects or bool((score > store.score.min()).any()):
-                store = (store or TopKPerGroup(1, self.max_suspects)).merged(torch.zeros_like(labels), score, with_row)
+            # Once the store is full, most batches have no row below its worst entry: merged() returns it as is.
+            store = (store or TopKPerGroup(1, self.max_suspects)).merged(torch.zeros_like(labels), score, with_row)
         return _Staged(chunk, store)
 
     def commit(self, staged: _Staged) -> None:

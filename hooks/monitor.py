@@ -19,9 +19,10 @@ from .amp import check_grad_scaler
 from .calibration import DEFAULT_CALIBRATION_BINS
 from .diagnostics import EvalDiagnostics, write_diagnostics
 from .evaluation import EvalAccumulator, EvalResult
-from .grid import labeled_grid
+from .grid import labeled_grid, write_grid
 from .label_issues import DEFAULT_MAX_SUSPECTS, DEFAULT_TOPK
 from .options import HookOptions, ModuleFilter
+from .output import StepWriter
 from .thumbnails import DEFAULT_THUMBNAIL_SIZE
 from .training import TrainingHooks
 from .wrappers import unwrap_model, unwrap_optimizer
@@ -223,16 +224,18 @@ class HookMonitor:
         tag = f"confusion/{name}"
         summary.write_confusion_matrix(writer, tag, counts, step, class_names=names)
         summary.write_excluded_rows(writer, tag, result.nan_rows, step)
-        writer.add_scalar(f"nonfinite/{name}", result.nan_rows, step)
+        scalars = StepWriter(writer, step)  # one event, not 4 per class (4,000 at 1,000 classes)
+        scalars.scalar(f"nonfinite/{name}", result.nan_rows)
         values = metrics.per_class_metrics(counts)
         for key in ("precision", "recall", "f1", "support"):
             for index, class_name in enumerate(names):
                 value = float(values[key][index])
                 if not math.isnan(value):
-                    writer.add_scalar(f"{key}/{name}/{_tag_part(class_name)}", value, step)
+                    scalars.scalar(f"{key}/{name}/{_tag_part(class_name)}", value)
         accuracy = float(values["accuracy"])
         if not math.isnan(accuracy):
-            writer.add_scalar(f"accuracy/{name}", accuracy, step)
+            scalars.scalar(f"accuracy/{name}", accuracy)
+        scalars.close()
         cells = candidates.get("cells") or {}
         if cells and "images" in cells and cells["score"].numel():
             summary.write_cell_examples(
@@ -257,7 +260,7 @@ class HookMonitor:
                     for t, p, c in zip(mistakes["true"].tolist(), mistakes["predicted"].tolist(), mistakes["score"].tolist())
                 ]
                 grid = labeled_grid(images, labels, nrow=self.options.grid_columns)
-                writer.add_image(f"misclassified/{name}", grid, step, dataformats="CHW")
+                write_grid(writer, f"misclassified/{name}", grid, step)
             except Exception as error:  # a missing font must not lose the matrix
                 warnings.warn(f"tb_fmnist_plugin.hooks: misclassified grid skipped: {type(error).__name__}: {error}", RuntimeWarning, stacklevel=2)
 

@@ -18,8 +18,11 @@ from .grid import Number, to_unit_range
 
 #: Default longest side, in pixels, of a stored example thumbnail.
 DEFAULT_THUMBNAIL_SIZE = 64
-#: Images converted at a time (bounds the float temporaries of large images).
+#: Images shrunk at a time (bounds the float temporaries of large images).
 _CHUNK = 16
+#: Float elements converted at a time when no shrinking is needed (as 16
+#: images of 3x224x224, 9.6 MB): a whole batch of small images in one go.
+_CHUNK_ELEMENTS = _CHUNK * 3 * 224 * 224
 
 
 def thumbnail_shape(height: int, width: int, size: int) -> Tuple[int, int]:
@@ -41,8 +44,9 @@ def make_thumbnails(
     An image larger than ``size`` is first shrunk (antialiased bilinear,
     straight from the batch, so no full-size copy is made); then values are
     mapped back to [0, 1] with ``mean``/``std`` (``uint8`` divided by 255),
-    clamped (NaN as 0) and rounded to ``uint8``. Works a few images at a time,
-    so temporaries stay small whatever ``n`` is.
+    clamped (NaN as 0) and rounded to ``uint8``. Works a few large images (or
+    up to :data:`_CHUNK_ELEMENTS` values of small ones) at a time, so
+    temporaries stay small whatever ``n`` is.
     """
     _, channels, height, width = images.shape
     if rows is None:
@@ -51,15 +55,16 @@ def make_thumbnails(
     shape = thumbnail_shape(height, width, size)
     resize = shape != (height, width)
     chosen = rows.tolist() if resize else []
+    step = _CHUNK if resize else max(1, _CHUNK_ELEMENTS // (channels * height * width))
     out = torch.empty((rows.numel(), channels) + shape, dtype=torch.uint8, device=images.device)
-    for start in range(0, rows.numel(), _CHUNK):
+    for start in range(0, rows.numel(), step):
         if resize:
-            part = torch.cat([_shrink(images[r:r + 1], shape) for r in chosen[start:start + _CHUNK]])
+            part = torch.cat([_shrink(images[r:r + 1], shape) for r in chosen[start:start + step]])
         else:
-            part = images.index_select(0, rows[start:start + _CHUNK])
+            part = images.index_select(0, rows[start:start + step])
         unit = part.float() / 255.0 if images.dtype == torch.uint8 else to_unit_range(part, mean, std)
         unit = torch.nan_to_num(unit, nan=0.0).clamp_(0.0, 1.0)
-        out[start:start + _CHUNK] = (unit * 255.0 + 0.5).to(torch.uint8)
+        out[start:start + step] = (unit * 255.0 + 0.5).to(torch.uint8)
     return out
 
 

@@ -18,6 +18,17 @@ import torch
 PayloadOf = Callable[[torch.Tensor], Dict[str, torch.Tensor]]
 
 
+def _rank_in_group(sorted_group: torch.Tensor) -> torch.Tensor:
+    """Position of each entry within its run of equal values of the sorted
+    ``sorted_group``: a serial scan (``searchsorted`` would split a few
+    hundred entries across the intra-op threads, which costs more than it
+    saves)."""
+    position = torch.arange(sorted_group.numel(), device=sorted_group.device)
+    first = torch.ones_like(sorted_group, dtype=torch.bool)
+    first[1:] = sorted_group[1:] != sorted_group[:-1]
+    return position - torch.where(first, position, 0).cummax(0).values
+
+
 class TopKPerGroup:
     """Keeps, for each group that occurs, the ``k`` entries of highest score.
 
@@ -27,7 +38,8 @@ class TopKPerGroup:
     entries offered. Entries scored ``-inf`` are never stored (they mark rows
     that are not candidates). Ties keep the earlier entry.
 
-    :meth:`merged` returns a new store and leaves this one unchanged, so a
+    :meth:`merged` returns a new store (or this one, when a full
+    single-group store gains nothing) and leaves this one unchanged, so a
     caller can build several before committing any (an atomic update);
     :meth:`update` merges in place.
     """
@@ -52,13 +64,17 @@ class TopKPerGroup:
         group = group.to(device=device, dtype=torch.long)
         score = score.to(device=device, dtype=torch.float32)
         stored = len(self)
+        if self.groups == 1 and stored == self.k and not bool((score > self.score[-1]).any()):
+            return self  # full, and no row beats the last (ties keep the earlier): unchanged
         all_group = group if self.group is None else torch.cat([self.group, group])
         all_score = score if self.score is None else torch.cat([self.score, score])
         by_score = torch.argsort(all_score, descending=True, stable=True)
-        order = by_score[torch.argsort(all_group[by_score], stable=True)]
-        sorted_group = all_group[order]
-        rank = torch.arange(order.numel(), device=device) - torch.searchsorted(sorted_group, sorted_group)
-        kept = order[(rank < self.k) & (all_score[order] > -float("inf"))]  # one device sync
+        if self.groups == 1:  # one group: the first k by score
+            order = by_score[:self.k]
+            kept = order[all_score[order] > -float("inf")]  # one device sync
+        else:
+            order = by_score[torch.argsort(all_group[by_score], stable=True)]
+            kept = order[(_rank_in_group(all_group[order]) < self.k) & (all_score[order] > -float("inf"))]
         from_batch = kept >= stored
         rows = kept[from_batch] - stored
         new = TopKPerGroup(self.groups, self.k)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any, Callable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
@@ -86,47 +86,78 @@ def fit_to_budget(
     """The fullest ``build(keep, bits)`` (a summary of the first ``keep`` of
     ``count`` thumbnails in the caller's priority order, at ``bits``) that
     fits ``max_bytes`` with its event record: all at 8 bits; (grey only) all
-    at 4 bits; else the largest prefix, found by bisection, at the last bits
-    tried, after calling ``on_drop(keep)``. The one budget rule of every value
-    with thumbnails. ``ValueError`` if not even ``keep = 0`` fits.
+    at 4 bits; else the largest prefix at the last bits tried, after calling
+    ``on_drop(keep)``. The one budget rule of every value with thumbnails.
+    ``ValueError`` if not even ``keep = 0`` fits.
 
-    ``guess`` (e.g. the budget over a tile's raw size) only saves work: when
-    that prefix is already too big, the full set is not encoded at the last
-    bits (a longer prefix is never smaller), which for large noisy tiles is
-    most of the time spent here."""
-
-    def fits(summary: summary_pb2.Summary) -> bool:
-        return summary.ByteSize() + EVENT_OVERHEAD_BYTES <= max_bytes
-
+    A summary never shrinks when its prefix grows, so the answer is found
+    with few encodes (:func:`_largest_prefix`), each of about the budget's
+    size: a prefix that is already too big proves that the full set is too,
+    so a hopeless full set is never encoded. ``guess`` (e.g. the budget over
+    a tile's raw size at the last bits) is where the search starts; without
+    it, the bytes of an empty and a one-thumbnail summary predict it."""
+    room = max_bytes - EVENT_OVERHEAD_BYTES
     modes = (8, 4) if grey else (8,)
-    for bits in modes[:-1]:
-        candidate = build(count, bits)
-        if fits(candidate):
-            return candidate
-    built: dict = {}
+    for bits in modes:
+        size, built = _sizes(build, bits)
+        last = bits == modes[-1]
+        if guess is not None and 0 < guess:
+            start, slack = guess * modes[-1] // bits, 4  # fewer bits, more thumbnails; raw sizes
+        else:
+            per_tile = size(min(1, count)) - size(0)
+            start, slack = ((room - size(0)) // per_tile + 1 if per_tile > 0 else count), 2
+        # Within the slack of the predicted fit, the whole set is tried at once (it may compress better).
+        start = count if start * slack > count or start < 0 else start
+        keep = _largest_prefix(size, count, room, max(0, start), whole=not last)
+        if keep == count:
+            return built[count]
+        if last:
+            if keep < 0:
+                raise ValueError(f"max_bytes={max_bytes} cannot hold even the index and class names")
+            on_drop(keep)
+            return built[keep]
+    raise AssertionError("unreachable: the last bit depth always returns")
 
-    def fits_at(keep: int) -> bool:
+
+def _sizes(build: Callable[[int, int], summary_pb2.Summary], bits: int) -> Tuple[Callable[[int], int], Dict[int, summary_pb2.Summary]]:
+    """``size(keep)``: bytes of ``build(keep, bits)``, each prefix built once
+    (kept in the returned dict)."""
+    built: Dict[int, summary_pb2.Summary] = {}
+
+    def size(keep: int) -> int:
         if keep not in built:
-            built[keep] = build(keep, modes[-1])
-        return fits(built[keep])
+            built[keep] = build(keep, bits)
+        return built[keep].ByteSize()
 
-    start = count if guess is None or not 0 < guess < count else guess
-    low, high = (start, count) if fits_at(start) else (0, start - 1)
-    while low == start and low < high:  # grow from a fitting guess, by its bytes per thumbnail
-        probe = min(high, max(low + 1, low * max_bytes // max(1, built[low].ByteSize())))
-        if fits_at(probe):
-            low = start = probe
+    return size, built
+
+
+def _largest_prefix(size: Callable[[int], int], count: int, room: int, start: int, *, whole: bool) -> int:
+    """The largest ``keep`` in [0, ``count``] with ``size(keep) <= room``
+    (-1 if none), for ``size`` non-decreasing in ``keep``, probing ``start``
+    first. With ``whole``, only whether ``count`` fits matters: stops at the
+    first prefix that does not (returning -1)."""
+    low, high = -1, count + 1  # size(low) fits, size(high) does not (-1, count + 1: not known yet)
+    probe, steps = min(start, count), 0
+    while True:
+        if size(probe) <= room:
+            low = probe
+        elif whole:
+            return -1
         else:
-            high = probe - 1
-    if low == count:
-        return built[count]
-    while low < high:
-        middle = (low + high + 1) // 2
-        if fits_at(middle):
-            low = middle
+            high = probe
+        if high - low <= 1:
+            return low
+        steps += 1
+        if high > count:  # grow from a fitting prefix: the line through size(0) and size(low)
+            probe = low + (room - size(low)) * low // max(1, size(low) - size(0))
+            probe = min(count, max(low + 1, probe))
+        elif low < 0:  # shrink from a prefix too big, likewise (rounded to the fitting side)
+            probe = high - -(-(size(high) - room) * high // max(1, size(high) - size(0)))
+            probe = min(high - 1, max(0, probe))
+        elif steps % 3:  # between the two: interpolate, bisecting every third step
+            low_size, high_size = size(low), size(high)
+            probe = low + (room - low_size) * (high - low) // max(1, high_size - low_size)
+            probe = min(high - 1, max(low + 1, probe))
         else:
-            high = middle - 1
-    if not fits_at(low):
-        raise ValueError(f"max_bytes={max_bytes} cannot hold even the index and class names")
-    on_drop(low)
-    return built[low]
+            probe = (low + high) // 2
