@@ -310,9 +310,9 @@ def test_bad_parameters_are_400(client, route, params):
 @pytest.mark.parametrize("route,step,message", [
     ("calibration", 3, "no reliability value at step 3"),
     ("calibration", 20, "the stored reliability value at step 20 is unreadable: reliability bins hold negative"),
-    ("calibration", 21, "the stored reliability value at step 21 is unreadable: reliability bins hold negative, non-finite"),
+    ("calibration", 21, "the stored reliability value at step 21 is unreadable: reliability bins hold negative or non-finite values"),
     ("calibration", 22, "the stored reliability value at step 22 is unreadable: reliability bins of shape (4, 3, 3)"),
-    ("cell_confidence", 20, "the stored cell confidence value at step 20 is unreadable: cell values are not all finite"),
+    ("cell_confidence", 20, "the stored cell confidence value at step 20 is unreadable: cell values are not all probabilities"),
     ("cell_confidence", 3, "no cell confidence value at step 3"),
     ("label_issues", 10, "no confident joint value at step 10"),
     ("label_issues", 20, "the stored confident joint value at step 20 is unreadable: it holds negative counts"),
