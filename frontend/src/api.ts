@@ -39,9 +39,13 @@ export interface ClassMetrics {
 export interface MetricsResponse { run: string; tag: string; step: number; accuracy: Ratio; total: number; classes: ClassMetrics[] }
 export interface Confusion { true: number; predicted: number; true_name: string; predicted_name: string; count: number; row_share: Ratio }
 export interface TopConfusionsResponse { confusions: Confusion[] }
+/** The metrics metrics_series can send; its `metrics` parameter keeps some of them. */
+export type SeriesMetric = "accuracy" | "precision" | "recall" | "f1" | "support";
+/** A metrics_series answer: only the metrics asked for (all by default); with the `classes`
+ * parameter the per-class fields hold only those columns, and `classes` their class indices. */
 export interface MetricsSeries {
-  run: string; tag: string; class_names: string[]; steps: number[]; accuracy: Ratio[];
-  precision: Ratio[][]; recall: Ratio[][]; f1: Ratio[][]; support: number[][];
+  run: string; tag: string; class_names: string[]; steps: number[]; classes?: number[]; accuracy?: Ratio[];
+  precision?: Ratio[][]; recall?: Ratio[][]; f1?: Ratio[][]; support?: number[][];
 }
 export interface CellSeries { steps: number[]; counts: number[]; row_totals: number[] }
 export interface Example { tile: number; x: number; y: number; confidence: number; dataset_index: number }

@@ -205,6 +205,8 @@ export class App implements Actions, ListingUser {
     }, LOADING_NOTE_DELAY_MS);
     const plan = state.plan(target);
     const detailsLoaded = this.store.prefetch(plan, plan.tag, state.settings.topN);
+    // the next step's data is asked for now, with this one's, not only once this one is drawn
+    if (this.marks.firstDrawDone) this.store.prefetchNeighbours(state);
     let views: PanelView[];
     try {
       views = await (plan.diff ? this.loadDiff(plan, errors) : this.loadPanels(plan, errors));

@@ -1,7 +1,8 @@
 // The one promise cache behind every route the tab reads: a request is made
 // once per key, its result is readable at once after it arrived (so a redraw
 // from cached data needs no await), a failed request is forgotten (the next
-// use asks again), and the oldest entries go first beyond `limit`.
+// use asks again), and the least recently used entries go first beyond
+// `limit` (reading an entry's value or loading it again counts as a use).
 
 /** One cached request: `load()` starts it (once) and `value` is its result once it has arrived. */
 export interface Cached<T> {
@@ -10,16 +11,16 @@ export interface Cached<T> {
 }
 
 export class PromiseCache<T> {
-  /** Most entries kept (the oldest are dropped first). */
+  /** Most entries kept (the least recently used are dropped first). */
   limit = Infinity;
   private promises = new Map<string, Promise<T>>();
   private values = new Map<string, T>();
 
   /** The entry for `key`; `fetch` runs on the first `load()` (again after a failure). */
   entry(key: string, fetch: () => Promise<T>): Cached<T> {
-    const values = this.values;
+    const cache = this;
     return {
-      get value() { return values.get(key); },
+      get value() { return cache.use(key); },
       load: () => this.load(key, fetch),
     };
   }
@@ -38,7 +39,10 @@ export class PromiseCache<T> {
 
   private load(key: string, fetch: () => Promise<T>): Promise<T> {
     const cached = this.promises.get(key);
-    if (cached) return cached;
+    if (cached) {
+      this.touch(key, cached);
+      return cached;
+    }
     const p = fetch();
     this.promises.set(key, p);
     p.then(
@@ -49,6 +53,19 @@ export class PromiseCache<T> {
     return p;
   }
 
+  /** The value of `key` if it has arrived, now the most recently used. */
+  private use(key: string): T | undefined {
+    const value = this.values.get(key);
+    if (value !== undefined) this.touch(key, this.promises.get(key)!);
+    return value;
+  }
+
+  /** Make `key` the most recently used (Map order is the order of use). */
+  private touch(key: string, promise: Promise<T>): void {
+    this.promises.delete(key);
+    this.promises.set(key, promise);
+  }
+
   private trim(): void {
     while (this.promises.size > this.limit) {
       const oldest = this.promises.keys().next().value as string;
@@ -56,12 +73,4 @@ export class PromiseCache<T> {
       this.values.delete(oldest);
     }
   }
-}
-
-/** Call `use` with the entry's value: at once if it has arrived, else when
- * it arrives (nothing happens if it fails). */
-export function whenLoaded<T>(data: Cached<T>, use: (value: T) => void): void {
-  const v = data.value;
-  if (v !== undefined) use(v);
-  else data.load().then(use, () => undefined);
 }

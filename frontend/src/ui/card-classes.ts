@@ -1,13 +1,14 @@
 // Card "Per-class metrics": support, precision, recall, F1 and the class each
 // one is most often mistaken for, as the server's metrics route computes them
-// (tb_fmnist_plugin/metrics.py), with a recall sparkline over the steps; plus
+// (tb_fmnist_plugin/metrics.py), with a recall sparkline over the steps (the
+// series' recall only, each sparkline drawn once per series and kept); plus
 // the diagnoses' columns where the tag has them (class-columns.ts).
 // Sortable by any column; a class name picks the class of the trend card.
-import type { ClassMetrics, MetricsResponse } from "../api";
+import type { ClassMetrics, MetricsResponse, MetricsSeries } from "../api";
 import { formatCount, formatMetric, formatShare } from "../logic/format";
-import { whenLoaded } from "./cache";
+import { classColumn } from "../logic/series";
 import { card, fillWhenLoaded, type CardContext } from "./card";
-import { SERIES_COLOURS, sparkline } from "./charts";
+import { ChartMemo, SERIES_COLOURS, sparkline } from "./charts";
 import { extraColumns, type ExtraColumn } from "./class-columns";
 import { h } from "./dom";
 import type { PanelView } from "./state";
@@ -21,6 +22,8 @@ const HEADERS: [string, string][] = [["name", "Class"], ["support", "Support"], 
 export class ClassTable {
   private sort: { key: string; dir: SortDir } = { key: "index", dir: 1 };
   private showAllRows = false;
+  /** The sparklines drawn, by series answer (a new answer when the steps change) and class. */
+  private sparks = new ChartMemo<SVGSVGElement>();
 
   constructor(private ctx: CardContext) {}
 
@@ -50,7 +53,7 @@ export class ClassTable {
       thead.appendChild(h("th", { scope: "col", "aria-sort": key === k ? (dir === 1 ? "ascending" : "descending") : "none" }, b));
     }
     thead.appendChild(h("th", { scope: "col" }, "Recall trend"));
-    const series = store.metricsSeries(v.run, v.tag);
+    const series = store.metricsSeries(v.run, v.tag, { metrics: ["recall"] });
     const tbody = h("tbody", {});
     const limit = this.showAllRows ? rows.length : Math.min(rows.length, TABLE_ROW_LIMIT);
     for (const c of rows.slice(0, limit)) {
@@ -59,11 +62,14 @@ export class ClassTable {
       const confusedWith = c.most_confused_with === null ? null : m.classes[c.most_confused_with];
       const confused = confusedWith ? `${confusedWith.name} (${formatCount(c.most_confused_count)})` : "–";
       const trend = h("td", {});
-      whenLoaded(series, (s) => {
-        if (s.steps.length > 1) {
-          trend.appendChild(sparkline(s.recall.map((r) => (r ? r[c.index] ?? null : null)), SERIES_COLOURS[0], `Recall of ${c.name} over ${s.steps.length} steps`));
-        }
-      });
+      const spark = (s: MetricsSeries) => {
+        if (s.steps.length < 2) return;
+        const label = `Recall of ${c.name} over ${s.steps.length} steps`;
+        trend.appendChild(this.sparks.get(s, `${c.index}\u0000${label}`, () => sparkline(classColumn(s.recall, c.index, s.classes), SERIES_COLOURS[0], label)));
+      };
+      // a late answer fills only a table still shown (a kept sparkline is in one table at a time)
+      if (series.value) spark(series.value);
+      else series.load().then((s) => { if (trend.isConnected) spark(s); }, () => undefined);
       const extraCells = extra.map((col) => {
         const x = col.values[c.index] ?? null;
         return h("td", { "data-col": col.key, "data-value": x === null ? "" : String(x) }, col.format(x));

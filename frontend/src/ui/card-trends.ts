@@ -1,17 +1,23 @@
 // Card "Trends over steps": precision, recall and F1 of one class over every
 // step (the selected class, else the one with the lowest recall at the shown
 // step), and the share of its true class that went to the hovered or
-// selected cell.
-import type { MetricsResponse, MetricsSeries, Ratio } from "../api";
+// selected cell. It asks only for that class's series; the charts are drawn
+// once per series answer and kept, so another step only moves their marker.
+import type { MetricsResponse, MetricsSeries, SeriesMetric } from "../api";
 import { hasKind } from "../logic/diagnostics";
+import { classColumn } from "../logic/series";
 import { calibrationTrends } from "./calibration-trends";
 import { card, fillWhenLoaded, type CardContext } from "./card";
-import { lineChart, SERIES_COLOURS } from "./charts";
+import { ChartMemo, lineChart, SERIES_COLOURS, type LineChart } from "./charts";
 import { clear, h } from "./dom";
 import type { Cell, PanelView } from "./state";
 
+/** What the class chart draws (metrics_series' `metrics`). */
+const CLASS_METRICS: SeriesMetric[] = ["precision", "recall", "f1"];
+
 export class TrendsCard {
   private cellBox: HTMLElement | null = null;
+  private charts = new ChartMemo<LineChart>();
 
   constructor(private ctx: CardContext) {}
 
@@ -23,18 +29,18 @@ export class TrendsCard {
     this.cellBox = cellBox;
     el.append(classBox, cellBox);
     const calibrated = hasKind(state.info(v.run, v.tag)?.diagnostics, "reliability");
-    const drawClass = (series: MetricsSeries, cls: number) => {
-      classBox.appendChild(classChart(series, cls, v));
-      if (calibrated) classBox.appendChild(calibrationTrends(store, v, cls));
+    const drawClass = (cls: number) => {
+      fillWhenLoaded(classBox, store.metricsSeries(v.run, v.tag, { metrics: CLASS_METRICS, classes: [cls] }), "per-class series", (series) => {
+        classBox.appendChild(this.shown(series, `${cls}\u0000${v.run}`, v.step, () => classChart(series, cls, v)));
+        if (calibrated) classBox.appendChild(calibrationTrends(store, v, cls, (data, key, build) => this.shown(data, key, v.step, build)));
+      });
     };
-    fillWhenLoaded(classBox, store.metricsSeries(v.run, v.tag), "per-class series", (series) => {
-      const cls = state.selectedClassOf(v);
-      if (cls !== null && cls < series.class_names.length) {
-        drawClass(series, cls);
-      } else {
-        fillWhenLoaded(classBox, store.metrics(v.run, v.tag, v.step), "per-class metrics", (m) => drawClass(series, lowestRecall(m)));
-      }
-    });
+    const selected = state.selectedClassOf(v);
+    if (selected !== null && selected < v.names.length) {
+      drawClass(selected);
+    } else {
+      fillWhenLoaded(classBox, store.metrics(v.run, v.tag, v.step), "per-class metrics", (m) => drawClass(lowestRecall(m)));
+    }
     const cell = state.hoveredCellOf(v) ?? state.selectedCellOf(v);
     if (!cell) {
       cellBox.appendChild(h("p", { class: "hint" }, "Hover or select a cell to see its trend."));
@@ -59,15 +65,24 @@ export class TrendsCard {
     const { t, p } = cell;
     clear(box);
     fillWhenLoaded(box, this.ctx.store.cellSeries(v.run, v.tag, cell), "the cell trend", (s) => {
-      const shares = s.counts.map((c, i) => (s.row_totals[i] > 0 ? c / s.row_totals[i] : null));
-      let max = 0;
-      for (const x of shares) if (x !== null && x > max) max = x;
-      box.appendChild(lineChart({
-        title: `Share of true ${v.names[t]} predicted as ${v.names[p]}`,
-        steps: s.steps, marker: v.step, percent: true, yMax: max > 0 ? Math.min(1, max * 1.1) : 1,
-        series: [{ name: `${v.names[t]} → ${v.names[p]}`, values: shares, colour: SERIES_COLOURS[3] }],
+      const title = `Share of true ${v.names[t]} predicted as ${v.names[p]}`;
+      box.appendChild(this.shown(s, title, v.step, () => {
+        const shares = s.counts.map((c, i) => (s.row_totals[i] > 0 ? c / s.row_totals[i] : null));
+        let max = 0;
+        for (const x of shares) if (x !== null && x > max) max = x;
+        return lineChart({
+          title, steps: s.steps, marker: v.step, percent: true, yMax: max > 0 ? Math.min(1, max * 1.1) : 1,
+          series: [{ name: `${v.names[t]} → ${v.names[p]}`, values: shares, colour: SERIES_COLOURS[3] }],
+        });
       }));
     });
+  }
+
+  /** The chart of `data` (drawn by `build` the first time), its marker at `step`. */
+  private shown(data: object, key: string, step: number, build: () => LineChart): HTMLElement {
+    const chart = this.charts.get(data, key, build);
+    chart.setMarker(step);
+    return chart.el;
   }
 }
 
@@ -78,8 +93,8 @@ function lowestRecall(m: MetricsResponse): number {
   return best ? best.index : 0;
 }
 
-function classChart(series: MetricsSeries, cls: number, v: PanelView): HTMLElement {
-  const pick = (arr: Ratio[][]) => arr.map((row) => (row ? row[cls] ?? null : null));
+function classChart(series: MetricsSeries, cls: number, v: PanelView): LineChart {
+  const pick = (rows: MetricsSeries["recall"]) => classColumn(rows, cls, series.classes);
   return lineChart({
     title: `${series.class_names[cls] ?? cls}: precision, recall, F1 (run ${v.run})`,
     steps: series.steps, marker: v.step, yMax: 1,

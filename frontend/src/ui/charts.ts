@@ -1,10 +1,18 @@
-// Small SVG line charts for per-class and per-cell trends over steps.
+// Small SVG line charts for per-class and per-cell trends over steps, their
+// lines thinned to their pixel width (logic/thin.ts), kept between redraws.
+import { thinLine } from "../logic/thin";
 import { h, svg } from "./dom";
 
 export interface Series { name: string; values: (number | null)[]; colour: string }
 
 // Okabe–Ito colours: distinguishable with the common colour-vision deficiencies.
 export const SERIES_COLOURS = ["#0072B2", "#E69F00", "#009E73", "#CC79A7"];
+
+/** Above this many steps a chart has no dots (each with its value as a tooltip), just its thinned line. */
+const DOTS_MAX_STEPS = 60;
+
+/** A drawn line chart; `setMarker` moves the shown step's marker (null hides it) without drawing it again. */
+export interface LineChart { readonly el: HTMLElement; setMarker(step: number | null): void }
 
 export function lineChart(opts: {
   title: string;
@@ -15,7 +23,7 @@ export function lineChart(opts: {
   percent?: boolean;
   width?: number;
   height?: number;
-}): HTMLElement {
+}): LineChart {
   const W = opts.width ?? 320, H = opts.height ?? 140;
   const L = 38, R = 8, T = 8, B = 22;
   const steps = opts.steps;
@@ -34,24 +42,33 @@ export function lineChart(opts: {
   root.appendChild(svg("text", { x: L - 4, y: H - B, "text-anchor": "end", class: "tick" }, fmt(0)));
   root.appendChild(svg("text", { x: L, y: H - 6, "text-anchor": "start", class: "tick" }, `step ${xMin}`));
   root.appendChild(svg("text", { x: W - R, y: H - 6, "text-anchor": "end", class: "tick" }, `${xMax}`));
-  if (opts.marker !== null && steps.length) {
-    const mx = x(opts.marker);
-    root.appendChild(svg("line", { x1: mx, y1: T, x2: mx, y2: H - B, class: "marker" }));
-  }
+  const marker = svg("line", { y1: T, y2: H - B, class: "marker" });
+  root.appendChild(marker);
+  const setMarker = (step: number | null) => {
+    if (step === null || !steps.length) {
+      marker.setAttribute("visibility", "hidden");
+      return;
+    }
+    const mx = String(x(step));
+    marker.setAttribute("x1", mx);
+    marker.setAttribute("x2", mx);
+    marker.removeAttribute("visibility");
+  };
+  setMarker(opts.marker);
+  const xs = steps.map(x);
+  const dots = steps.length <= DOTS_MAX_STEPS;
   for (const s of opts.series) {
     let d = "";
-    let pen = false;
-    s.values.forEach((v, i) => {
-      if (v === null || !Number.isFinite(v) || i >= steps.length) { pen = false; return; }
-      d += `${pen ? "L" : "M"}${x(steps[i]).toFixed(1)},${y(v).toFixed(1)}`;
-      pen = true;
-    });
+    for (const line of thinLine(xs, s.values, true)) {
+      line.forEach((p, i) => { d += `${i ? "L" : "M"}${p.x.toFixed(1)},${y(p.y).toFixed(1)}`; });
+    }
     const path = svg("path", { d: d || "M0,0", fill: "none", stroke: s.colour, "stroke-width": 1.8 });
     path.appendChild(svg("title", {}, s.name));
     root.appendChild(path);
+    if (!dots) continue;
     s.values.forEach((v, i) => {
       if (v === null || !Number.isFinite(v) || i >= steps.length) return;
-      const dot = svg("circle", { cx: x(steps[i]).toFixed(1), cy: y(v).toFixed(1), r: steps.length > 60 ? 0 : 2.2, fill: s.colour });
+      const dot = svg("circle", { cx: xs[i].toFixed(1), cy: y(v).toFixed(1), r: 2.2, fill: s.colour });
       dot.appendChild(svg("title", {}, `${s.name} at step ${steps[i]}: ${fmt(v)}`));
       root.appendChild(dot);
     });
@@ -62,20 +79,33 @@ export function lineChart(opts: {
     sw.style.backgroundColor = s.colour;
     legend.appendChild(h("span", { class: "legend-item" }, sw, s.name));
   }
-  return h("figure", { class: "chart-fig" }, h("figcaption", {}, opts.title), root, legend);
+  return { el: h("figure", { class: "chart-fig" }, h("figcaption", {}, opts.title), root, legend), setMarker };
 }
 
-/** A tiny sparkline (no axes) for table rows. */
+/** A tiny sparkline (no axes) for table rows, its line thinned to its width. */
 export function sparkline(values: (number | null)[], colour: string, label: string): SVGSVGElement {
   const W = 80, H = 20;
   const root = svg("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "spark", role: "img", "aria-label": label });
-  const pts: string[] = [];
   const count = values.length;
-  values.forEach((v, i) => {
-    if (v === null || !Number.isFinite(v)) return;
-    pts.push(`${(count > 1 ? (i / (count - 1)) * (W - 2) + 1 : W / 2).toFixed(1)},${(H - 1 - v * (H - 2)).toFixed(1)}`);
-  });
-  root.appendChild(svg("polyline", { points: pts.join(" "), fill: "none", stroke: colour, "stroke-width": 1.5 }));
+  const xs = values.map((_, i) => (count > 1 ? (i / (count - 1)) * (W - 2) + 1 : W / 2));
+  const points = (thinLine(xs, values)[0] ?? []).map((p) => `${p.x.toFixed(1)},${(H - 1 - p.y * (H - 2)).toFixed(1)}`);
+  root.appendChild(svg("polyline", { points: points.join(" "), fill: "none", stroke: colour, "stroke-width": 1.5 }));
   root.appendChild(svg("title", {}, label));
   return root;
+}
+
+/** Charts kept for as long as the data they draw (an answer the store keeps)
+ * lives, so a redraw with the same data (another step) reuses them instead
+ * of drawing thousands of points again. `key` names what else the chart
+ * depends on (class, title). */
+export class ChartMemo<C> {
+  private built = new WeakMap<object, Map<string, C>>();
+
+  get(data: object, key: string, build: () => C): C {
+    let byKey = this.built.get(data);
+    if (!byKey) this.built.set(data, (byKey = new Map()));
+    let chart = byKey.get(key);
+    if (chart === undefined) byKey.set(key, (chart = build()));
+    return chart;
+  }
 }

@@ -4,7 +4,7 @@
 import {
   getJson, type ByRunTag, type CalibrationResponse, type CalibrationSeries, type CellConfidenceResponse, type CellSeries,
   type ExamplesResponse, type LabelIssuesResponse, type MatrixResponse, type MetricsResponse, type MetricsSeries, type Params,
-  type SuspectsResponse, type TagInfo, type TopConfusionsResponse,
+  type SeriesMetric, type SuspectsResponse, type TagInfo, type TopConfusionsResponse,
 } from "../api";
 import type { ExcludedRows } from "../logic/format";
 import { fromRows, type Matrix } from "../logic/matrix";
@@ -34,6 +34,11 @@ const PREFETCH_ALL_CLASSES = 100;
 const PREFETCH_ALL_STEPS = 500;
 /** Background fetches at a time. */
 const PREFETCH_PARALLEL = 2;
+/** Most metrics_series answers kept (the table's recall of a run, one class's trends per class looked at). */
+const SERIES_LIMIT = 32;
+
+/** What part of metrics_series to ask for: only these metrics (all when absent), only these classes' columns. */
+export interface SeriesPart { metrics?: SeriesMetric[]; classes?: number[] }
 
 const key = (...parts: (string | number)[]) => parts.join("\u0000");
 
@@ -50,9 +55,13 @@ export class DataStore {
   private cellConfidenceCache = new PromiseCache<CellConfidenceResponse>();
   private labelIssuesCache = new PromiseCache<LabelIssuesResponse>();
   private suspectsCache = new PromiseCache<SuspectsResponse>();
+  /** The step prefetchNeighbours last saw, and the way the steps moved to it. */
+  private lastTarget: number | null = null;
+  private direction: 1 | -1 = 1;
 
   constructor() {
     for (const c of [this.topCache, this.examplesCache, this.calibrationCache, this.suspectsCache]) c.limit = PER_STEP_LIMIT;
+    this.seriesCache.limit = SERIES_LIMIT;
     this.fitClasses(1);
   }
 
@@ -76,8 +85,12 @@ export class DataStore {
     return this.json(this.examplesCache, "examples", { run, tag, step, true: cell.t, predicted: cell.p });
   }
 
-  metricsSeries(run: string, tag: string): Cached<MetricsSeries> {
-    return this.json(this.seriesCache, "metrics_series", { run, tag });
+  /** The per-class metrics over every step; `part` asks only for what is shown (a long series' whole answer is megabytes). */
+  metricsSeries(run: string, tag: string, part: SeriesPart = {}): Cached<MetricsSeries> {
+    const params: Params = { run, tag };
+    if (part.metrics) params.metrics = part.metrics.join(",");
+    if (part.classes) params.classes = part.classes.join(",");
+    return this.json(this.seriesCache, "metrics_series", params);
   }
 
   cellSeries(run: string, tag: string, cell: Cell): Cached<CellSeries> {
@@ -191,17 +204,21 @@ export class DataStore {
     for (let i = 0; i < PREFETCH_PARALLEL; i++) next();
   }
 
-  /** Fetch what the steps next to the shown one need, so the next slider move or Play tick finds it cached. */
+  /** Fetch what the steps next to the shown one need, so the next slider move or Play tick finds it cached:
+   * the next step in the direction the steps last moved first, then the one on the other side. */
   prefetchNeighbours(state: TabState): void {
     const { steps, targetStep, tag, settings } = state;
     if (targetStep === null) return;
+    if (this.lastTarget !== null && targetStep !== this.lastTarget) this.direction = targetStep < this.lastTarget ? -1 : 1;
+    this.lastTarget = targetStep;
     const i = steps.indexOf(targetStep);
-    for (const j of [i + 1, i - 1]) {
+    for (const j of [i + this.direction, i - this.direction]) {
       if (steps[j] !== undefined) void this.prefetch(state.plan(steps[j]), tag, settings.topN);
     }
   }
 
   private json<T>(cache: PromiseCache<T>, route: string, params: Params): Cached<T> {
-    return cache.entry(key(...Object.values(params)), () => getJson<T>(route, params));
+    // named parameters: optional ones (suspects' given/suggested, metrics_series' metrics/classes) must not collide
+    return cache.entry(key(...Object.entries(params).flat()), () => getJson<T>(route, params));
   }
 }

@@ -56,7 +56,8 @@ pre.code { background:var(--code-bg); padding:8px 10px; border-radius:4px; overf
 #tbc-tooltip { position:fixed; z-index:10; pointer-events:none; background:var(--panel); color:var(--fg); border:1px solid var(--border); border-radius:4px; padding:6px 8px; font-size:12px; box-shadow:0 2px 8px rgba(0,0,0,.25); max-width:360px; overflow-wrap:anywhere; }
 #tbc-tooltip[hidden] { display:none; }
 .details { display:grid; grid-template-columns:repeat(auto-fit, minmax(340px, 1fr)); gap:14px; margin-top:14px; }
-.card { border:1px solid var(--border); border-radius:6px; padding:8px 10px; min-width:0; }
+/* cards out of view are not laid out or painted (a 100-class table below the heatmap, redrawn at each step) */
+.card { border:1px solid var(--border); border-radius:6px; padding:8px 10px; min-width:0; content-visibility:auto; contain-intrinsic-block-size:auto 320px; }
 @media (min-width: 1100px) { #tbc-classes { grid-column: span 2; } }
 .card h2 { margin-top:0; }
 ol.confusions { margin:0; padding-left:22px; }
