@@ -12,8 +12,9 @@ monitor's peak memory, and the event bytes one evaluation adds.
    first is the machine's noise), forward + record() with calibration and
    label issues off, and forward + record() with everything on. Reported:
    the summed time against the plain loop, the same per round, the median
-   of the per-batch ratios (robust to load spikes) and the median time
-   inside record() per batch.
+   of the per-batch ratios (robust to load spikes) and the median and mean
+   time inside record() per batch (record() adds its pending batches every
+   2,048 rows, so the mean is the cost per batch).
 2. end_eval(): with everything on, for 10,000 x 10 and 50,000 x 1,000
    (logits made up, images 28x28), against the same monitor with
    calibration and label issues off.
@@ -94,13 +95,14 @@ def bench_record(images: int, batch: int, rounds: int) -> None:
     per_round = len(data)
     print(f"\n## record(): reference CNN, CPU ({torch.get_num_threads()} threads), batch {batch}, "
           f"{images:,} images x {rounds} rounds, interleaved batch by batch")
-    print("| loop | seconds | vs plain (sum) | per round | median of per-batch ratios | record() median ms/batch |")
+    print("| loop | seconds | vs plain (sum) | per round | median of per-batch ratios | record() ms/batch, median / mean |")
     print("|---|---|---|---|---|---|")
     for name in loops:
         total = sum(times[name])
         rounds_ = [sum(times[name][j:j + per_round]) / sum(base[j:j + per_round]) - 1 for j in range(0, len(base), per_round)]
         batch_ratio = statistics.median(t / b for t, b in zip(times[name], base)) - 1
-        inside = f"{1000 * statistics.median(in_record[name]):.2f}" if name in in_record else "-"
+        inside = (f"{1000 * statistics.median(in_record[name]):.2f} / {1000 * statistics.mean(in_record[name]):.2f}"
+                  if name in in_record else "-")
         print(f"| {name} | {total:.2f} | {100 * (total / sum(base) - 1):+.1f}% | "
               f"{', '.join(f'{100 * v:+.1f}%' for v in rounds_)} | {100 * batch_ratio:+.1f}% | {inside} |")
     print(f"plain forward: median {1000 * statistics.median(base):.1f} ms/batch")
@@ -181,6 +183,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--threads", type=int, default=None,
                         help="torch intra-op threads (default: torch's); 1 keeps small ops free of thread "
                              "hand-offs, which dominate them on a loaded machine")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds of the record() comparison (default 3, 1 with --quick)")
     parser.add_argument("--record-only", action="store_true", help="only the record() comparison")
     parser.add_argument("--skip-record", action="store_true", help="all but the record() comparison")
     parser.add_argument("--memory-worker", nargs=3, type=int, metavar=("N", "C", "ON"), help=argparse.SUPPRESS)
@@ -192,7 +195,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         memory_worker(examples, classes, bool(on))
         return 0
     if not args.skip_record:
-        bench_record(2560 if args.quick else 10_000, 256, 1 if args.quick else 3)
+        bench_record(2560 if args.quick else 10_000, 256, args.rounds or (1 if args.quick else 3))
     if args.record_only:
         return 0
     sizes = [(10_000, 10), (5_000, 1_000) if args.quick else (50_000, 1_000)]

@@ -54,6 +54,14 @@ class EvalDiagnostics:
             if part is not None:
                 part.reset()
 
+    def suspect_store_size(self) -> int:
+        """How many suspect candidates are kept with thumbnails (0: none)."""
+        return self.label_issues.max_suspects if self.label_issues is not None else 0
+
+    def suspect_store(self) -> Any:
+        """The suspect candidates' top-k store as added so far, or None."""
+        return self.label_issues.store if self.label_issues is not None else None
+
     @torch.no_grad()
     def stage(
         self,

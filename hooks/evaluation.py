@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import dataclass, field
-from typing import Any, ContextManager, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, ContextManager, Dict, Optional, Sequence, Tuple
 
 import torch
 
@@ -116,7 +116,7 @@ class StagedBatch:
     counts: torch.Tensor
     cells: Optional[TopKPerGroup]
     mistakes: Optional[TopKPerGroup]
-    thumbnails: Optional[BatchThumbnails] = None
+    thumbnails: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
     image_shape: Optional[Tuple[int, ...]] = None
 
 
@@ -150,11 +150,39 @@ class EvalAccumulator:
 
     def reset(self) -> None:
         """Drop every held tensor."""
-        self.counts: Optional[torch.Tensor] = None
-        self.cells: Optional[TopKPerGroup] = None
-        self.mistakes: Optional[TopKPerGroup] = None
+        self._counts: Optional[torch.Tensor] = None
+        self._cells: Optional[TopKPerGroup] = None
+        self._mistakes: Optional[TopKPerGroup] = None
         self.image_shape: Optional[Sequence[int]] = None
         self.recorded = 0
+        #: Rows kept but not added yet (:class:`~tb_fmnist_plugin.hooks.deferred.DeferredRecord`).
+        self.pending_rows = 0
+
+    #: Called before the counts or stores are read (adds pending batches).
+    before_read: Optional[Callable[[], None]] = None
+
+    def _read(self) -> None:
+        if self.before_read is not None:
+            self.before_read()
+
+    @property
+    def counts(self) -> Optional[torch.Tensor]:
+        self._read()
+        return self._counts
+
+    @property
+    def cells(self) -> Optional[TopKPerGroup]:
+        self._read()
+        return self._cells
+
+    @property
+    def mistakes(self) -> Optional[TopKPerGroup]:
+        self._read()
+        return self._mistakes
+
+    def stores(self) -> Tuple[Optional[TopKPerGroup], Optional[TopKPerGroup]]:
+        """The per-cell and mistakes stores as added so far (nothing pending is added)."""
+        return self._cells, self._mistakes
 
     def validate(
         self, outputs: Any, labels: Any, images: Any = None, indices: Any = None
@@ -194,7 +222,7 @@ class EvalAccumulator:
                 raise ValueError(
                     f"images changed shape from {tuple(self.image_shape)} to {tuple(images_t.shape[1:])} within one evaluation"
                 )
-            if self.recorded and self.image_shape is None:
+            if (self.recorded or self.pending_rows) and self.image_shape is None:
                 raise ValueError("pass images to every record() call of an evaluation, or to none")
         elif self.image_shape is not None:
             raise ValueError("pass images to every record() call of an evaluation, or to none")
@@ -206,11 +234,14 @@ class EvalAccumulator:
         return {"logits": logits, "labels": labels_t, "images": images_t, "indices": indices_t}
 
     @torch.no_grad()
-    def stage(self, batch: Dict[str, Optional[torch.Tensor]]) -> StagedBatch:
+    def stage(
+        self, batch: Dict[str, Optional[torch.Tensor]], thumbnails: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
+    ) -> StagedBatch:
         """Compute a batch returned by :meth:`validate` without changing
         anything: :meth:`commit` adds it. A monitor can so stage every
         accumulator of a batch before committing any, and a ``record()``
-        that raises leaves the evaluation as it was."""
+        that raises leaves the evaluation as it was. ``thumbnails`` makes the
+        thumbnails of the batch rows asked for, in place of ``images``."""
         logits = batch["logits"].detach()
         device = logits.device
         count, classes = logits.shape
@@ -218,33 +249,35 @@ class EvalAccumulator:
         predicted, confidence, nan_rows = classify(logits)
         # NaN rows go to the extra last count, outside the matrix.
         cell = torch.where(nan_rows, classes * classes, labels * classes + predicted)
-        counts = self.counts if self.counts is not None else torch.zeros(classes * classes + 1, dtype=torch.long, device=device)
+        counts = self._counts if self._counts is not None else torch.zeros(classes * classes + 1, dtype=torch.long, device=device)
         indices = batch["indices"]
         indices = torch.full_like(labels, -1) if indices is None else indices.to(device=device, dtype=torch.long)
-        staged = StagedBatch(classes, count, predicted, confidence, ~nan_rows, indices, cell, counts, self.cells, self.mistakes)
+        staged = StagedBatch(classes, count, predicted, confidence, ~nan_rows, indices, cell, counts, self._cells, self._mistakes)
         images = batch["images"]
-        if images is None or count == 0:
+        if (images is None and thumbnails is None) or count == 0:
             return staged
-        staged.image_shape = tuple(images.shape[1:])
-        thumbnails = staged.thumbnails = BatchThumbnails(images.detach(), self.thumbnail_size, self.image_mean, self.image_std)
+        if images is not None:
+            staged.image_shape = tuple(images.shape[1:])
+            thumbnails = BatchThumbnails(images.detach(), self.thumbnail_size, self.image_mean, self.image_std)
+        staged.thumbnails = thumbnails
 
         def payload_of(rows: torch.Tensor) -> Dict[str, torch.Tensor]:
             return {"images": thumbnails(rows), "true": labels[rows], "predicted": predicted[rows], "index": indices[rows]}
 
         unusable = torch.full_like(confidence, -float("inf"))
         if self.examples_per_cell > 0:
-            store = self.cells if self.cells is not None else TopKPerGroup(classes * classes, self.examples_per_cell)
+            store = self._cells if self._cells is not None else TopKPerGroup(classes * classes, self.examples_per_cell)
             staged.cells = store.merged(cell, torch.where(nan_rows, unusable, confidence), payload_of)
         if self.max_misclassified > 0:
             wrong = (predicted != labels) & ~nan_rows
-            store = self.mistakes if self.mistakes is not None else TopKPerGroup(1, self.max_misclassified)
+            store = self._mistakes if self._mistakes is not None else TopKPerGroup(1, self.max_misclassified)
             staged.mistakes = store.merged(torch.zeros_like(labels), torch.where(wrong, confidence, unusable), payload_of)
         return staged
 
     def commit(self, staged: StagedBatch) -> None:
         """Add a batch from :meth:`stage` (nothing here can fail half-way)."""
         staged.counts.index_put_((staged.cell,), torch.ones_like(staged.cell), accumulate=True)
-        self.counts, self.cells, self.mistakes = staged.counts, staged.cells, staged.mistakes
+        self._counts, self._cells, self._mistakes = staged.counts, staged.cells, staged.mistakes
         self.num_classes = staged.classes
         self.recorded += staged.rows
         if staged.image_shape is not None:

@@ -162,6 +162,11 @@ class LabelIssueAccumulator:
             store = (store or TopKPerGroup(1, self.max_suspects)).merged(torch.zeros_like(labels), score, with_row)
         return _Staged(chunk, store)
 
+    @property
+    def store(self) -> Optional[TopKPerGroup]:
+        """The candidates kept with their payload (None before any)."""
+        return self._store
+
     def commit(self, staged: _Staged) -> None:
         """Add a staged batch."""
         self._chunks.append(staged.chunk)

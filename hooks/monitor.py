@@ -17,6 +17,7 @@ from tb_fmnist_plugin.checks import check_int
 from . import distributed
 from .amp import check_grad_scaler
 from .calibration import DEFAULT_CALIBRATION_BINS
+from .deferred import DeferredRecord
 from .diagnostics import EvalDiagnostics, write_diagnostics
 from .evaluation import EvalAccumulator, EvalResult
 from .grid import labeled_grid, write_grid
@@ -90,6 +91,7 @@ class HookMonitor:
             topk=options.label_issue_topk,
             max_suspects=options.max_suspects,
         )
+        self._deferred = DeferredRecord(self._eval, self._diagnostics)
         self._warned_nan_rows = False
 
     # --- public API -------------------------------------------------------------
@@ -112,14 +114,7 @@ class HookMonitor:
         ``labels`` ``[N]``, optional ``images`` ``[N, C, H, W]`` as fed to the
         model and dataset ``indices`` ``[N]``). Raises on bad input."""
         self._check_alive()
-        batch = self._eval.validate(outputs, labels, images, indices)
-        staged = self._eval.stage(batch)
-        commit_diagnostics = self._diagnostics.stage(
-            batch["logits"].detach(), batch["labels"], staged.predicted, staged.confidence, staged.keep,
-            staged.indices, staged.thumbnails,
-        )
-        self._eval.commit(staged)  # nothing from here on can fail half-way
-        commit_diagnostics()
+        self._deferred.add(self._eval.validate(outputs, labels, images, indices))
 
     def end_eval(self, step: int, name: Optional[str] = None) -> None:
         """Write what :meth:`record` accumulated at ``step`` and reset it.
@@ -133,6 +128,7 @@ class HookMonitor:
         name = _tag_part(name or self.options.eval_name)
         self._training.flush_pending()
         try:
+            self._deferred.flush()
             result = distributed.reduce_eval(self._eval) if distributed.is_distributed() else self._eval.result()
             if result.matrix is not None:
                 classes = result.matrix.shape[0]
@@ -152,8 +148,7 @@ class HookMonitor:
             write_diagnostics(writer, name, f"confusion/{name}", step, self._names(classes), diagnostics)
         finally:
             # Start the next evaluation empty (class count from class_names or its first batch).
-            self._eval.reset()
-            self._diagnostics.reset()
+            self._deferred.reset()
             self._eval.num_classes = self.options.num_classes
 
     def flush(self) -> None:
@@ -172,8 +167,7 @@ class HookMonitor:
         except Exception as error:  # never fail teardown
             warnings.warn(f"tb_fmnist_plugin.hooks: could not write the last logging step: {error}", RuntimeWarning, stacklevel=2)
         self._training.remove()
-        self._eval.reset()
-        self._diagnostics.reset()
+        self._deferred.reset()
         self._removed = True
 
     @property

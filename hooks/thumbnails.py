@@ -20,9 +20,11 @@ from .grid import Number, to_unit_range
 DEFAULT_THUMBNAIL_SIZE = 64
 #: Images shrunk at a time (bounds the float temporaries of large images).
 _CHUNK = 16
-#: Float elements converted at a time when no shrinking is needed (as 16
-#: images of 3x224x224, 9.6 MB): a whole batch of small images in one go.
-_CHUNK_ELEMENTS = _CHUNK * 3 * 224 * 224
+#: Float elements converted at a time when no shrinking is needed: torch's
+#: intra-op grain size, below which elementwise work stays on the calling
+#: thread (a hand-off to the intra-op threads costs more than it saves here,
+#: and on a loaded machine waits for a thread to be scheduled).
+_CHUNK_ELEMENTS = 32_768 - 1
 
 
 def thumbnail_shape(height: int, width: int, size: int) -> Tuple[int, int]:
