@@ -6,7 +6,7 @@ One ``*_impl(ctx, experiment, ...)`` method per route of
 :mod:`tb_fmnist_plugin.views`: read through
 :class:`~tb_fmnist_plugin.diagnostics_reader.DiagnosticsReader`, compute with
 :mod:`tb_fmnist_plugin.metrics`, raise ``tensorboard.errors`` (404, 400) or
-``views.ResponseTooLargeError`` (413). Ratios are rounded as the API gives
+``views.ResponseTooLargeError`` (413, :func:`~tb_fmnist_plugin.views.bounded`). Ratios are rounded as the API gives
 them (:func:`~tb_fmnist_plugin.json_encoding.ratios`); other numbers are
 ``None`` where not finite, so no answer holds a NaN.
 """
@@ -23,7 +23,7 @@ from tb_fmnist_plugin import metadata, metrics, queries
 from tb_fmnist_plugin.diagnostics_reader import DiagnosticsReader, has_images
 from tb_fmnist_plugin.json_encoding import ratios
 from tb_fmnist_plugin.series import MatrixSeries
-from tb_fmnist_plugin.views import _bounded
+from tb_fmnist_plugin.views import bounded, bounded_counts
 
 _CALIBRATION = (metadata.KIND_RELIABILITY, metadata.KIND_CLASS_LOSS)
 #: JSON bytes per step and class of ``calibration_series`` (a ratio, a loss).
@@ -72,7 +72,7 @@ class DiagnosticsViews:
         found = reader.read(ctx, experiment, matrix, _CALIBRATION, step)
         bins = reader.require(found, metadata.KIND_RELIABILITY, matrix).at(step)
         classes_count, num_bins = bins.shape[0], bins.shape[1]
-        _bounded(classes_count * num_bins * _CALIBRATION_BYTES_PER_BIN, "the calibration of this step")
+        bounded(classes_count * num_bins * _CALIBRATION_BYTES_PER_BIN, "the calibration of this step")
         loss_series = found.get(metadata.KIND_CLASS_LOSS)
         loss = loss_series.get(step) if loss_series is not None else None
         with np.errstate(over="ignore"):
@@ -107,7 +107,7 @@ class DiagnosticsViews:
         found = reader.read(ctx, experiment, matrix, _CALIBRATION)
         reliability = reader.require(found, metadata.KIND_RELIABILITY, matrix)
         steps = reliability.steps
-        _bounded(len(steps) * matrix.num_classes * _SERIES_BYTES_PER_CLASS, "the calibration of this series")
+        bounded(len(steps) * matrix.num_classes * _SERIES_BYTES_PER_CLASS, "the calibration of this series")
         loss_series = found.get(metadata.KIND_CLASS_LOSS)
         n = matrix.num_classes
         bins = np.stack([reliability.values[s] for s in steps]) if steps else np.zeros((0, n, 1, 3))
@@ -129,7 +129,7 @@ class DiagnosticsViews:
         reader, matrix = self._matrix(ctx, experiment, run, tag)
         found = reader.read(ctx, experiment, matrix, (metadata.KIND_CELL_CONFIDENCE,), step)
         values = reader.require(found, metadata.KIND_CELL_CONFIDENCE, matrix).at(step)
-        _bounded(values.size * 9, "the cell confidence of this step")
+        bounded(values.size * 9, "the cell confidence of this step")
         return {"step": step, "mean_confidence": np.where(values > 0, values, np.nan)}
 
     def label_issues_impl(self, ctx: Any, experiment: str, run: str, tag: str, step: int) -> Dict[str, Any]:
@@ -139,8 +139,7 @@ class DiagnosticsViews:
         kinds = (metadata.KIND_CONFIDENT_JOINT, metadata.KIND_LABEL_ISSUES)
         found = reader.read(ctx, experiment, matrix, kinds, step)
         joint, suspects = (reader.require(found, kind, matrix).at(step) for kind in kinds)
-        _bounded(2 * joint.size * (len(str(int(max(joint.max(initial=0), suspects.max(initial=0))))) + 1),
-                 "the label issues of this step")
+        bounded_counts("the label issues of this step", joint, suspects)
         issues = metrics.label_issues_per_class(suspects)
         return {"step": step, "confident_joint": joint, "suspects": suspects, "issues": issues.tolist(),
                 "total": int(issues.sum())}
@@ -159,8 +158,8 @@ class DiagnosticsViews:
         suggested = None if suggested is None else queries.class_index("suggested", suggested, n)
         images = has_images(index)
         names = matrix.class_names
-        _bounded(sum(_SUSPECT_BYTES + 6 * (len(names[g]) + len(names[s])) for g, s in zip(index["given"], index["suggested"])),
-                 "these suspects")  # a name's character is at most 6 bytes of ASCII JSON
+        bounded(sum(_SUSPECT_BYTES + 6 * (len(names[g]) + len(names[s])) for g, s in zip(index["given"], index["suggested"])),
+                "these suspects")  # a name's character is at most 6 bytes of ASCII JSON
         suspects = []
         for rank, (g, s) in enumerate(zip(index["given"], index["suggested"])):
             if (given is not None and g != given) or (suggested is not None and s != suggested):

@@ -43,13 +43,19 @@ class ResponseTooLargeError(errors.PublicError):
     http_code = 413
 
 
-def _bounded(estimate: int, what: str) -> None:
+def bounded(estimate: int, what: str) -> None:
     """Refuse an answer of about ``estimate`` bytes if over the bound."""
     if estimate > MAX_RESPONSE_BYTES:
         raise ResponseTooLargeError(
             f"{what} would be about {estimate / 1e6:,.0f} MB of JSON; the plugin answers at most "
             f"{MAX_RESPONSE_BYTES / 1e6:,.0f} MB"
         )
+
+
+def bounded_counts(what: str, *counts: Any) -> None:
+    """:func:`bounded` for answers of integer count arrays: each cell costs
+    at most the digits of the array's largest count plus a comma."""
+    bounded(sum(a.size * (len(str(int(a.max(initial=0)))) + 1) for a in counts), what)
 
 
 class ConfusionViews:
@@ -149,7 +155,7 @@ class ConfusionViews:
         values, i = self._step(ctx, experiment, run, tag, step, series)
         series = values.series
         matrix = values.dense(i)
-        _bounded(matrix.size * (len(str(int(matrix.max(initial=0)))) + 1), "this matrix")
+        bounded_counts("this matrix", matrix)
         excluded = values.excluded_rows(i)
         return {
             "run": series.run,
@@ -219,7 +225,7 @@ class ConfusionViews:
         if picked is not None and len(set(picked)) != len(picked):
             raise errors.InvalidArgumentError("parameter 'classes' lists a class more than once")
         width = series.num_classes if picked is None else len(picked)
-        _bounded(values.steps.size * width * _SERIES_BYTES_PER_CLASS, "the metrics of this series")
+        bounded(values.steps.size * width * _SERIES_BYTES_PER_CLASS, "the metrics of this series")
         result = values.series_metrics()
         payload: Dict[str, Any] = {
             "run": series.run,
