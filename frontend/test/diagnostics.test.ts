@@ -10,7 +10,7 @@ import { DEFAULT_SETTINGS, parseSettings, serializeSettings } from "../src/logic
 
 test("hasKind reads the tag's diagnostics listing; older files have none", () => {
   assert.equal(hasKind(["cell_confidence", "reliability"], "reliability"), true);
-  assert.equal(hasKind(["reliability_bins"], "reliability"), true); // the format's kind name is accepted too
+  assert.equal(hasKind(["reliability_bins"], "reliability"), false); // the route names kinds by tag suffix only
   assert.equal(hasKind(["reliability"], "suspects"), false);
   assert.equal(hasKind(undefined, "suspects"), false);
   assert.equal(hasKind(null, "label_issues"), false);

@@ -3,15 +3,13 @@
 // computations on the diagnostics' answers the tab draws. Pure: no DOM.
 import { fromRows, type Matrix } from "./matrix";
 
-/** The diagnostic kinds the tab uses, as the tags route lists them. */
+/** The diagnostic kinds the tab uses, as the tags route lists them (by tag suffix). */
 export type DiagnosticKind = "reliability" | "cell_confidence" | "class_loss" | "confident_joint" | "label_issues" | "suspects";
-/** Also accepted for a kind: its name in the format's metadata. */
-const ALIASES: Record<string, DiagnosticKind> = { reliability_bins: "reliability" };
 
 /** Whether `listed` (a tag's "diagnostics"; absent in older files) has `kind`. */
 export function hasKind(listed: readonly string[] | null | undefined, kind: DiagnosticKind): boolean {
   if (!Array.isArray(listed)) return false;
-  return listed.some((k) => k === kind || ALIASES[k] === kind);
+  return listed.includes(kind);
 }
 
 /** The last path segment of a tag: the set it evaluates (`confusion/test` → `test`). */
