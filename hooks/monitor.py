@@ -20,7 +20,7 @@ from .calibration import DEFAULT_CALIBRATION_BINS
 from .deferred import DeferredRecord
 from .diagnostics import EvalDiagnostics, write_diagnostics
 from .evaluation import EvalAccumulator, EvalResult
-from .grid import labeled_grid, write_grid
+from .grid import GRID_PNG_LEVEL, labeled_grid
 from .label_issues import DEFAULT_MAX_SUSPECTS, DEFAULT_TOPK
 from .options import HookOptions, ModuleFilter
 from .output import StepWriter
@@ -254,7 +254,9 @@ class HookMonitor:
                     for t, p, c in zip(mistakes["true"].tolist(), mistakes["predicted"].tolist(), mistakes["score"].tolist())
                 ]
                 grid = labeled_grid(images, labels, nrow=self.options.grid_columns)
-                write_grid(writer, f"misclassified/{name}", grid, step)
+                out = StepWriter(writer, step)
+                out.image(f"misclassified/{name}", grid, png_level=GRID_PNG_LEVEL)
+                out.close()
             except Exception as error:  # a missing font must not lose the matrix
                 warnings.warn(f"tb_fmnist_plugin.hooks: misclassified grid skipped: {type(error).__name__}: {error}", RuntimeWarning, stacklevel=2)
 
