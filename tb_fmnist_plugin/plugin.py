@@ -25,7 +25,7 @@ from tb_fmnist_plugin.diagnostics_reader import DiagnosticsReader
 from tb_fmnist_plugin.diagnostics_views import DiagnosticsViews
 from tb_fmnist_plugin.reader import ConfusionReader
 from tb_fmnist_plugin.responses import route
-from tb_fmnist_plugin.views import TOP_N_DEFAULT, ConfusionViews
+from tb_fmnist_plugin.views import SERIES_METRICS, TOP_N_DEFAULT, ConfusionViews
 
 PLUGIN_NAME = metadata.PLUGIN_NAME
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -135,7 +135,8 @@ class ConfusionPlugin(base_plugin.TBPlugin):
     def metrics_series_route(self, request: wrappers.Request) -> wrappers.Response:
         query = queries.parse_query(request)
         ids, (run, tag) = _ids(request), _run_tag(query)
-        fields, classes = query.get("metrics"), query.get("classes")  # optional; checked by the view
+        fields = queries.names_param(query, "metrics", SERIES_METRICS)
+        classes = queries.ints_param(query, "classes", what="class")
         series = self._views.series(*ids, run, tag)
 
         def build() -> bytes:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from typing import Dict, Optional
+from typing import Dict, Optional, Sequence, Tuple
 
 from tensorboard import errors
 from werkzeug import wrappers
@@ -77,6 +77,11 @@ def int_param(query: Dict[str, str], name: str, default: Optional[int] = None) -
         if default is not None:
             return default
         raise errors.InvalidArgumentError(f"missing parameter {name!r}")
+    return _int_value(name, value)
+
+
+def _int_value(name: str, value: str) -> int:
+    """``value`` of parameter ``name`` as :func:`int_param` accepts it; 400 otherwise."""
     if _INT_PATTERN.fullmatch(value) is None:
         if _DIGITS_PATTERN.fullmatch(value):
             raise errors.InvalidArgumentError(f"parameter {name!r} is too large: {value[:24]!r}")
@@ -87,6 +92,30 @@ def int_param(query: Dict[str, str], name: str, default: Optional[int] = None) -
 def optional_int_param(query: Dict[str, str], name: str) -> Optional[int]:
     """:func:`int_param` when the parameter is given, None when absent."""
     return None if query.get(name) is None else int_param(query, name)
+
+
+def names_param(query: Dict[str, str], name: str, allowed: Sequence[str]) -> Optional[Tuple[str, ...]]:
+    """An optional comma-separated list of distinct names among ``allowed``
+    (None when absent); 400 otherwise."""
+    value = query.get(name)
+    if value is None:
+        return None
+    names = tuple(value.split(","))
+    if len(set(names)) != len(names) or not set(names) <= set(allowed):
+        raise errors.InvalidArgumentError(f"parameter {name!r} must list distinct names of {', '.join(allowed)}")
+    return names
+
+
+def ints_param(query: Dict[str, str], name: str, what: str = "value") -> Optional[Tuple[int, ...]]:
+    """An optional comma-separated list of distinct integers (each a ``what``),
+    each as :func:`int_param` accepts it (None when absent); 400 otherwise."""
+    value = query.get(name)
+    if value is None:
+        return None
+    values = tuple(_int_value(name, item) for item in value.split(","))
+    if len(set(values)) != len(values):
+        raise errors.InvalidArgumentError(f"parameter {name!r} lists a {what} more than once")
+    return values
 
 
 def class_index(name: str, index: int, num_classes: int) -> int:

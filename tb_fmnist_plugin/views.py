@@ -12,7 +12,7 @@ Ratios are already rounded as the API gives them (:mod:`tb_fmnist_plugin.json_en
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 from tensorboard import errors
 
@@ -32,7 +32,8 @@ LATEST_MAX_CELLS = 1_000_000
 #: Largest JSON answer, in bytes, a route builds; larger ones are refused
 #: (``ResponseTooLargeError``) instead of taking the server's memory.
 MAX_RESPONSE_BYTES = 64 * 1024 * 1024
-_SERIES_METRICS = ("accuracy", "precision", "recall", "f1", "support")
+#: The fields of ``metrics_series`` (all of them unless its ``metrics`` parameter picks some).
+SERIES_METRICS = ("accuracy", "precision", "recall", "f1", "support")
 #: JSON bytes per step and class of ``metrics_series`` (4 ratios, a count).
 _SERIES_BYTES_PER_CLASS = 4 * 9 + 12
 
@@ -205,25 +206,18 @@ class ConfusionViews:
 
     def metrics_series_impl(
         self, ctx: Any, experiment: str, run: str, tag: str, series: Optional[MatrixSeries] = None,
-        fields: Optional[str] = None, classes: Optional[str] = None,
+        fields: Optional[Sequence[str]] = None, classes: Optional[Sequence[int]] = None,
     ) -> Dict[str, Any]:
         """Metrics at every kept step: ``"accuracy"`` ``[steps]`` and
         ``"precision"``, ``"recall"``, ``"f1"`` ``[steps, n]`` float arrays (NaN
         for a zero denominator), ``"support"`` ``[steps, n]`` int64. The
-        optional ``fields`` (the ``metrics`` parameter) and ``classes`` are
-        comma-separated lists that keep only those metrics and class columns
-        (a long series' answer is megabytes; the tab may need one class)."""
-        names = _SERIES_METRICS if fields is None else fields.split(",")
-        if len(set(names)) != len(names) or not set(names) <= set(_SERIES_METRICS):
-            raise errors.InvalidArgumentError(f"parameter 'metrics' must list distinct names of {', '.join(_SERIES_METRICS)}")
+        optional ``fields`` (names of :data:`SERIES_METRICS`, the ``metrics``
+        parameter) and ``classes`` (class indices) keep only those metrics and
+        class columns (a long series' answer is megabytes; the tab may need one class)."""
+        names = SERIES_METRICS if fields is None else tuple(fields)
         values = self._reader.read_matrices(ctx, experiment, run, tag, series)
         series = values.series
-        picked = None if classes is None else [
-            queries.class_index("classes", queries.int_param({"classes": item}, "classes"), series.num_classes)
-            for item in classes.split(",")
-        ]
-        if picked is not None and len(set(picked)) != len(picked):
-            raise errors.InvalidArgumentError("parameter 'classes' lists a class more than once")
+        picked = None if classes is None else [queries.class_index("classes", c, series.num_classes) for c in classes]
         width = series.num_classes if picked is None else len(picked)
         bounded(values.steps.size * width * _SERIES_BYTES_PER_CLASS, "the metrics of this series")
         result = values.series_metrics()
@@ -235,7 +229,7 @@ class ConfusionViews:
         }
         if picked is not None:
             payload["classes"] = picked
-        for key in (key for key in _SERIES_METRICS if key in names):
+        for key in (key for key in SERIES_METRICS if key in names):
             payload[key] = result[key] if picked is None or key == "accuracy" else result[key][:, picked]
         return payload
 
