@@ -8,7 +8,7 @@ from setuptools import setup
 
 setup(
     name="tb-fmnist-plugin",
-    version="0.1.0",
+    version="0.2.0",
     description=(
         "Per-class confusion analysis for image classifiers in TensorBoard: "
         "PyTorch logging hooks plus a TensorBoard plugin."
@@ -16,7 +16,14 @@ setup(
     long_description=open("README.md", encoding="utf-8").read(),
     long_description_content_type="text/markdown",
     python_requires=">=3.9",
-    packages=["tb_fmnist_plugin", "tb_fmnist_plugin.fmnist", "tb_fmnist_plugin.hooks", "tb_fmnist_plugin.integrations"],
+    packages=[
+        "tb_fmnist_plugin",
+        "tb_fmnist_plugin.format",
+        "tb_fmnist_plugin.server",
+        "tb_fmnist_plugin.fmnist",
+        "tb_fmnist_plugin.hooks",
+        "tb_fmnist_plugin.integrations",
+    ],
     package_dir={
         "tb_fmnist_plugin": "tb_fmnist_plugin",
         "tb_fmnist_plugin.hooks": "hooks",
@@ -49,7 +56,7 @@ setup(
     },
     entry_points={
         "tensorboard_plugins": [
-            "tb_fmnist_confusion = tb_fmnist_plugin.plugin:ConfusionLoader",
+            "tb_fmnist_confusion = tb_fmnist_plugin.server.plugin:ConfusionLoader",
         ],
         "console_scripts": [
             "tb-fmnist-train = tb_fmnist_plugin.fmnist.cli:main",

@@ -36,12 +36,13 @@ from typing import Dict, List, Tuple
 import numpy as np
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests"))
+sys.path.insert(0, os.path.dirname(HERE))  # the repository root: the tests' helpers
 sys.path.insert(0, HERE)
 import plugin_scale  # noqa: E402
-from tensorboard_server import tensorboard_server  # noqa: E402
 
-from tb_fmnist_plugin import metadata, summary  # noqa: E402
+from tb_fmnist_plugin import summary  # noqa: E402
+from tb_fmnist_plugin.format import metadata  # noqa: E402
+from tests.support.tensorboard_server import tensorboard_server  # noqa: E402
 
 PLUGIN = metadata.PLUGIN_NAME
 BASE = f"/data/plugin/{PLUGIN}/"

@@ -42,12 +42,13 @@ import time
 from typing import Dict, List
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))
+sys.path.insert(0, os.path.dirname(HERE))  # the repository root: the tests' helpers
 
 import plugin_scale  # noqa: E402
-import ui_browser as ub  # noqa: E402
-import ui_data as ud  # noqa: E402
-from tensorboard_server import tensorboard_server  # noqa: E402
+
+from tests.support.tensorboard_server import tensorboard_server  # noqa: E402
+from tests.ui import ui_browser as ub  # noqa: E402
+from tests.ui import ui_data as ud  # noqa: E402
 
 #: The tab's first matrix on a sweep of up to 200 runs, from the click on the tab (issue 10);
 #: the 1,000-run sweep and the 5,000-step run are reported against it too.

@@ -33,7 +33,8 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from tb_fmnist_plugin import metadata, summary
+from tb_fmnist_plugin import summary
+from tb_fmnist_plugin.format import metadata
 
 PLUGIN = metadata.PLUGIN_NAME
 BASE = f"/data/plugin/{PLUGIN}/"
@@ -175,7 +176,7 @@ def measure(servers: Dict[str, Any], routes: Dict[str, tuple], requests: int) ->
 
 def _servers(stack: contextlib.ExitStack, logdir: str, modes: Sequence[bool]) -> Dict[str, Any]:
     """One TensorBoard per ``--load_fast`` mode on ``logdir``, all running."""
-    from tensorboard_server import tensorboard_server
+    from tests.support.tensorboard_server import tensorboard_server
 
     return {("true" if fast else "false"): stack.enter_context(
         tensorboard_server(logdir, fast, RELOAD_ARGS, reload_wait_s=1800)) for fast in modes}

@@ -14,8 +14,8 @@ calibration and suspected label errors), :mod:`.grid` (labeled image grids), :mo
 (one event per logging step), :mod:`.monitor` (the API).
 
 Imports point one way: the training job imports this package, which imports
-the format (:mod:`tb_fmnist_plugin.summary`, :mod:`tb_fmnist_plugin.metadata`)
-and :mod:`tb_fmnist_plugin.checks`; the package root imports nothing of it.
+the format (:mod:`tb_fmnist_plugin.format.writers`, :mod:`tb_fmnist_plugin.format.metadata`)
+and :mod:`tb_fmnist_plugin.format.checks`; the package root imports nothing of it.
 """
 from .monitor import HookMonitor, attach_hooks
 from .options import HookOptions

@@ -6,7 +6,7 @@ part of the monitor that accumulates them in ``record()`` and writes them in
 :class:`~tb_fmnist_plugin.hooks.calibration.CalibrationAccumulator` and a
 :class:`~tb_fmnist_plugin.hooks.label_issues.LabelIssueAccumulator` (either
 may be off). What it writes, for the matrix tag ``confusion/<name>``: the
-value kinds of :mod:`tb_fmnist_plugin.diagnostics_summary` under
+value kinds of :mod:`tb_fmnist_plugin.format.diagnostics_writers` under
 ``confusion/<name>/reliability``, ``/cell_confidence``, ``/class_loss``,
 ``/confident_joint``, ``/label_issues`` and ``/suspects``, and the scalars
 ``calibration/<name>/ece`` and ``label_issues/<name>/count``.
@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import torch
 
-from tb_fmnist_plugin import diagnostics_summary
+from tb_fmnist_plugin.format import diagnostics_writers as diagnostics_summary
 
 from .calibration import CalibrationAccumulator, CalibrationResult
 from .evaluation import without_autocast

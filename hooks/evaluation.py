@@ -19,7 +19,7 @@ from typing import Any, Callable, ContextManager, Dict, Optional, Sequence, Tupl
 
 import torch
 
-from tb_fmnist_plugin import sprites
+from tb_fmnist_plugin.format import sprites
 
 from .grid import Number
 from .thumbnails import DEFAULT_THUMBNAIL_SIZE, BatchThumbnails

@@ -11,8 +11,10 @@ from typing import Any, List, Optional, Sequence
 import torch
 from torch import nn
 
-from tb_fmnist_plugin import metadata, metrics, summary
-from tb_fmnist_plugin.checks import check_int
+from tb_fmnist_plugin import metrics
+from tb_fmnist_plugin.format import metadata
+from tb_fmnist_plugin.format import writers as summary
+from tb_fmnist_plugin.format.checks import check_int
 
 from . import distributed
 from .amp import check_grad_scaler

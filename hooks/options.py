@@ -12,8 +12,8 @@ from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
 
 from torch import nn
 
-from tb_fmnist_plugin import metadata
-from tb_fmnist_plugin.checks import check_int
+from tb_fmnist_plugin.format import metadata
+from tb_fmnist_plugin.format.checks import check_int
 
 from .calibration import DEFAULT_CALIBRATION_BINS
 from .label_issues import DEFAULT_MAX_SUSPECTS, DEFAULT_TOPK

@@ -11,11 +11,11 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), "tests"))  # the browser and TensorBoard helpers of the tests
+sys.path.insert(0, os.path.dirname(HERE))  # the repository root: the tests' browser and TensorBoard helpers
 
-import ui_browser as ub  # noqa: E402
-import ui_data as ud  # noqa: E402
-from tensorboard_server import tensorboard_server  # noqa: E402
+from tests.support.tensorboard_server import tensorboard_server  # noqa: E402
+from tests.ui import ui_browser as ub  # noqa: E402
+from tests.ui import ui_data as ud  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(HERE), "docs", "screenshots")
 

@@ -28,8 +28,8 @@ import torch
 from PIL import Image
 from torchvision.datasets import VisionDataset
 
-from tb_fmnist_plugin.checks import check_int
 from tb_fmnist_plugin.fmnist.drawing import FOOTWEAR, GENERATOR_VERSION, IMAGE_SIZE, TOPS, render_class
+from tb_fmnist_plugin.format.checks import check_int
 
 __all__ = [
     "CLASSES",

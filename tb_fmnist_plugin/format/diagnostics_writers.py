@@ -1,0 +1,236 @@
+"""Write API for the evaluation diagnostics: calibration and suspected label
+errors of a confusion matrix's evaluation (values in
+:mod:`tb_fmnist_plugin.format.diagnostics_metadata`, ``docs/format.md``).
+
+Typical use, at the step of the matrix ``"confusion/test"``::
+
+    from tb_fmnist_plugin.format import diagnostics_writers as ds
+    ds.write_calibration(writer, "confusion/test", step, bins=bins, cell_confidence=mean_conf,
+                         class_loss=loss, class_names=names)
+    ds.write_label_issues(writer, "confusion/test", step, confident_joint=joint,
+                          suspect_counts=counts, class_names=names)
+    ds.write_suspects(writer, "confusion/test", step, images, given, suggested, self_conf, conf,
+                      indices, class_names=names, total=n, thresholds=thresholds)
+
+``*_pb`` functions return the ``Summary`` without writing. Bad input raises
+``TypeError``/``ValueError`` naming the problem and writes nothing. Writing,
+step checks, image conversion, the sprite and the byte budget are
+:mod:`tb_fmnist_plugin.format.writers`'s, shared with the cell examples.
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.util import tensor_util
+
+from tb_fmnist_plugin.format import diagnostics_metadata as dm
+from tb_fmnist_plugin.format import metadata, sprites
+from tb_fmnist_plugin.format import writers as summary
+from tb_fmnist_plugin.format.checks import check_array, check_int
+from tb_fmnist_plugin.format.writers import (
+    _event_step_walltime,
+    _validate_tag,
+    _write,
+)
+
+#: Default byte budget of one suspects summary (index + sprite + metadata).
+DEFAULT_SUSPECTS_MAX_BYTES = summary.DEFAULT_EXAMPLES_MAX_BYTES
+
+_tags_warned_budget: set = set()
+
+
+def _floats(value: Any, what: str, shape: tuple, *, allow_nan: bool = False) -> np.ndarray:
+    array = check_array(value, what)
+    if array.shape != shape:
+        raise ValueError(f"{what} must have shape {shape}, got {array.shape}")
+    if array.dtype == np.bool_ or not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+        raise TypeError(f"{what} must be numbers, got dtype {array.dtype}")
+    array = array.astype(np.float64)
+    finite = np.isfinite(array) | (np.isnan(array) if allow_nan else False)
+    if not finite.all() or (array < 0).any():
+        raise ValueError(f"{what} must be finite and non-negative{' (NaN allowed)' if allow_nan else ''}")
+    return array
+
+
+def _value(tag: str, kind: str, names: Sequence[str], tensor: Any, **content: Any) -> summary_pb2.Summary.Value:
+    return summary_pb2.Summary.Value(
+        tag=dm.diagnostic_tag(tag, kind),
+        metadata=dm.create_diagnostic_metadata(kind, names, tag, **content),
+        tensor=tensor,
+    )
+
+
+# --- Calibration --------------------------------------------------------------------
+
+
+def calibration_pb(
+    tag: str, *, bins: Any, cell_confidence: Any, class_loss: Any, class_names: Sequence[str]
+) -> summary_pb2.Summary:
+    """The calibration ``Summary`` of matrix ``tag``: three values.
+
+    Args:
+      bins: ``[C, B, 3]`` per true class and confidence bin: count, sum of
+        top-1 confidence, correct (``correct <= count``).
+      cell_confidence: ``[C, C]`` mean top-1 confidence per (true,
+        predicted) cell, 0 where the cell is empty.
+      class_loss: ``[C]`` mean cross-entropy per true class, NaN where none.
+    """
+    tag = _validate_tag(tag)
+    names = metadata.validate_class_names(class_names)
+    c = len(names)
+    bins_array = check_array(bins, "bins")
+    if bins_array.ndim != 3 or bins_array.shape[0] != c or bins_array.shape[2] != 3 or bins_array.shape[1] < 1:
+        raise ValueError(f"bins must have shape [{c}, B, 3], got {bins_array.shape}")
+    bins_array = _floats(bins_array, "bins", bins_array.shape)
+    if (bins_array[..., 2] > bins_array[..., 0]).any() or (bins_array[..., 1] > bins_array[..., 0] * (1 + 1e-9)).any():
+        raise ValueError("bins: correct and confidence sum cannot exceed the count")
+    cells = _floats(cell_confidence, "cell_confidence", (c, c))
+    if (cells > 1 + 1e-9).any():
+        raise ValueError("cell_confidence must be mean probabilities in [0, 1]")
+    loss = _floats(class_loss, "class_loss", (c,), allow_nan=True)
+    out = summary_pb2.Summary()
+    out.value.extend([
+        _value(tag, metadata.KIND_RELIABILITY, names, tensor_util.make_tensor_proto(dm.encode_reliability(bins_array)),
+               bins=bins_array.shape[1]),
+        _value(tag, metadata.KIND_CELL_CONFIDENCE, names, tensor_util.make_tensor_proto(dm.encode_cell_values(cells))),
+        _value(tag, metadata.KIND_CLASS_LOSS, names, tensor_util.make_tensor_proto(dm.encode_class_loss(loss))),
+    ])
+    return out
+
+
+def write_calibration(
+    writer: Any, tag: str, step: int, *, bins: Any, cell_confidence: Any, class_loss: Any,
+    class_names: Sequence[str], walltime: Optional[float] = None,
+) -> None:
+    """Write the calibration of matrix ``tag`` at ``step`` (see :func:`calibration_pb`)."""
+    step, walltime = _event_step_walltime(step, walltime)
+    pb = calibration_pb(tag, bins=bins, cell_confidence=cell_confidence, class_loss=class_loss, class_names=class_names)
+    _write(writer, pb, step, walltime)
+
+
+# --- Label issues -------------------------------------------------------------------
+
+
+def label_issues_pb(
+    tag: str, *, confident_joint: Any, suspect_counts: Any, class_names: Sequence[str]
+) -> summary_pb2.Summary:
+    """The label-issue counts of matrix ``tag``: the confident joint and the
+    suspects per (given, suggested) cell, both ``[C, C]`` counts stored in
+    the matrix encoding."""
+    tag = _validate_tag(tag)
+    names = metadata.validate_class_names(class_names)
+    out = summary_pb2.Summary()
+    for kind, value, what in (
+        (metadata.KIND_CONFIDENT_JOINT, confident_joint, "confident_joint"),
+        (metadata.KIND_LABEL_ISSUES, suspect_counts, "suspect_counts"),
+    ):
+        counts = summary.validate_matrix(value)
+        if counts.shape[0] != len(names):
+            raise ValueError(f"{what} has {counts.shape[0]} classes, class_names {len(names)}")
+        out.value.append(_value(tag, kind, names, tensor_util.make_tensor_proto(metadata.encode_matrix(counts))))
+    return out
+
+
+def write_label_issues(
+    writer: Any, tag: str, step: int, *, confident_joint: Any, suspect_counts: Any,
+    class_names: Sequence[str], walltime: Optional[float] = None,
+) -> None:
+    """Write the label-issue counts of matrix ``tag`` at ``step`` (see :func:`label_issues_pb`)."""
+    step, walltime = _event_step_walltime(step, walltime)
+    pb = label_issues_pb(tag, confident_joint=confident_joint, suspect_counts=suspect_counts, class_names=class_names)
+    _write(writer, pb, step, walltime)
+
+
+def suspects_pb(
+    tag: str,
+    images: Any,
+    given: Any,
+    suggested: Any,
+    self_confidence: Any,
+    confidence: Any,
+    dataset_indices: Any = None,
+    *,
+    class_names: Sequence[str],
+    total: int,
+    thresholds: Any,
+    inexact_rows: int = 0,
+    max_bytes: int = DEFAULT_SUSPECTS_MAX_BYTES,
+) -> summary_pb2.Summary:
+    """The suspected label errors of matrix ``tag``, most suspicious first.
+
+    Args:
+      images: ``[N, C, H, W]`` or ``[N, H, W]`` (float in [0, 1] or uint8),
+        or None for a list without thumbnails.
+      given, suggested: ``[N]`` given label and label guessed by confident learning.
+      self_confidence, confidence: ``[N]`` probability of the given and of the suggested label.
+      dataset_indices: ``[N]`` (-1 unknown).
+      total: suspects found in the evaluation (``N`` or more).
+      thresholds: ``[C]`` per-class thresholds of confident learning.
+      inexact_rows: rows whose result may differ from the full computation.
+
+    The listed order is kept; under ``max_bytes`` thumbnails fall back to 16
+    grey levels, then suspects are dropped from the end.
+    """
+    tag = _validate_tag(tag)
+    names = metadata.validate_class_names(class_names)
+    c = len(names)
+    max_bytes = check_int(max_bytes, "max_bytes", minimum=1024)
+    given_a = summary.check_class_indices(given, "given", check_array(given, "given").size, c)
+    count = given_a.size
+    suggested_a = summary.check_class_indices(suggested, "suggested", count, c)
+    probs = [_floats(check_array(v, what).reshape(-1), what, (count,)) for v, what in
+             ((self_confidence, "self_confidence"), (confidence, "confidence"))]
+    if any((p > 1 + 1e-6).any() for p in probs):
+        raise ValueError("self_confidence and confidence must be probabilities")
+    indices = np.full(count, -1, dtype=np.int64) if dataset_indices is None else check_array(dataset_indices, "dataset_indices").reshape(-1).astype(np.int64)
+    if indices.size != count:
+        raise ValueError(f"dataset_indices has {indices.size} entries, expected {count}")
+    total = check_int(total, "total", minimum=count)
+    limits = _floats(check_array(thresholds, "thresholds").reshape(-1), "thresholds", (c,))
+    inexact_rows = check_int(inexact_rows, "inexact_rows", minimum=0)
+    tiles = sprites.images_to_uint8(images, count) if images is not None else None
+    meta = dm.create_diagnostic_metadata(metadata.KIND_SUSPECTS, names, tag)
+
+    def build(keep: int, bits: int) -> summary_pb2.Summary:
+        if tiles is not None:
+            png, columns = sprites.encode_sprite(tiles[:keep], bits)
+            shape = tiles.shape[1:]
+        else:
+            png, columns, shape = b"", 0, (0, 0, 0)
+        index = dm.encode_suspects_index(
+            tile_height=shape[0], tile_width=shape[1], channels=shape[2], columns=columns, bits=bits if tiles is not None else 0,
+            given=given_a[:keep], suggested=suggested_a[:keep], self_confidence=probs[0][:keep],
+            confidence=probs[1][:keep], dataset_indices=indices[:keep], total=total, thresholds=limits,
+            inexact_rows=inexact_rows,
+        )
+        out = summary_pb2.Summary()
+        out.value.add(tag=dm.diagnostic_tag(tag, metadata.KIND_SUSPECTS), metadata=meta,
+                      tensor=tensor_util.make_tensor_proto([index, png], dtype=np.object_))
+        return out
+
+    def dropped(kept: int) -> None:
+        if tag not in _tags_warned_budget:
+            _tags_warned_budget.add(tag)
+            warnings.warn(
+                f"tb_fmnist_plugin: {dm.diagnostic_tag(tag, metadata.KIND_SUSPECTS)} lists {kept} of {count} suspects; "
+                f"the others do not fit its max_bytes={max_bytes:,} budget (the least suspicious are dropped). "
+                "Not repeated for this tag.",
+                RuntimeWarning, stacklevel=5,
+            )
+
+    grey = tiles is not None and tiles.shape[3] == 1
+    return sprites.fit_to_budget(build, count, grey=grey, max_bytes=max_bytes, on_drop=dropped)
+
+
+def write_suspects(
+    writer: Any, tag: str, step: int, images: Any, given: Any, suggested: Any, self_confidence: Any,
+    confidence: Any, dataset_indices: Any = None, *, walltime: Optional[float] = None, **options: Any,
+) -> None:
+    """Write the suspects of matrix ``tag`` at ``step`` (see :func:`suspects_pb`
+    for the arguments; ``options`` are its keyword options)."""
+    step, walltime = _event_step_walltime(step, walltime)
+    pb = suspects_pb(tag, images, given, suggested, self_confidence, confidence, dataset_indices, **options)
+    _write(writer, pb, step, walltime)

@@ -1,0 +1,443 @@
+"""The plugin's name and the versioned content of its summary metadata.
+
+This module and :mod:`tb_fmnist_plugin.format.writers` are the only places that know
+the on-disk format (``docs/format.md``). The writing side builds metadata here;
+the reading side (the TensorBoard plugin) parses it and decodes values here.
+
+Why one file of ~440 lines: each value kind's encoding sits beside the check a
+reader applies to untrusted data of that kind, and every kind shares the
+metadata content rules above them; splitting would spread one format over
+modules that must change together. The calibration and label-issue kinds, a
+family of their own, live in :mod:`tb_fmnist_plugin.format.diagnostics_metadata`.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import math
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from tensorboard.compat.proto import summary_pb2
+
+logger = logging.getLogger(__name__)
+
+#: Stable, unique plugin name; used in summary metadata, routes and the tab.
+PLUGIN_NAME = "tb_fmnist_confusion"
+
+#: Version of the metadata content and value encodings this code writes.
+#: Readers accept this version and older ones; newer ones are skipped.
+FORMAT_VERSION = 1
+
+KIND_MATRIX = "confusion_matrix"
+KIND_EXAMPLES = "cell_examples"
+KIND_EXCLUDED = "excluded_rows"
+# Evaluation diagnostics, each belonging to a matrix tag and carrying its class
+# metadata; values in :mod:`tb_fmnist_plugin.format.diagnostics_metadata`.
+KIND_RELIABILITY = "reliability_bins"
+KIND_CELL_CONFIDENCE = "cell_confidence"
+KIND_CLASS_LOSS = "class_loss"
+KIND_CONFIDENT_JOINT = "confident_joint"
+KIND_LABEL_ISSUES = "label_issues"
+KIND_SUSPECTS = "suspects"
+DIAGNOSTIC_KINDS = (
+    KIND_RELIABILITY, KIND_CELL_CONFIDENCE, KIND_CLASS_LOSS, KIND_CONFIDENT_JOINT, KIND_LABEL_ISSUES, KIND_SUSPECTS,
+)
+
+#: Suffix appended to a matrix tag to name its per-cell examples series.
+EXAMPLES_TAG_SUFFIX = "/examples"
+#: Suffix appended to a matrix tag to name its excluded-rows series.
+EXCLUDED_TAG_SUFFIX = "/excluded"
+#: Why the rows counted by an excluded-rows series are not in the matrix.
+EXCLUDED_REASON_NAN = "nan_logits"
+
+#: Largest number of classes a matrix may have.
+MAX_CLASSES = 4096
+#: Largest count, and largest total of one matrix's counts (int64).
+MAX_COUNT = 2**63 - 1
+
+_warned_versions: set = set()
+
+
+def default_class_names(num_classes: int) -> List[str]:
+    """Names used when the writer gave none: ``"0"``, ``"1"``, ..."""
+    return [str(i) for i in range(num_classes)]
+
+
+def validate_class_names(
+    class_names: Optional[Sequence[str]], num_classes: Optional[int] = None, *, distinct: bool = False
+) -> List[str]:
+    """Return class names as a list of strings, or raise naming the problem.
+
+    The one check of class names, for the format writer and the hooks. ``None``
+    gives :func:`default_class_names` (``num_classes`` is then required). With
+    ``num_classes`` the count must match; without it, 1 to :data:`MAX_CLASSES`
+    names are accepted. ``distinct`` also requires non-empty, unique names
+    (the hooks put them in tags).
+    """
+    if class_names is None:
+        if num_classes is None:
+            raise ValueError("give class_names or num_classes")
+        return default_class_names(num_classes)
+    if isinstance(class_names, (str, bytes)):
+        raise TypeError("class_names must be a sequence of strings, not a single string")
+    if not isinstance(class_names, Iterable):
+        raise TypeError(f"class_names must be a sequence of strings, got {type(class_names).__name__}")
+    names = list(class_names)
+    if num_classes is not None and len(names) != num_classes:
+        raise ValueError(
+            f"class_names has {len(names)} entries but the matrix has {num_classes} classes"
+        )
+    if not names:
+        raise ValueError("class_names is empty")
+    if len(names) > MAX_CLASSES:
+        raise ValueError(f"at most {MAX_CLASSES} classes are supported, got {len(names)} class names")
+    for name in names:
+        if not isinstance(name, str):
+            raise TypeError(f"class_names must be strings; got {type(name).__name__}: {name!r}")
+        if distinct and not name:
+            raise TypeError(f"class_names must be non-empty strings, got {name!r}")
+    if distinct and len(set(names)) != len(names):
+        raise ValueError("class_names has duplicates")
+    return names
+
+
+def _metadata(kind: str, content: Dict[str, Any], data_class: int, description: str) -> summary_pb2.SummaryMetadata:
+    payload = {"version": FORMAT_VERSION, "kind": kind}
+    payload.update(content)
+    meta = summary_pb2.SummaryMetadata(
+        summary_description=description,
+        data_class=data_class,
+    )
+    meta.plugin_data.plugin_name = PLUGIN_NAME
+    meta.plugin_data.content = json.dumps(payload, separators=(",", ":")).encode("utf-8")
+    return meta
+
+
+def create_metadata(kind: str, content: Dict[str, Any], data_class: int, description: str = "") -> summary_pb2.SummaryMetadata:
+    """Metadata of any kind: plugin name, ``{"version", "kind"}`` plus
+    ``content``; for the format's other modules (diagnostics)."""
+    return _metadata(kind, content, data_class, description)
+
+
+def create_matrix_metadata(class_names: Sequence[str], description: str = "") -> summary_pb2.SummaryMetadata:
+    """Metadata for a confusion-matrix tensor series (``DATA_CLASS_TENSOR``)."""
+    return _metadata(
+        KIND_MATRIX,
+        {"num_classes": len(class_names), "class_names": list(class_names)},
+        summary_pb2.DATA_CLASS_TENSOR,
+        description,
+    )
+
+
+def create_examples_metadata(
+    class_names: Sequence[str], matrix_tag: str, description: str = ""
+) -> summary_pb2.SummaryMetadata:
+    """Metadata for a per-cell examples series (``DATA_CLASS_BLOB_SEQUENCE``)."""
+    return _metadata(
+        KIND_EXAMPLES,
+        {
+            "num_classes": len(class_names),
+            "class_names": list(class_names),
+            "matrix_tag": matrix_tag,
+        },
+        summary_pb2.DATA_CLASS_BLOB_SEQUENCE,
+        description,
+    )
+
+
+def create_excluded_metadata(matrix_tag: str, description: str = "") -> summary_pb2.SummaryMetadata:
+    """Metadata for the excluded-rows series of ``matrix_tag``
+    (``DATA_CLASS_TENSOR``): rows of an evaluation left out of the matrix
+    because their logits held NaN."""
+    return _metadata(
+        KIND_EXCLUDED,
+        {"matrix_tag": matrix_tag, "reason": EXCLUDED_REASON_NAN},
+        summary_pb2.DATA_CLASS_TENSOR,
+        description,
+    )
+
+
+def parse_plugin_content(content: bytes) -> Optional[Dict[str, Any]]:
+    """Parse metadata content written by this plugin; ``None`` (with a
+    warning naming the problem, see :func:`read_plugin_content`) for content
+    a reader skips instead of failing."""
+    parsed, problem = read_plugin_content(content)
+    if problem is not None:
+        logger.warning("%s: skipping a series: %s", PLUGIN_NAME, problem)
+    return parsed
+
+
+def read_plugin_content(content: bytes) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
+    """``(parsed content, None)`` for readable content of this plugin;
+    ``(None, problem)`` for content a reader must skip, ``problem`` saying
+    why; ``(None, None)`` for content to ignore silently (a kind this code
+    does not know, or a newer format version, warned about once per version
+    here). Logs nothing else, so a reader can warn once per series."""
+    try:
+        parsed = json.loads(bytes(content).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None, "its metadata is not UTF-8 JSON"
+    if not isinstance(parsed, dict):
+        return None, "its metadata is not a JSON object"
+    version = parsed.get("version")
+    if not _is_int(version) or version < 1:
+        return None, "its metadata has no valid format version"
+    if version > FORMAT_VERSION:
+        if version not in _warned_versions:
+            _warned_versions.add(version)
+            logger.warning("%s: skipping data in format version %d; this plugin reads up to %d. "
+                           "Upgrade tb-fmnist-plugin to see it.", PLUGIN_NAME, version, FORMAT_VERSION)
+        return None, None
+    kind = parsed.get("kind")
+    if kind == KIND_EXCLUDED:
+        if not isinstance(parsed.get("matrix_tag"), str):
+            return None, "an excluded-rows series without a matrix tag"
+        return parsed, None
+    if kind not in (KIND_MATRIX, KIND_EXAMPLES) + DIAGNOSTIC_KINDS:
+        return None, None
+    problem = _class_metadata_problem(parsed.get("num_classes"), parsed.get("class_names"))
+    if problem is None and kind == KIND_EXAMPLES and not isinstance(parsed.get("matrix_tag"), str):
+        problem = "an examples series without a matrix tag"
+    if problem is None and kind in DIAGNOSTIC_KINDS and not isinstance(parsed.get("matrix_tag"), str):
+        problem = f"a {kind} series without a matrix tag"
+    if problem is None and kind == KIND_RELIABILITY and not (_is_int(parsed.get("bins")) and parsed["bins"] >= 1):
+        problem = "a reliability series without a valid bin count"
+    return (None, problem) if problem is not None else (parsed, None)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _class_metadata_problem(num_classes: Any, names: Any) -> Optional[str]:
+    """Why stored ``num_classes`` / ``class_names`` cannot be used, or None."""
+    if not _is_int(num_classes) or not isinstance(names, list) or len(names) != num_classes:
+        return "its class metadata is inconsistent (num_classes and class_names disagree)"
+    if not 1 <= num_classes <= MAX_CLASSES:
+        return f"it declares {num_classes} classes; the format allows 1 to {MAX_CLASSES}"
+    if not all(isinstance(name, str) for name in names):
+        return "its class names are not all strings"
+    return None
+
+
+# --- Matrix value encoding -------------------------------------------------
+#
+# A matrix is stored in whichever of two layouts is smaller, distinguished by
+# rank so a reader needs nothing but the tensor and ``num_classes``:
+#   dense : rank 2, shape [n, n], counts in row-major order;
+#   sparse: rank 1, shape [2 * nnz], pairs (row * n + col, count) of the
+#           non-zero cells in increasing flat-index order.
+# The dtype is the narrowest of int32/int64 that holds every value.
+
+
+def encode_matrix(matrix: np.ndarray) -> np.ndarray:
+    """Encode a validated non-negative ``int64`` square matrix for storage."""
+    n = matrix.shape[0]
+    flat = matrix.reshape(-1)
+    nonzero = np.flatnonzero(flat)
+    if 2 * nonzero.size < flat.size:
+        encoded = np.empty(2 * nonzero.size, dtype=np.int64)
+        encoded[0::2] = nonzero
+        encoded[1::2] = flat[nonzero]
+    else:
+        encoded = matrix
+    limit = np.iinfo(np.int32).max
+    if encoded.size == 0 or (int(encoded.max()) <= limit and n * n <= limit):
+        return encoded.astype(np.int32)
+    return encoded.astype(np.int64)
+
+
+def counts_problem(counts: np.ndarray) -> Optional[str]:
+    """Why an integer array cannot be the counts of one matrix, or None.
+
+    The one check of count values, for the writer and the reader: counts are
+    non-negative and at most :data:`MAX_COUNT`, and so is their total (every
+    sum a reader shows, support, predicted or total, is then exact in int64).
+    """
+    if counts.size == 0:
+        return None
+    if counts.dtype.kind == "i" and int(counts.min()) < 0:
+        return "it holds negative counts"
+    if counts.dtype.kind == "u" and int(counts.max()) > MAX_COUNT:
+        return "it holds counts above 2**63 - 1"
+    # a float total below 2**62 is far from the limit; above it, sum exactly
+    if float(counts.sum(dtype=np.float64)) >= 2.0**62 and sum(counts.reshape(-1).tolist()) > MAX_COUNT:
+        return "its counts sum to more than 2**63 - 1"
+    return None
+
+
+def matrix_value_problem(value: Any, num_classes: int) -> Optional[str]:
+    """Why a stored value is not a matrix of ``num_classes`` classes in one
+    of the two layouts above, or None: integer dtype, dense shape or sparse
+    pairs with in-range, strictly ascending indices, and valid counts
+    (:func:`counts_problem`)."""
+    value = np.asarray(value)
+    n = int(num_classes)
+    if value.dtype.kind not in "iu":
+        return f"its values are {value.dtype}, not integer counts"
+    if value.ndim == 2:
+        if value.shape != (n, n):
+            return f"its shape {value.shape} does not match {n} classes"
+        return counts_problem(value)
+    if value.ndim != 1 or value.size % 2:
+        return f"its shape {value.shape} is neither [{n}, {n}] nor sparse pairs"
+    index = value[0::2]
+    if index.size and (int(index.min()) < 0 or int(index.max()) >= n * n):
+        return "a sparse index is out of range"
+    if not (np.diff(index.astype(np.int64)) > 0).all():
+        return "its sparse indices are not strictly ascending"
+    return counts_problem(value[1::2])
+
+
+def decode_matrix(value: np.ndarray, num_classes: int, *, checked: bool = False) -> np.ndarray:
+    """Decode a stored matrix value into a dense ``int64`` ``[n, n]`` array;
+    ``ValueError`` (saying what is wrong, :func:`matrix_value_problem`) if it
+    is none. ``checked``: the value already passed that check."""
+    value = np.asarray(value)
+    problem = None if checked else matrix_value_problem(value, num_classes)
+    if problem is not None:
+        raise ValueError(problem)
+    n = int(num_classes)
+    if value.ndim == 2:
+        return value.astype(np.int64)
+    dense = np.zeros(n * n, dtype=np.int64)
+    dense[value[0::2].astype(np.int64)] = value[1::2]
+    return dense.reshape(n, n)
+
+
+def matrix_cells(value: np.ndarray, num_classes: int) -> Tuple[np.ndarray, np.ndarray]:
+    """``(flat index row * n + col, count)`` of the cells of a stored value
+    that passed :func:`matrix_value_problem`, flat index ascending (zero
+    cells may be left out), without building the dense matrix."""
+    if value.ndim == 2:
+        return np.arange(value.size), value.reshape(-1)
+    return value[0::2], value[1::2]
+
+
+# --- Excluded-rows value encoding ------------------------------------------
+#
+# One evaluation's count of rows left out of its matrix: a rank-0 int64 tensor
+# at the matrix's step.
+
+
+def encode_excluded(count: int) -> np.ndarray:
+    """Encode a non-negative row count for storage."""
+    return np.asarray(int(count), dtype=np.int64)
+
+
+def decode_excluded(value: Any) -> int:
+    """The count of a stored excluded-rows value; raises ``ValueError`` if it
+    is not one non-negative integer."""
+    value = np.asarray(value)
+    if value.size != 1 or not np.issubdtype(value.dtype, np.integer) or int(value.reshape(-1)[0]) < 0:
+        raise ValueError(f"unrecognized excluded-rows value of shape {value.shape} and dtype {value.dtype}")
+    return int(value.reshape(-1)[0])
+
+
+def excluded_tag(matrix_tag: str) -> str:
+    """Tag of the excluded-rows series that belongs to ``matrix_tag``."""
+    return matrix_tag + EXCLUDED_TAG_SUFFIX
+
+
+# --- Examples value encoding -----------------------------------------------
+#
+# A per-cell examples value is a blob sequence of exactly two blobs:
+#   blob 0: UTF-8 JSON index (see ``docs/format.md``);
+#   blob 1: a PNG sprite sheet with every thumbnail, tile i at column
+#           i % columns, row i // columns.
+
+EXAMPLES_INDEX_BLOB = 0
+EXAMPLES_SPRITE_BLOB = 1
+
+
+def sprite_header(*, tile_height: int, tile_width: int, channels: int, columns: int, bits: int) -> Dict[str, int]:
+    """The fields every thumbnail index starts with (format version and sprite
+    layout), shared by the cell examples and the suspects indexes."""
+    return {
+        "version": FORMAT_VERSION,
+        "tile_height": int(tile_height),
+        "tile_width": int(tile_width),
+        "channels": int(channels),
+        "columns": int(columns),
+        "bits": int(bits),
+    }
+
+
+def encode_examples_index(
+    *,
+    tile_height: int,
+    tile_width: int,
+    channels: int,
+    columns: int,
+    bits: int,
+    true_labels: Sequence[int],
+    predicted_labels: Sequence[int],
+    confidences: Sequence[float],
+    dataset_indices: Sequence[int],
+) -> bytes:
+    """Serialize the examples index (blob 0)."""
+    index = {
+        **sprite_header(tile_height=tile_height, tile_width=tile_width, channels=channels, columns=columns, bits=bits),
+        "true": [int(v) for v in true_labels],
+        "predicted": [int(v) for v in predicted_labels],
+        "confidence": [round(float(v), 4) for v in confidences],
+        "index": [int(v) for v in dataset_indices],
+    }
+    return json.dumps(index, separators=(",", ":")).encode("utf-8")
+
+
+#: Largest tile side, in pixels, a reader accepts in an examples index.
+MAX_TILE_PIXELS = 4096
+_INDEX_SCALARS = {
+    "tile_height": lambda v: 1 <= v <= MAX_TILE_PIXELS,
+    "tile_width": lambda v: 1 <= v <= MAX_TILE_PIXELS,
+    "channels": lambda v: v in (1, 3),
+    "columns": lambda v: v >= 1,
+}
+
+
+def decode_examples_index(blob: bytes, num_classes: Optional[int] = None) -> Dict[str, Any]:
+    """Parse blob 0 of an examples value; raises ``ValueError`` saying what
+    is wrong unless every field has its documented type and range (class
+    indices below ``num_classes`` when given, finite confidences)."""
+    try:
+        index = json.loads(bytes(blob).decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise ValueError(f"unreadable examples index: {error}") from None
+    classes = math.inf if num_classes is None else num_classes
+    entries = {
+        "true": lambda v: _is_int(v) and 0 <= v < classes,
+        "predicted": lambda v: _is_int(v) and 0 <= v < classes,
+        "confidence": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
+        "index": lambda v: _is_int(v) and v >= -1,
+    }
+    if not isinstance(index, dict) or any(key not in index for key in (*_INDEX_SCALARS, *entries)):
+        raise ValueError("examples index is missing fields")
+    for key, valid in _INDEX_SCALARS.items():
+        if not (_is_int(index[key]) and valid(index[key])):
+            raise ValueError(f"examples index: {key} is not a valid integer")
+    if not all(isinstance(index[key], list) for key in entries) or len({len(index[key]) for key in entries}) != 1:
+        raise ValueError("examples index has lists of different lengths")
+    for key, valid in entries.items():
+        if not all(valid(v) for v in index[key]):
+            raise ValueError(f"examples index: {key} holds an invalid entry")
+    return index
+
+
+def sprite_grid(index: Dict[str, Any]) -> tuple[int, int, int]:
+    """``(tile_width, tile_height, columns)`` of the sprite that a decoded
+    examples index describes."""
+    return int(index["tile_width"]), int(index["tile_height"]), max(1, int(index["columns"]))
+
+
+def tile_offset(index: Dict[str, Any], tile: int) -> tuple[int, int]:
+    """Pixel offset ``(x, y)`` of tile ``tile`` in the sprite: column
+    ``tile % columns``, row ``tile // columns``."""
+    width, height, columns = sprite_grid(index)
+    return (tile % columns) * width, (tile // columns) * height
+
+
+def examples_tag(matrix_tag: str) -> str:
+    """Tag of the examples series that belongs to ``matrix_tag``."""
+    return matrix_tag + EXAMPLES_TAG_SUFFIX

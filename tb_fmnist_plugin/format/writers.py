@@ -1,0 +1,385 @@
+"""Write API for confusion matrices and their per-cell example thumbnails.
+
+Typical use with a :class:`torch.utils.tensorboard.SummaryWriter`::
+
+    from tb_fmnist_plugin.format import writers as summary
+    summary.write_confusion_matrix(writer, "confusion/test", counts, step=epoch,
+                                   class_names=names)
+
+``*_pb`` functions return the :class:`Summary` proto without writing, for code
+that owns its own writer. The stored layout is described in ``docs/format.md``.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import warnings
+import weakref
+from typing import Any, Optional, Sequence, Tuple
+
+import numpy as np
+from tensorboard.compat.proto import summary_pb2
+from tensorboard.util import tensor_util
+
+from tb_fmnist_plugin.format import metadata, sprites
+from tb_fmnist_plugin.format.checks import check_array, check_int
+
+#: Default number of thumbnails kept per (true, predicted) cell.
+DEFAULT_EXAMPLES_PER_CELL = 4
+#: Default byte budget of one examples summary (index + sprite + metadata).
+DEFAULT_EXAMPLES_MAX_BYTES = 150_000
+#: Largest step an event holds (int64).
+_MAX_STEP = 2**63 - 1
+
+# Tags whose metadata a file writer already wrote; later values omit it, as
+# TensorFlow's own writers do (readers keep the first metadata of a tag).
+_tags_with_metadata: "weakref.WeakKeyDictionary[Any, set]" = weakref.WeakKeyDictionary()
+# Examples tags already warned about dropping thumbnails for the byte budget.
+_tags_warned_budget: set = set()
+
+
+# --- Validation --------------------------------------------------------------
+
+
+def _validate_tag(tag: Any) -> str:
+    if not isinstance(tag, str) or not tag:
+        raise TypeError(f"tag must be a non-empty string, got {tag!r}")
+    return tag
+
+
+def validate_matrix(matrix: Any) -> np.ndarray:
+    """Return ``matrix`` as a non-negative ``int64`` square array, or raise."""
+    array = check_array(matrix, "matrix")
+    if array.dtype == np.bool_ or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(f"matrix must hold integer counts, got dtype {array.dtype}")
+    if array.ndim != 2:
+        raise ValueError(f"matrix must be 2-D (rows = true class, columns = predicted), got shape {array.shape}")
+    if array.shape[0] != array.shape[1]:
+        raise ValueError(f"matrix must be square, got shape {array.shape}")
+    if array.shape[0] < 1:
+        raise ValueError("matrix must have at least one class")
+    if array.shape[0] > metadata.MAX_CLASSES:
+        raise ValueError(f"matrix has {array.shape[0]} classes; at most {metadata.MAX_CLASSES} are supported")
+    if np.issubdtype(array.dtype, np.floating):
+        if np.isnan(array).any():
+            raise ValueError("matrix contains NaN")
+        if np.isinf(array).any():
+            raise ValueError("matrix contains infinite values")
+        if (array != np.round(array)).any():
+            raise ValueError("matrix counts must be whole numbers")
+        if np.abs(array).max(initial=0) >= 2**62:
+            raise ValueError("matrix counts are too large")
+    if (array < 0).any():
+        raise ValueError("matrix counts must be non-negative")
+    counts = array if array.dtype.kind in "iu" else array.astype(np.int64)
+    problem = metadata.counts_problem(counts)
+    if problem is not None:
+        raise ValueError(f"matrix counts cannot be stored exactly: {problem}")
+    return counts.astype(np.int64)
+
+
+def check_writer(writer: Any, methods: Sequence[str] = ()) -> None:
+    """Raise ``TypeError`` unless ``writer`` can write summaries (a
+    ``SummaryWriter``'s ``_get_file_writer``, or ``add_summary``) and has each
+    of ``methods`` (those a caller uses besides, e.g. ``add_scalar``)."""
+    missing = [name for name in methods if not callable(getattr(writer, name, None))]
+    if not (callable(getattr(writer, "_get_file_writer", None)) or callable(getattr(writer, "add_summary", None))):
+        missing.append("_get_file_writer or add_summary")
+    if missing:
+        raise TypeError(
+            f"writer must be a SummaryWriter-like object (torch.utils.tensorboard.SummaryWriter); "
+            f"{type(writer).__name__} lacks {', '.join(missing)}"
+        )
+
+
+def _resolve_writer(writer: Any) -> Any:
+    """The object with ``add_summary(summary, global_step, walltime)``."""
+    check_writer(writer)
+    if callable(getattr(writer, "_get_file_writer", None)):
+        return writer._get_file_writer()
+    return writer
+
+
+def _event_step_walltime(step: Any, walltime: Any) -> Tuple[int, Optional[float]]:
+    """``step`` and ``walltime`` as an event stores them (int64 step >= 0,
+    finite seconds or None); raises before anything is written."""
+    step = check_int(step, "step", minimum=0, maximum=_MAX_STEP, type_error=True)
+    if walltime is None:
+        return step, None
+    if isinstance(walltime, bool) or not isinstance(walltime, numbers.Real):
+        raise TypeError(f"walltime must be seconds since the epoch or None, got {type(walltime).__name__}")
+    if not math.isfinite(walltime):
+        raise ValueError(f"walltime must be finite, got {walltime!r}")
+    return step, float(walltime)
+
+
+def _write(writer: Any, summary: summary_pb2.Summary, step: int, walltime: Optional[float]) -> None:
+    file_writer = _resolve_writer(writer)
+    try:
+        seen = _tags_with_metadata.setdefault(file_writer, set())
+    except TypeError:  # not weak-referenceable: always keep metadata
+        seen = None
+    new_tags = []
+    for value in summary.value if seen is not None else ():
+        if value.tag in seen:
+            value.ClearField("metadata")
+        else:
+            new_tags.append(value.tag)
+    file_writer.add_summary(summary, step, walltime)
+    if seen is not None:  # only once written: a failed write leaves the next one its metadata
+        seen.update(new_tags)
+
+
+# --- Confusion matrix -----------------------------------------------------------
+
+
+def confusion_matrix_pb(
+    tag: str,
+    matrix: Any,
+    class_names: Optional[Sequence[str]] = None,
+    description: str = "",
+) -> summary_pb2.Summary:
+    """Build the ``Summary`` for one confusion matrix without writing it.
+
+    Args:
+      tag: the series name, e.g. ``"confusion/test"``.
+      matrix: square 2-D array or tensor of counts, rows = true class,
+        columns = predicted class.
+      class_names: one name per class; defaults to ``"0"``, ``"1"``, ...
+      description: shown by TensorBoard as the series description.
+    """
+    tag = _validate_tag(tag)
+    counts = validate_matrix(matrix)
+    names = metadata.validate_class_names(class_names, counts.shape[0])
+    summary = summary_pb2.Summary()
+    summary.value.add(
+        tag=tag,
+        metadata=metadata.create_matrix_metadata(names, description),
+        tensor=tensor_util.make_tensor_proto(metadata.encode_matrix(counts)),
+    )
+    return summary
+
+
+def write_confusion_matrix(
+    writer: Any,
+    tag: str,
+    matrix: Any,
+    step: int,
+    class_names: Optional[Sequence[str]] = None,
+    walltime: Optional[float] = None,
+    description: str = "",
+) -> None:
+    """Write one confusion matrix at ``step`` through ``writer``.
+
+    Raises ``TypeError``/``ValueError`` naming the problem, writing nothing,
+    for a matrix that is not square, has negative, fractional or NaN counts, or
+    class names of the wrong length.
+    """
+    step, walltime = _event_step_walltime(step, walltime)
+    summary = confusion_matrix_pb(tag, matrix, class_names, description)
+    _write(writer, summary, step, walltime)
+
+
+# --- Excluded rows ----------------------------------------------------------------
+
+
+def excluded_rows_pb(tag: str, count: int, description: str = "") -> summary_pb2.Summary:
+    """Build the ``Summary`` counting the rows of one evaluation of matrix
+    ``tag`` that are not in it because their logits held NaN (stored under
+    ``tag + "/excluded"``, at the matrix's step)."""
+    tag = _validate_tag(tag)
+    count = check_int(count, "count", minimum=0)
+    summary = summary_pb2.Summary()
+    summary.value.add(
+        tag=metadata.excluded_tag(tag),
+        metadata=metadata.create_excluded_metadata(tag, description),
+        tensor=tensor_util.make_tensor_proto(metadata.encode_excluded(count)),
+    )
+    return summary
+
+
+def write_excluded_rows(writer: Any, tag: str, count: int, step: int, walltime: Optional[float] = None) -> None:
+    """Write the excluded-row count of matrix ``tag`` at ``step`` (write it at
+    every step of the matrix, 0 included, so each step has its own count)."""
+    step, walltime = _event_step_walltime(step, walltime)
+    _write(writer, excluded_rows_pb(tag, count), step, walltime)
+
+
+# --- Per-cell examples ----------------------------------------------------------
+
+
+def check_class_indices(values: Any, what: str, count: int, num_classes: int) -> np.ndarray:
+    """``count`` class indices in ``[0, num_classes)`` as ``int64``; raises naming ``what``."""
+    array = check_array(values, what).reshape(-1)
+    if array.size != count:
+        raise ValueError(f"{what} has {array.size} entries, expected {count}")
+    if count and not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(f"{what} must be integers, got dtype {array.dtype}")
+    array = array.astype(np.int64)
+    if count and (array.min() < 0 or array.max() >= num_classes):
+        raise ValueError(f"{what} must be class indices in [0, {num_classes})")
+    return array
+
+
+def _select_per_cell(
+    true: np.ndarray, predicted: np.ndarray, confidence: np.ndarray, max_per_cell: int
+) -> np.ndarray:
+    """Indices of the ``max_per_cell`` most confident examples of each cell,
+    ordered so that every cell's best example comes before any cell's second."""
+    order = np.lexsort((-confidence, predicted, true))
+    cell = true[order] * (int(predicted.max(initial=0)) + 1) + predicted[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(cell)) + 1] if order.size else np.zeros(0, dtype=np.int64)
+    rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
+    keep = rank < max_per_cell
+    kept, kept_rank = order[keep], rank[keep]
+    priority = np.lexsort((-confidence[kept], kept_rank))
+    return kept[priority]
+
+
+def cell_examples_pb(
+    tag: str,
+    images: Any,
+    true_labels: Any,
+    predicted_labels: Any,
+    confidences: Any,
+    dataset_indices: Any = None,
+    *,
+    class_names: Optional[Sequence[str]] = None,
+    num_classes: Optional[int] = None,
+    max_per_cell: int = DEFAULT_EXAMPLES_PER_CELL,
+    max_bytes: int = DEFAULT_EXAMPLES_MAX_BYTES,
+    description: str = "",
+) -> summary_pb2.Summary:
+    """Build the per-cell examples ``Summary`` for the matrix series ``tag``.
+
+    Keeps the ``max_per_cell`` most confident examples of each (true,
+    predicted) cell and stores them as one PNG sprite plus a JSON index. The
+    result never exceeds ``max_bytes``: thumbnails fall back to 16 grey levels,
+    then the least important examples (second-best of a cell before any
+    cell's best) are dropped.
+
+    Args:
+      tag: the confusion-matrix tag the examples belong to; they are stored
+        under ``tag + "/examples"``.
+      images: ``[N, C, H, W]`` or ``[N, H, W]``, float in [0, 1] or uint8, C 1 or 3.
+      true_labels, predicted_labels: ``[N]`` class indices.
+      confidences: ``[N]`` model confidence in the predicted class.
+      dataset_indices: ``[N]`` index of each example in its dataset (-1 unknown).
+      class_names / num_classes: the classes (one of them is required).
+    """
+    tag = _validate_tag(tag)
+    if class_names is None and num_classes is None:
+        raise ValueError("give class_names or num_classes")
+    if num_classes is None:
+        num_classes = len(class_names)  # type: ignore[arg-type]
+    num_classes = check_int(num_classes, "num_classes", minimum=1, maximum=metadata.MAX_CLASSES)
+    names = metadata.validate_class_names(class_names, num_classes)
+    max_per_cell = check_int(max_per_cell, "max_per_cell", minimum=1)
+    max_bytes = check_int(max_bytes, "max_bytes", minimum=1024)
+
+    true = check_array(true_labels, "true_labels").reshape(-1)
+    count = true.size
+    true = check_class_indices(true, "true_labels", count, len(names))
+    predicted = check_class_indices(predicted_labels, "predicted_labels", count, len(names))
+    confidence = check_array(confidences, "confidences").reshape(-1).astype(np.float64)
+    if confidence.size != count:
+        raise ValueError(f"confidences has {confidence.size} entries, expected {count}")
+    if np.isnan(confidence).any():
+        raise ValueError("confidences contain NaN")
+    if dataset_indices is None:
+        indices = np.full(count, -1, dtype=np.int64)
+    else:
+        indices = check_array(dataset_indices, "dataset_indices").reshape(-1).astype(np.int64)
+        if indices.size != count:
+            raise ValueError(f"dataset_indices has {indices.size} entries, expected {count}")
+    tiles = sprites.images_to_uint8(images, count)
+
+    meta = metadata.create_examples_metadata(names, tag, description)
+    priority = _select_per_cell(true, predicted, confidence, int(max_per_cell))
+
+    def build(keep: int, bits: int) -> summary_pb2.Summary:
+        chosen = priority[:keep]
+        # Store each cell's examples together, most confident first.
+        chosen = chosen[np.lexsort((-confidence[chosen], predicted[chosen], true[chosen]))]
+        png, columns = sprites.encode_sprite(tiles[chosen], bits)
+        index = metadata.encode_examples_index(
+            tile_height=tiles.shape[1],
+            tile_width=tiles.shape[2],
+            channels=tiles.shape[3],
+            columns=columns,
+            bits=bits,
+            true_labels=true[chosen],
+            predicted_labels=predicted[chosen],
+            confidences=confidence[chosen],
+            dataset_indices=indices[chosen],
+        )
+        summary = summary_pb2.Summary()
+        summary.value.add(
+            tag=metadata.examples_tag(tag),
+            metadata=meta,
+            tensor=tensor_util.make_tensor_proto([index, png], dtype=np.object_),
+        )
+        return summary
+
+    grey = tiles.shape[3] == 1
+    tile_bytes = max(1, tiles[0].size // 2 if grey else tiles[0].size) if count else 1  # raw, at the last bits tried
+    return sprites.fit_to_budget(
+        build, priority.size, grey=grey, max_bytes=max_bytes,
+        on_drop=lambda kept: _warn_budget_once(tag, kept, priority.size, max_bytes),
+        guess=max_bytes // tile_bytes,
+    )
+
+
+def _warn_budget_once(tag: str, kept: int, total: int, max_bytes: int) -> None:
+    """One ``RuntimeWarning`` per examples tag and process when the byte
+    budget drops thumbnails."""
+    if tag in _tags_warned_budget:
+        return
+    _tags_warned_budget.add(tag)
+    warnings.warn(
+        f"tb_fmnist_plugin: {metadata.examples_tag(tag)} keeps {kept} of {total} example thumbnails; "
+        f"the others do not fit its max_bytes={max_bytes:,} budget and are not logged (each cell's most "
+        "confident example goes before any cell's second). Use fewer or smaller thumbnails "
+        "(hooks: examples_per_cell, thumbnail_size) or a larger max_bytes. Not repeated for this tag.",
+        RuntimeWarning,
+        stacklevel=5,
+    )
+
+
+def write_cell_examples(
+    writer: Any,
+    tag: str,
+    step: int,
+    images: Any,
+    true_labels: Any,
+    predicted_labels: Any,
+    confidences: Any,
+    dataset_indices: Any = None,
+    *,
+    class_names: Optional[Sequence[str]] = None,
+    num_classes: Optional[int] = None,
+    max_per_cell: int = DEFAULT_EXAMPLES_PER_CELL,
+    max_bytes: int = DEFAULT_EXAMPLES_MAX_BYTES,
+    walltime: Optional[float] = None,
+) -> None:
+    """Write the per-cell example thumbnails of matrix ``tag`` at ``step``.
+
+    See :func:`cell_examples_pb` for the arguments. Bad input raises
+    ``TypeError``/``ValueError`` and writes nothing.
+    """
+    step, walltime = _event_step_walltime(step, walltime)
+    summary = cell_examples_pb(
+        tag,
+        images,
+        true_labels,
+        predicted_labels,
+        confidences,
+        dataset_indices,
+        class_names=class_names,
+        num_classes=num_classes,
+        max_per_cell=max_per_cell,
+        max_bytes=max_bytes,
+    )
+    _write(writer, summary, step, walltime)

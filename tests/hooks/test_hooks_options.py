@@ -1,0 +1,143 @@
+"""The options value, wrapped optimizers, and the shared argument checks."""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.tensorboard import SummaryWriter
+
+from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
+from tb_fmnist_plugin.format.checks import check_int
+from tb_fmnist_plugin.hooks import HookOptions, attach_hooks
+from tests.support.hooks_helpers import batches, hook_counts, load, scalars, train
+
+
+class _AcceleratorStyleOptimizer(torch.optim.Optimizer):
+    """Like accelerate's AcceleratedOptimizer: an Optimizer subclass that never
+    runs Optimizer.__init__ (so it has no hook registries of its own) and
+    forwards to the optimizer it holds in ``.optimizer``."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer) -> None:
+        self.optimizer = optimizer
+
+    @property
+    def param_groups(self):
+        return self.optimizer.param_groups
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        self.optimizer.zero_grad(set_to_none=set_to_none)
+
+    def step(self, closure=None):
+        return self.optimizer.step(closure)
+
+
+class _PlainWrapper:
+    """A wrapper that is no Optimizer at all (as some trainers write)."""
+
+    def __init__(self, optimizer) -> None:
+        self.optimizer = optimizer
+
+    def zero_grad(self) -> None:
+        self.optimizer.zero_grad()
+
+    def step(self) -> None:
+        self.optimizer.step()
+
+
+def test_wrapped_optimizer_is_unwrapped_and_hooked(tmp_path):
+    torch.manual_seed(0)
+    model = FashionMNISTCNN()
+    inner = torch.optim.SGD(model.parameters(), lr=0.01)
+    wrapped = _PlainWrapper(_AcceleratorStyleOptimizer(inner))
+    before = hook_counts(model, inner)
+    writer = SummaryWriter(str(tmp_path))
+    monitor = attach_hooks(model, writer, optimizer=wrapped, log_every=2, log_graph=False)
+    assert len(inner._optimizer_step_pre_hooks) == len(inner._optimizer_step_post_hooks) == 1
+    train(model, wrapped, batches(3, batch=2))
+    assert monitor.step == 3  # optimizer steps, counted on the inner optimizer
+    monitor.remove()
+    writer.close()
+    assert hook_counts(model, inner) == before
+    acc = load(tmp_path)
+    assert sorted(scalars(acc, "gradients/global_norm")) == [0, 2]
+    assert "updates/classifier.4.weight/ratio" in acc.Tags()["scalars"]
+
+
+def test_optimizer_chain_without_an_optimizer_is_refused(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    model = nn.Linear(2, 2)
+    looped = _PlainWrapper(None)
+    looped.optimizer = looped  # a cycle ends the walk
+    for bad in (_PlainWrapper(object()), looped):
+        with pytest.raises(TypeError, match="optimizer must be a torch.optim.Optimizer, got _PlainWrapper"):
+            attach_hooks(model, writer, optimizer=bad)
+    assert hook_counts(model) == 0
+    writer.close()
+
+
+def test_options_are_checked_normalized_and_frozen(tmp_path):
+    options = HookOptions(class_names=["a", "b"], modules="features.0", image_mean=[0.1, 0.2, 0.3], log_every=np.int64(5))
+    assert options.class_names == ("a", "b") and options.num_classes == 2
+    assert options.modules == ("features.0",)
+    assert options.image_mean == (0.1, 0.2, 0.3)
+    assert options.log_every == 5 and type(options.log_every) is int
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.log_every = 1  # type: ignore[misc]
+    for kwargs, error, fragment in [
+        (dict(class_names=["a", "a"]), ValueError, "duplicates"),
+        (dict(class_names=["a", ""]), TypeError, "non-empty"),
+        (dict(class_names=[]), ValueError, "empty"),
+        (dict(class_names=[str(i) for i in range(4097)]), ValueError, "at most 4096"),
+        (dict(histogram_bins=True), ValueError, "histogram_bins"),
+        (dict(max_misclassified=-1), ValueError, "max_misclassified must be an integer >= 0"),
+        (dict(eval_name=""), ValueError, "eval_name"),
+    ]:
+        with pytest.raises(error, match=fragment):
+            HookOptions(**kwargs)
+    # attach_hooks hands its keyword options over whole.
+    writer = SummaryWriter(str(tmp_path))
+    with attach_hooks(FashionMNISTCNN(), writer, grid_columns=3) as monitor:
+        assert monitor.options == HookOptions(grid_columns=3)
+    writer.close()
+
+
+def test_check_int():
+    assert check_int(np.int32(7), "n") == 7 and type(check_int(np.int32(7), "n")) is int
+    assert check_int(3, "n", minimum=1, maximum=3) == 3
+    for value in (True, 1.0, "2", None):
+        with pytest.raises(ValueError, match="n must be an integer >= 0, got"):
+            check_int(value, "n")
+    with pytest.raises(ValueError, match=r"n must be an integer in \[1, 3\], got 4"):
+        check_int(4, "n", minimum=1, maximum=3)
+    with pytest.raises(TypeError, match="step must be an integer, got float"):
+        check_int(1.5, "step", type_error=True)
+    with pytest.raises(ValueError, match="step must be an integer >= 0, got -1"):
+        check_int(-1, "step", type_error=True)
+
+
+def test_package_root_imports_neither_hooks_nor_torch_until_a_name_is_used():
+    """TensorBoard imports the root when loading the plugin and must not pay
+    for torch; ``from tb_fmnist_plugin import attach_hooks`` (PEP 562) still
+    works and only then loads the hooks."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, tb_fmnist_plugin\n"
+        "print(sorted(m for m in ('torch', 'tb_fmnist_plugin.hooks') if m in sys.modules))\n"
+        "from tb_fmnist_plugin import attach_hooks, HookMonitor, HookOptions\n"
+        "import tb_fmnist_plugin.hooks as hooks\n"
+        "assert attach_hooks is hooks.attach_hooks and HookMonitor is hooks.HookMonitor\n"
+        "assert HookOptions is hooks.HookOptions and 'attach_hooks' in dir(tb_fmnist_plugin)\n"
+        "print(sorted(m for m in ('torch', 'tb_fmnist_plugin.hooks') if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["[]", "['tb_fmnist_plugin.hooks', 'torch']"]
+    with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
+        import tb_fmnist_plugin
+
+        tb_fmnist_plugin.nonexistent  # noqa: B018
