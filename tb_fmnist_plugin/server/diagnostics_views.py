@@ -6,7 +6,7 @@ One ``*_impl(ctx, experiment, ...)`` method per route of
 :mod:`tb_fmnist_plugin.server.views`: read through
 :class:`~tb_fmnist_plugin.server.diagnostics_reader.DiagnosticsReader`, compute with
 :mod:`tb_fmnist_plugin.metrics`, raise ``tensorboard.errors`` (404, 400) or
-``views.ResponseTooLargeError`` (413, :func:`~tb_fmnist_plugin.server.views.bounded`). Ratios are rounded as the API gives
+``limits.ResponseTooLargeError`` (413, :func:`~tb_fmnist_plugin.server.limits.bounded`). Ratios are rounded as the API gives
 them (:func:`~tb_fmnist_plugin.server.json_encoding.ratios`); other numbers are
 ``None`` where not finite, so no answer holds a NaN.
 """
@@ -24,8 +24,8 @@ from tb_fmnist_plugin.format import metadata
 from tb_fmnist_plugin.server import queries
 from tb_fmnist_plugin.server.diagnostics_reader import DiagnosticsReader, has_images
 from tb_fmnist_plugin.server.json_encoding import ratios
+from tb_fmnist_plugin.server.limits import bounded, bounded_counts
 from tb_fmnist_plugin.server.series import MatrixSeries
-from tb_fmnist_plugin.server.views import bounded, bounded_counts
 
 _CALIBRATION = (metadata.KIND_RELIABILITY, metadata.KIND_CLASS_LOSS)
 #: JSON bytes per step and class of ``calibration_series`` (a ratio, a loss).

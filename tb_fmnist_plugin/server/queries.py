@@ -12,12 +12,13 @@ from typing import Dict, Optional, Sequence, Tuple
 from tensorboard import errors
 from werkzeug import wrappers
 
+from tb_fmnist_plugin.server.limits import name_problem
+
 #: Longest accepted integer parameter, in digits (fits in int64).
 _MAX_INT_DIGITS = 18
 _INT_PATTERN = re.compile(r"[0-9]{1,%d}" % _MAX_INT_DIGITS, re.ASCII)
 _DIGITS_PATTERN = re.compile(r"[0-9]+", re.ASCII)
 _MAX_QUERY_FIELDS = 16
-_MAX_PARAM_CHARS = 4096
 
 
 def parse_query(request: wrappers.Request) -> Dict[str, str]:
@@ -43,19 +44,6 @@ def parse_query(request: wrappers.Request) -> Dict[str, str]:
             raise errors.InvalidArgumentError(f"parameter {name!r} given more than once")
         result[name] = value
     return result
-
-
-def name_problem(value: str) -> Optional[str]:
-    """Why a run or tag name cannot be a parameter value (empty, longer
-    than 4,096 characters, or holding control characters), or None. The
-    reader does not list series whose names fail this."""
-    if value == "":
-        return "is empty"
-    if len(value) > _MAX_PARAM_CHARS:
-        return "is too long"
-    if any(ord(ch) < 32 or ch == "\x7f" for ch in value):
-        return "contains control characters"
-    return None
 
 
 def string_param(query: Dict[str, str], name: str) -> str:

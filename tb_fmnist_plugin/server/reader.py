@@ -27,8 +27,9 @@ from tensorboard import errors
 from tensorboard.data import provider
 
 from tb_fmnist_plugin.format import metadata
-from tb_fmnist_plugin.server import event_blobs, queries
+from tb_fmnist_plugin.server import event_blobs
 from tb_fmnist_plugin.server.caches import SkipLog, StampedCache
+from tb_fmnist_plugin.server.limits import name_problem
 from tb_fmnist_plugin.server.series import ListedSeries, MatrixSeries, MatrixValues, matrix_values
 
 #: ``downsample`` passed to the provider: larger than any plausible number of
@@ -331,7 +332,7 @@ class ConfusionReader:
                 self.skips.warn(run, tag, problem)
             return None
         for what, name in (("run", run), ("tag", tag)):
-            problem = queries.name_problem(name)
+            problem = name_problem(name)
             if problem is not None:
                 self.skips.warn(run, tag, f"its {what} name {problem}")
                 return None

@@ -6,7 +6,8 @@ TensorBoard's own plugins: the route parses the request and encodes the
 answer; the method here reads through :class:`~tb_fmnist_plugin.server.reader.ConfusionReader`,
 computes with :mod:`tb_fmnist_plugin.metrics`, and raises
 ``tensorboard.errors.NotFoundError`` (404), ``InvalidArgumentError`` (400) or
-:class:`ResponseTooLargeError` (413, an answer over ``MAX_RESPONSE_BYTES``).
+:class:`~tb_fmnist_plugin.server.limits.ResponseTooLargeError` (413, an answer over
+``limits.MAX_RESPONSE_BYTES``).
 Ratios are already rounded as the API gives them (:mod:`tb_fmnist_plugin.server.json_encoding`).
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from tb_fmnist_plugin import metrics
 from tb_fmnist_plugin.format import metadata
 from tb_fmnist_plugin.server import diagnostics_reader, queries
 from tb_fmnist_plugin.server.json_encoding import ratios
+from tb_fmnist_plugin.server.limits import bounded, bounded_counts
 from tb_fmnist_plugin.server.reader import ConfusionReader, Listing
 from tb_fmnist_plugin.server.series import MatrixSeries, MatrixValues
 
@@ -31,34 +33,10 @@ TOP_N_MAX = 1000
 #: in all (a sweep of hundreds of runs: the tab asks /matrix for the rest).
 LATEST_MAX_CLASSES = 100
 LATEST_MAX_CELLS = 1_000_000
-#: Largest JSON answer, in bytes, a route builds; larger ones are refused
-#: (``ResponseTooLargeError``) instead of taking the server's memory.
-MAX_RESPONSE_BYTES = 64 * 1024 * 1024
 #: The fields of ``metrics_series`` (all of them unless its ``metrics`` parameter picks some).
 SERIES_METRICS = ("accuracy", "precision", "recall", "f1", "support")
 #: JSON bytes per step and class of ``metrics_series`` (4 ratios, a count).
 _SERIES_BYTES_PER_CLASS = 4 * 9 + 12
-
-
-class ResponseTooLargeError(errors.PublicError):
-    """An answer larger than ``MAX_RESPONSE_BYTES`` (HTTP 413)."""
-
-    http_code = 413
-
-
-def bounded(estimate: int, what: str) -> None:
-    """Refuse an answer of about ``estimate`` bytes if over the bound."""
-    if estimate > MAX_RESPONSE_BYTES:
-        raise ResponseTooLargeError(
-            f"{what} would be about {estimate / 1e6:,.0f} MB of JSON; the plugin answers at most "
-            f"{MAX_RESPONSE_BYTES / 1e6:,.0f} MB"
-        )
-
-
-def bounded_counts(what: str, *counts: Any) -> None:
-    """:func:`bounded` for answers of integer count arrays: each cell costs
-    at most the digits of the array's largest count plus a comma."""
-    bounded(sum(a.size * (len(str(int(a.max(initial=0)))) + 1) for a in counts), what)
 
 
 class ConfusionViews:
