@@ -1,6 +1,7 @@
 """Training-side logging hooks: ``attach_hooks(model, writer)``.
 
-Modules, one job each: :mod:`.options` (the options, checked once),
+Modules, one job each: :mod:`.options` (the options: :class:`HookOptions`' fields
+are the one list of them, checked once),
 :mod:`.wrappers` (the model and optimizer inside framework wrappers),
 :mod:`.stats` (statistics on the device), :mod:`.rows` (a logging step's
 statistics and their tags), :mod:`.training` (forward/gradient/optimizer hooks,

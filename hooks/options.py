@@ -1,14 +1,16 @@
 """The options of :func:`~tb_fmnist_plugin.hooks.attach_hooks` as one value.
 
-:class:`HookOptions` is built once, by ``attach_hooks``, which is where bad
-values raise; the monitor and its parts receive it whole.
+The fields of :class:`HookOptions` are the one list of options: the keyword
+options ``attach_hooks`` accepts, its signature (what ``help()`` shows) and
+the options the framework callbacks pass on all come from them. Building a
+``HookOptions`` checks every value, so a monitor only ever holds checked ones.
 """
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
-from dataclasses import dataclass
-from typing import Any, Callable, List, Optional, Sequence, Tuple, Union
+from typing import Any, Callable, List, Mapping, Optional, Sequence, Tuple, Union
 
 from torch import nn
 
@@ -40,14 +42,14 @@ _INTEGER_MINIMUMS = (
 )
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class HookOptions:
     """How a monitor logs: the keyword options of ``attach_hooks`` (see
     ``docs/hooks.md``), checked and normalized when constructed.
 
-    Sequences are stored as tuples. The model, writer, optimizer and
-    ``example_input`` are not options: they are what the monitor hooks or
-    holds (and ``remove()`` lets go of).
+    Sequences are stored as tuples. The model, writer, optimizer,
+    ``example_input`` and ``grad_scaler`` are not options: they are what the
+    monitor hooks or holds (and ``remove()`` lets go of).
     """
 
     class_names: Optional[Tuple[str, ...]] = None
@@ -88,6 +90,24 @@ class HookOptions:
         elif self.modules is not None and not callable(self.modules):
             self._set("modules", tuple(self.modules))
 
+    @classmethod
+    def option_names(cls) -> Tuple[str, ...]:
+        """Every option's name, in field order (what callers may pass by keyword)."""
+        return tuple(field.name for field in dataclasses.fields(cls))
+
+    @classmethod
+    def from_keywords(cls, values: Mapping[str, Any], base: Optional["HookOptions"] = None, caller: str = "attach_hooks") -> "HookOptions":
+        """``base`` (default: every option's default) with ``values`` replaced,
+        checked. A name that is no option raises ``TypeError`` naming it and
+        the options, as Python does for an unexpected keyword argument of
+        ``caller``."""
+        base = as_options(base)
+        known = cls.option_names()
+        unknown = [name for name in values if name not in known]
+        if unknown:
+            raise TypeError(f"{caller}() got an unexpected keyword argument {unknown[0]!r}; its options are: {', '.join(known)}")
+        return dataclasses.replace(base, **values) if values else base
+
     def _set(self, name: str, value: Any) -> None:
         object.__setattr__(self, name, value)  # normalizing a frozen instance while it is built
 
@@ -112,9 +132,22 @@ class HookOptions:
         return [(n, known[n]) for n in self.modules]
 
 
+def as_options(value: Optional[HookOptions]) -> HookOptions:
+    """``value`` if it is a :class:`HookOptions` (checked when it was built),
+    the defaults for None, else ``TypeError``."""
+    if value is None:
+        return _DEFAULTS
+    if not isinstance(value, HookOptions):
+        raise TypeError(f"options must be a tb_fmnist_plugin.hooks.HookOptions, got {type(value).__name__}")
+    return value
+
+
 def _check_mean_or_std(value: Any, name: str) -> Number:
     """A finite number, or a tuple of them, else ``ValueError``."""
     flat = [value] if isinstance(value, numbers.Real) else list(value) if isinstance(value, (list, tuple)) else None
     if not flat or not all(isinstance(v, numbers.Real) and math.isfinite(v) for v in flat):
         raise ValueError(f"{name} must be a number or a sequence of numbers, got {value!r}")
     return value if isinstance(value, numbers.Real) else tuple(value)
+
+
+_DEFAULTS = HookOptions()

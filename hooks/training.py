@@ -203,27 +203,37 @@ class TrainingHooks:
 
     def _write_graph(self, args: Tuple[Any, ...]) -> None:
         self.graph_done = True
+        if self.enabled["graph"]:
+            self.trace_graph(self.example_input if self.example_input is not None else args, self.root, stacklevel=5)
+
+    def trace_graph(self, inputs: Any, module: nn.Module, stacklevel: int) -> bool:
+        """Write ``module``'s graph traced from ``inputs`` (a value or a tuple
+        of positional inputs) on the writing rank; whether it was written.
+        Never raises: a sharded model, no inputs or a failing trace warn."""
+        self.graph_done = True
         writer = self.writer_fn()
-        if writer is None or not self.enabled["graph"]:
-            return
+        if writer is None:
+            return False
         if sharded.is_fsdp_model(self.root) or self.params.lockstep():
             self._warn_once("sharded graph")
-            return
-        inputs = self.example_input if self.example_input is not None else args
+            return False
         if not isinstance(inputs, tuple):
             inputs = (inputs,)
         if not inputs:
-            warnings.warn("tb_fmnist_plugin.hooks: no positional input to trace the graph with; graph skipped", RuntimeWarning, stacklevel=4)
-            return
+            warnings.warn("tb_fmnist_plugin.hooks: no positional input to trace the graph with; graph skipped",
+                          RuntimeWarning, stacklevel=stacklevel)
+            return False
         try:
-            write_graph(writer, self.root, inputs)
+            write_graph(writer, module, inputs)
         except Exception as error:
             warnings.warn(
                 f"tb_fmnist_plugin.hooks: could not trace the model graph ({type(error).__name__}: {error}); "
                 "graph skipped, training continues",
                 RuntimeWarning,
-                stacklevel=4,
+                stacklevel=stacklevel,
             )
+            return False
+        return True
 
     # --- statistics rows ------------------------------------------------------------
 

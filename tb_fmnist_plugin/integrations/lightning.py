@@ -9,8 +9,13 @@
 For ``import pytorch_lightning`` use :mod:`tb_fmnist_plugin.integrations.pytorch_lightning`.
 See ``docs/integrations.md``.
 """
-from lightning.pytorch import Callback
-from lightning.pytorch.loggers import TensorBoardLogger
+from . import missing_framework
+
+try:
+    from lightning.pytorch import Callback
+    from lightning.pytorch.loggers import TensorBoardLogger
+except ImportError as error:
+    raise missing_framework(__name__, "PyTorch Lightning (the lightning package)", '"tb-fmnist-plugin[lightning]"', error) from error
 
 from .lightning_callback import LightningCallbackLogic
 

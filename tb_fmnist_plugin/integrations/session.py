@@ -12,18 +12,18 @@ here.
 """
 from __future__ import annotations
 
-import inspect
 import warnings
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
 
-from tb_fmnist_plugin.hooks import HookMonitor, attach_hooks
-from tb_fmnist_plugin.hooks.graph import write_graph
+from tb_fmnist_plugin.hooks import HookMonitor, HookOptions, attach_hooks
 
+#: ``attach_hooks`` arguments besides the options that a callback passes on.
+PASSED_ARGUMENTS = ("grad_scaler",)
 #: ``attach_hooks`` options a callback sets itself, so users cannot pass them.
-RESERVED_OPTIONS = ("model", "writer", "class_names", "optimizer", "example_input", "eval_name")
+RESERVED_OPTIONS = ("class_names", "eval_name")
 #: Options that switch training-side logging off, for a monitor used only to evaluate.
 EVAL_ONLY = {"log_activations": False, "log_gradients": False, "log_weights": False, "log_updates": False, "log_graph": False}
 #: The warning ``end_eval`` gives when nothing was recorded (silenced where that is expected).
@@ -37,7 +37,7 @@ def check_options(options: Dict[str, Any]) -> Dict[str, Any]:
     """The ``attach_hooks`` keyword options a callback was given; unknown or
     reserved names raise ``TypeError`` when the callback is built (values are
     checked by ``attach_hooks`` when it attaches)."""
-    known = set(inspect.signature(attach_hooks).parameters) - set(RESERVED_OPTIONS)
+    known = set(HookOptions.option_names() + PASSED_ARGUMENTS) - set(RESERVED_OPTIONS)
     unknown = sorted(set(options) - known)
     if unknown:
         raise TypeError(f"unknown attach_hooks option(s) {unknown}; known: {sorted(known)}")
@@ -184,10 +184,18 @@ class HookSession:
         return self.monitor
 
     def _on_forward(self, module: nn.Module, args: Tuple[Any, ...], kwargs: Dict[str, Any], output: Any) -> None:
-        if module.training or self._eval_failed or torch.jit.is_tracing():
+        if module.training or torch.jit.is_tracing():
+            return
+        self.record(lambda: self.eval_batch(module, args, kwargs, output))
+
+    def record(self, make_batch: Callable[[], Optional[EvalBatch]]) -> None:
+        """Record the batch ``make_batch()`` returns (None: nothing). An error
+        warns and stops recording until the next evaluation, never raising
+        into the evaluation loop."""
+        if self._eval_failed:
             return
         try:
-            batch = self.eval_batch(module, args, kwargs, output)
+            batch = make_batch()
             if batch is not None:
                 self._eval_monitor().record(*batch)
         except Exception as error:  # never raise into the evaluation loop
@@ -196,7 +204,7 @@ class HookSession:
                 f"tb_fmnist_plugin.integrations: evaluation batches are not recorded until the next evaluation: "
                 f"{type(error).__name__}: {error}",
                 RuntimeWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
 
     def _on_training_forward(self, module: nn.Module, args: Tuple[Any, ...], kwargs: Dict[str, Any]) -> None:
@@ -207,22 +215,8 @@ class HookSession:
             return
         self._graph_handle.remove()
         self._graph_handle = None
-        writer = self.writer()
-        if writer is None:
-            return
-        if not inputs:
-            warnings.warn("tb_fmnist_plugin.integrations: no positional input to trace the graph with; graph skipped",
-                          RuntimeWarning, stacklevel=2)
-            return
-        try:
-            write_graph(writer, self.graph_module(), inputs)
-        except Exception as error:
-            warnings.warn(
-                f"tb_fmnist_plugin.integrations: could not trace the model graph ({type(error).__name__}: {error}); "
-                "graph skipped, training continues",
-                RuntimeWarning,
-                stacklevel=2,
-            )
+        if self.monitor is not None:
+            self.monitor.log_graph(inputs, self.graph_module())  # warns, never raises
 
 
 def optional_callable(value: Optional[Callable], name: str) -> Optional[Callable]:

@@ -10,24 +10,39 @@ the directory of the Trainer's own TensorBoard logging (``report_to``
 ``TENSORBOARD_LOGGING_DIR`` or ``<output_dir>/runs/<date>_<host>``; without
 it the same rule), so losses, learning rate and these dashboards are one run.
 See ``docs/integrations.md``.
+
+Only the callback API is used: a ``TrainerCallback`` gets no reference to the
+Trainer or its other callbacks, so the folder is found by that rule (the
+``TensorBoardCallback`` picks it at ``on_train_begin``, just before this
+callback), and an evaluation forward is recorded once ``on_prediction_step``
+says its dataloader is the Trainer's ``eval_dataloader``.
 """
 from __future__ import annotations
 
 import os
-import sys
+import socket
+import time
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
-from accelerate.state import GradientState
 from torch import nn
-from transformers import TrainerCallback
-from transformers.integrations import TensorBoardCallback
-from transformers.integrations.integration_utils import default_logdir  # the Trainer's runs/<date>_<host>
-from transformers.trainer_callback import CallbackHandler
+
+from . import missing_framework
+
+try:
+    from accelerate.state import GradientState
+    from transformers import TrainerCallback
+    from transformers.integrations import TensorBoardCallback, get_reporting_integration_callbacks
+    from transformers.integrations.integration_utils import default_logdir  # the Trainer's runs/<date>_<host>
+except ImportError as error:
+    raise missing_framework(__name__, "the Hugging Face Trainer (transformers and accelerate)", '"tb-fmnist-plugin[transformers]"', error) from error
 
 from .session import EvalBatch, HookSession, as_image_batch, logits_from, optional_callable
 
 __all__ = ["ConfusionCallback"]
+#: Forward calls kept until the Trainer says which dataloader it evaluates (one per batch in its loop).
+MAX_PENDING = 4
+
 
 def id2label_names(model: nn.Module) -> Optional[List[str]]:
     """``model.config.id2label`` as a list in label order, or None."""
@@ -38,44 +53,54 @@ def id2label_names(model: nn.Module) -> Optional[List[str]]:
     return [labels[i] for i in range(len(labels))] if set(labels) == set(range(len(labels))) else None
 
 
-def calling_handler() -> Optional[CallbackHandler]:
-    """The ``CallbackHandler`` calling the current callback method.
+def evaluation_rows(count: int) -> Tuple[int, Any]:
+    """How many of this process's ``count`` rows to record, and the dataloader
+    being iterated (accelerate's ``GradientState``); ``(0, None)`` outside one.
 
-    A ``TrainerCallback`` gets no reference to the Trainer or to its other
-    callbacks; the handler is the caller of every callback method
-    (``CallbackHandler.call_event``), so it is read from the call stack.
-    None if it is not there.
-    """
-    frame = sys._getframe(1)
-    for _ in range(4):
-        frame = frame.f_back
-        if frame is None:
-            return None
-        candidate = frame.f_locals.get("self")
-        if isinstance(candidate, CallbackHandler):
-            return candidate
-    return None
-
-
-def evaluation_rows(count: int, handler: Optional[CallbackHandler]) -> int:
-    """How many of this process's ``count`` rows to record.
-
-    0 unless the dataloader being iterated (accelerate's ``GradientState``)
-    is the Trainer's evaluation dataloader (``handler.eval_dataloader``; any
-    one, if the handler is unknown): a forward call of the user's own is
-    not an evaluation. And accelerate evens out the last evaluation batch
-    over the processes by repeating samples, which the Trainer drops again
-    (``gather_for_metrics``); so are they here.
+    accelerate evens out the last evaluation batch over the processes by
+    repeating samples, which the Trainer drops again (``gather_for_metrics``);
+    so are they here. Whether the dataloader is the Trainer's evaluation
+    dataloader is known later, at ``on_prediction_step``.
     """
     state = GradientState()
-    evaluating = state.in_dataloader and (handler is None or state.active_dataloader is handler.eval_dataloader)
-    if not evaluating:
-        return 0
+    if not state.in_dataloader:
+        return 0, None
+    loader = state.active_dataloader
     if not (torch.distributed.is_available() and torch.distributed.is_initialized()) or torch.distributed.get_world_size() == 1:
-        return count
+        return count, loader
     if not state.end_of_dataloader or state.remainder <= 0:
-        return count
-    return max(0, min(count, state.remainder - torch.distributed.get_rank() * count))
+        return count, loader
+    return max(0, min(count, state.remainder - torch.distributed.get_rank() * count)), loader
+
+
+def reports_to_tensorboard(args: Any) -> bool:
+    """Whether the Trainer made a ``TensorBoardCallback`` (``report_to``)."""
+    try:
+        return any(issubclass(kind, TensorBoardCallback) for kind in get_reporting_integration_callbacks(args.report_to))
+    except (ValueError, TypeError):
+        return False
+
+
+def made_run_folder(parent: str, trial: Optional[str], since: float, other_than: Optional[str]) -> str:
+    """The ``<parent>/runs/<date>_<host>[/<trial>]`` folder the
+    ``TensorBoardCallback`` made at this ``train()``'s start: the one named
+    for now if it exists, else the newest made since ``since`` (the clock may
+    have turned a second, or other callbacks taken time, since it chose the
+    name), else the name for now."""
+    def named(folder: str) -> str:
+        return os.path.join(folder, trial) if trial else folder
+
+    now = named(os.path.join(parent, default_logdir()))
+    if os.path.isdir(now):
+        return now
+    runs = os.path.join(parent, "runs")
+    try:
+        entries = [named(os.path.join(runs, name)) for name in os.listdir(runs) if name.endswith("_" + socket.gethostname())]
+    except OSError:
+        return now
+    made = [(os.path.getmtime(path), path) for path in entries if os.path.isdir(path) and path != other_than]
+    made = [(when, path) for when, path in made if when >= since]
+    return max(made)[1] if made else now
 
 
 class LogitsView(nn.Module):
@@ -101,24 +126,35 @@ class TrainerSession(HookSession):
         self.get_labels = optional_callable(get_labels, "get_labels")
         self.get_images = optional_callable(get_images, "get_images")
         self.args: Any = None
-        self.handler: Optional[CallbackHandler] = None
         self._writer: Any = None
+        self._run_dir: Optional[str] = None  # the TensorBoardCallback's folder, from the first train()
+        self._created = time.time()
+        self._pending: List[Tuple[Any, EvalBatch]] = []  # (dataloader, batch) until on_prediction_step
 
-    def configure(self, args: Any, model: nn.Module, handler: Optional[CallbackHandler]) -> None:
+    def configure(self, args: Any, model: nn.Module) -> None:
         self.args = args
-        self.handler = handler or self.handler
         if self.class_names is None:
             self.class_names = id2label_names(model)
         self.watch(model)
 
+    def start_run(self, args: Any, state: Any) -> None:
+        """At ``on_train_begin``, after the Trainer's ``TensorBoardCallback``
+        (a default callback, so called first) chose its folder by the rule in
+        the module doc: take the same folder."""
+        if not (state.is_world_process_zero and reports_to_tensorboard(args)):
+            return
+        trial = state.trial_name if state.is_hyper_param_search else None
+        if getattr(args, "logging_dir", None):  # transformers 4: the TensorBoardCallback's folder
+            self._run_dir = os.path.join(args.logging_dir, trial) if trial else args.logging_dir
+        elif trial or self._run_dir is None:  # transformers 5 keeps its first folder but per trial
+            env = None if trial else os.getenv("TENSORBOARD_LOGGING_DIR")
+            other = self._writer.log_dir if self._writer is not None else None
+            self._run_dir = os.path.expanduser(env) if env else made_run_folder(args.output_dir, trial, self._created, other)
+
     def log_dir(self) -> str:
         """The Trainer's TensorBoard folder (see the module doc)."""
-        for callback in getattr(self.handler, "callbacks", []):
-            if isinstance(callback, TensorBoardCallback):
-                writer = getattr(callback, "tb_writer", None)
-                where = getattr(callback, "logging_dir", None) or getattr(writer, "log_dir", None)
-                if where:
-                    return where
+        if self._run_dir is not None:
+            return self._run_dir
         if self._writer is not None:
             return self._writer.log_dir
         if getattr(self.args, "logging_dir", None):  # transformers 4: the TensorBoardCallback's folder
@@ -155,7 +191,7 @@ class TrainerSession(HookSession):
         if labels is None:
             return None
         count = len(labels)
-        keep = evaluation_rows(count, self.handler)
+        keep, loader = evaluation_rows(count)
         if keep == 0:
             return None
         if self.get_images is not None:
@@ -166,7 +202,20 @@ class TrainerSession(HookSession):
         if keep < count:
             logits, labels = logits[:keep], labels[:keep]
             images = images[:keep] if images is not None else None
-        return logits, labels, images
+        if self._pending and self._pending[-1][0] is not loader:
+            self._pending = []  # a forward in another dataloader: the earlier ones were no evaluation
+        self._pending = self._pending[-(MAX_PENDING - 1):] + [(loader, (logits.detach().clone(), labels, images))]
+        return None  # recorded by confirm() if the Trainer evaluates this dataloader
+
+    def confirm(self, eval_dataloader: Any) -> None:
+        """Record the kept forward calls that ran in ``eval_dataloader``, the
+        dataloader the Trainer evaluates (its callbacks' ``eval_dataloader``,
+        set when its evaluation loop starts): a forward call of the user's own
+        is no evaluation. Called at ``on_prediction_step``, after each batch."""
+        pending, self._pending = self._pending, []
+        for loader, batch in pending:
+            if eval_dataloader is not None and loader is eval_dataloader:
+                self.record(lambda batch=batch: batch)
 
     def label_name(self) -> str:
         names = getattr(self.args, "label_names", None)
@@ -181,6 +230,7 @@ class TrainerSession(HookSession):
 
     def remove(self) -> None:
         super().remove()
+        self._pending = []
         self.close_writer()
 
 
@@ -233,19 +283,25 @@ class ConfusionCallback(TrainerCallback):
 
     def on_init_end(self, args, state, control, model=None, **kwargs):
         if model is not None:
-            self._session.configure(args, model, calling_handler())
+            self._session.configure(args, model)
 
     def on_train_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
-        self._session.configure(args, model, calling_handler())
+        self._session.configure(args, model)
+        self._session.start_run(args, state)
         self._session.start_training(optimizer, state.global_step)
+
+    def on_prediction_step(self, args, state, control, eval_dataloader=None, **kwargs):
+        self._session.confirm(eval_dataloader)
 
     def on_step_begin(self, args, state, control, **kwargs):
         self._session.sync_step(state.global_step)
 
-    def on_evaluate(self, args, state, control, metrics=None, **kwargs):
+    def on_evaluate(self, args, state, control, metrics=None, eval_dataloader=None, **kwargs):
+        self._session.confirm(eval_dataloader)
         self._session.end_eval(state.global_step, _set_name(metrics, "eval"))
 
-    def on_predict(self, args, state, control, metrics=None, **kwargs):
+    def on_predict(self, args, state, control, metrics=None, eval_dataloader=None, **kwargs):
+        self._session.confirm(eval_dataloader)
         self._session.end_eval(state.global_step, _set_name(metrics, "test"), quiet=True)
 
     def on_train_end(self, args, state, control, **kwargs):

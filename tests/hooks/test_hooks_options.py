@@ -2,6 +2,10 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import os
+import re
+import warnings
 
 import numpy as np
 import pytest
@@ -11,7 +15,7 @@ from torch.utils.tensorboard import SummaryWriter
 
 from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 from tb_fmnist_plugin.format.checks import check_int
-from tb_fmnist_plugin.hooks import HookOptions, attach_hooks
+from tb_fmnist_plugin.hooks import HookMonitor, HookOptions, attach_hooks
 from tests.support.hooks_helpers import batches, hook_counts, load, scalars, train
 
 
@@ -141,3 +145,114 @@ def test_package_root_imports_neither_hooks_nor_torch_until_a_name_is_used():
         import tb_fmnist_plugin
 
         tb_fmnist_plugin.nonexistent  # noqa: B018
+
+
+#: attach_hooks' parameters that are not options (what it hooks or holds, and a HookOptions to start from).
+NOT_OPTIONS = ("model", "writer", "optimizer", "example_input", "grad_scaler", "options")
+HOOKS_DOC = os.path.join(os.path.dirname(__file__), "..", "..", "docs", "hooks.md")
+
+
+def _documented_options():
+    """The option names in docs/hooks.md: the first column of the table headed
+    ``| Option |``, and the keywords of the signature block under ``## Options``."""
+    with open(HOOKS_DOC, encoding="utf-8") as handle:
+        text = handle.read()
+    section = text[text.index("## Options\n"):text.index("## The monitor\n")]
+    block = section[section.index("```python\n"):section.index("```\n", section.index("```python\n") + 3)]
+    signature = re.findall(r"(\w+)=", block)
+    table = section[section.index("| Option |"):].split("\n\n")[0].splitlines()[2:]
+    rows = [name for line in table for name in re.findall(r"`(\w+)`", line.split("|")[1])]
+    return signature, rows
+
+
+def test_signature_fields_and_docs_list_the_same_options():
+    fields = [field.name for field in dataclasses.fields(HookOptions)]
+    assert list(HookOptions.option_names()) == fields
+    parameters = inspect.signature(attach_hooks).parameters
+    options = [name for name in parameters if name not in NOT_OPTIONS]
+    assert sorted(options) == sorted(fields)
+    for field in dataclasses.fields(HookOptions):
+        assert parameters[field.name].default == field.default, field.name
+    assert [name for name in parameters if name in NOT_OPTIONS] == list(NOT_OPTIONS[:4]) + ["grad_scaler", "options"]
+    signature, rows = _documented_options()
+    assert rows == fields, "docs/hooks.md's option table: one row per HookOptions field, in field order"
+    assert [name for name in signature if name not in NOT_OPTIONS] == options
+    assert "histogram_bins: int = 30" in str(inspect.signature(attach_hooks))
+
+
+def test_positional_and_keyword_calls_and_options_value(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    model = FashionMNISTCNN()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with attach_hooks(model, writer, ["a", "b"], optimizer, 7, None, log_graph=False) as monitor:
+        assert monitor.options.class_names == ("a", "b") and monitor.log_every == 7
+    base = HookOptions(log_every=3, grid_columns=2)
+    with attach_hooks(model, writer, options=base, grid_columns=5) as monitor:
+        assert monitor.options == HookOptions(log_every=3, grid_columns=5)
+    with pytest.raises(TypeError, match="multiple values for argument 'class_names'"):
+        attach_hooks(model, writer, ["a"], class_names=["b"])
+    with pytest.raises(ValueError, match="log_every"):
+        attach_hooks(model, writer, options=base, log_every=0)  # the replaced values are checked again
+    assert hook_counts(model, optimizer) == 0
+    writer.close()
+
+
+def test_unknown_option_is_a_type_error_naming_it_and_the_options(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    model = nn.Linear(2, 2)
+    with pytest.raises(TypeError, match=r"attach_hooks\(\) got an unexpected keyword argument 'histogram_bin'; "
+                                        r"its options are: class_names, log_every, modules, histogram_bins,"):
+        attach_hooks(model, writer, histogram_bin=3)
+    with pytest.raises(TypeError, match="unexpected keyword argument 'histogram_bin'"):
+        HookOptions.from_keywords({"histogram_bin": 3})
+    with pytest.raises(TypeError, match="options must be a tb_fmnist_plugin.hooks.HookOptions, got dict"):
+        attach_hooks(model, writer, options={"log_every": 2})
+    assert hook_counts(model) == 0
+    writer.close()
+
+
+def test_monitor_built_directly_checks_its_arguments(tmp_path):
+    writer = SummaryWriter(str(tmp_path))
+    model = nn.Linear(2, 2)
+    for kwargs, error, fragment in [
+        (dict(options={"log_every": 0}), TypeError, "options must be a tb_fmnist_plugin.hooks.HookOptions, got dict"),
+        (dict(options=dataclasses.asdict(HookOptions())), TypeError, "options must be"),
+        (dict(optimizer=object()), TypeError, "optimizer must be a torch.optim.Optimizer"),
+        (dict(grad_scaler=object()), TypeError, "grad_scaler"),
+        (dict(options=HookOptions(modules=["nope"])), ValueError, "modules not found"),
+    ]:
+        with pytest.raises(error, match=fragment):
+            HookMonitor(model, writer, **kwargs)
+    with pytest.raises(TypeError, match="model must be a torch.nn.Module"):
+        HookMonitor(lambda x: x, writer)
+    with pytest.raises(ValueError, match="writer is None"):
+        HookMonitor(model, None)
+    assert hook_counts(model) == 0
+    with HookMonitor(model, writer) as monitor:  # no options: the defaults
+        assert monitor.options == HookOptions()
+    writer.close()
+
+
+def test_log_graph_traces_once_from_the_given_input(tmp_path):
+    torch.manual_seed(0)
+    model = FashionMNISTCNN()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+    writer = SummaryWriter(str(tmp_path))
+    traced = []
+    add_graph = writer.add_graph
+    writer.add_graph = lambda *args, **kwargs: (traced.append(args[0]), add_graph(*args, **kwargs))
+    monitor = attach_hooks(model, writer, optimizer=optimizer, log_every=1)
+    assert monitor.log_graph(torch.zeros(1, 1, 28, 28)) is True
+    assert model.training, "the training flag is restored"
+    train(model, optimizer, batches(2, batch=2))
+    assert traced == [model], "the automatic trace at the first training forward is skipped"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert monitor.log_graph(()) is False
+    assert any("no positional input" in str(w.message) for w in caught)
+    monitor.remove()
+    writer.close()
+    with pytest.raises(RuntimeError, match="removed"):
+        monitor.log_graph(torch.zeros(1, 1, 28, 28))
+    acc = load(tmp_path)
+    assert acc.Tags()["graph"]

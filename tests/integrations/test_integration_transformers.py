@@ -17,7 +17,7 @@ pytest.importorskip("accelerate", reason="the Trainer needs accelerate: pip inst
 from transformers import Trainer  # noqa: E402
 from transformers.utils.import_utils import is_torch_bf16_available_on_device  # noqa: E402
 
-from tb_fmnist_plugin.integrations.transformers import ConfusionCallback, id2label_names  # noqa: E402
+from tb_fmnist_plugin.integrations.transformers import ConfusionCallback, id2label_names, made_run_folder  # noqa: E402
 from tests.integrations.integration_helpers import (  # noqa: E402
     assert_every_dashboard,
     expected_matrix,
@@ -28,6 +28,8 @@ from tests.integrations.integration_helpers import (  # noqa: E402
 from tests.integrations.integration_transformers_worker import NAMES, PixelDataset, arguments, tiny_vit  # noqa: E402
 from tests.support.hooks_helpers import hook_counts, load  # noqa: E402
 
+#: Every test here runs the framework: out of the inner loop (``pytest -m "not slow"``).
+pytestmark = pytest.mark.slow
 WORKER = os.path.join(os.path.dirname(__file__), "integration_transformers_worker.py")
 EVAL_SIZE = 100
 
@@ -103,8 +105,10 @@ def test_bf16_report_to_none_and_evaluate_before_training(tmp_path, monkeypatch)
     trainer.evaluate()
     trainer.train()
     model.eval()
-    with torch.no_grad():  # the user's own forward call is not an evaluation
+    with torch.no_grad():  # the user's own forward calls are no evaluation, also in a dataloader accelerate prepared
         model(pixel_values=PixelDataset(False, 8).pixels, labels=torch.zeros(8, dtype=torch.long))
+        for inputs in trainer.get_eval_dataloader():
+            model(**inputs)
     trainer.evaluate()
     callback.remove()
     assert callback.log_dir is None and hook_counts(model) == 0
@@ -136,3 +140,28 @@ def test_torchrun_two_processes_drop_the_padding_and_rank_zero_writes(tmp_path):
     acc = load(runs[0])
     assert [e.step for e in acc.Tensors("confusion/eval")] == [3, 6]
     assert "train/loss" in acc.Tags()["scalars"] and "gradients/global_norm" in acc.Tags()["scalars"]
+
+
+def test_the_tensorboard_callbacks_folder_is_found_when_the_clock_turned(tmp_path):
+    """The TensorBoardCallback names its folder for the time at its
+    on_train_begin; this callback looks a moment later: the folder named for
+    now, else the newest one made since the callback was built."""
+    import socket
+    import time
+
+    from transformers.integrations.integration_utils import default_logdir
+
+    since = time.time() - 1
+    assert made_run_folder(str(tmp_path), None, since, None) == os.path.join(str(tmp_path), default_logdir())
+    old = tmp_path / "runs" / f"Jan01_00-00-00_{socket.gethostname()}"
+    made = tmp_path / "runs" / f"Jan01_00-00-01_{socket.gethostname()}"
+    for folder in (old, made):
+        (folder / "trial").mkdir(parents=True)
+    for folder in (old, old / "trial"):
+        os.utime(folder, (since - 60, since - 60))
+    assert made_run_folder(str(tmp_path), None, since, None) == str(made)
+    assert made_run_folder(str(tmp_path), "trial", since, None) == str(made / "trial")
+    assert made_run_folder(str(tmp_path), None, since, str(made)) != str(made), "not this callback's own folder"
+    now = tmp_path / default_logdir()
+    now.mkdir(parents=True)
+    assert made_run_folder(str(tmp_path), None, since, None) == str(now)
