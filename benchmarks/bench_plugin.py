@@ -120,8 +120,9 @@ def bytes_per_step(workdir: str) -> List[Tuple[str, float]]:
                 else:
                     images = rng.random((count, 1, 28, 28)).astype(np.float32)
                 summary.write_cell_examples(
-                    writer, TAG, step, images, np.repeat(np.arange(10), 100), np.tile(np.arange(10), 100),
-                    rng.random(count), np.arange(count), num_classes=10,
+                    writer, TAG, images, step, true_labels=np.repeat(np.arange(10), 100),
+                    predicted_labels=np.tile(np.arange(10), 100), confidences=rng.random(count),
+                    dataset_indices=np.arange(count), num_classes=10,
                 )
         writer.close()
         total = sum(os.path.getsize(os.path.join(directory, f)) for f in os.listdir(directory))

@@ -25,12 +25,10 @@ import numpy as np
 import torch
 
 from tb_fmnist_plugin import metrics
+from tb_fmnist_plugin.format.diagnostics_metadata import BIN_FIELDS
 
 #: Default number of equal-width confidence bins.
 DEFAULT_CALIBRATION_BINS = 15
-
-#: Fields of a reliability bin, in storage order.
-BIN_FIELDS = ("count", "confidence_sum", "correct")
 
 
 def _sum_dtype(device: torch.device) -> torch.dtype:
@@ -156,9 +154,10 @@ class CalibrationAccumulator:
         finite_loss = kept & torch.isfinite(loss)
         loss_weight = finite_loss.to(dtype)
         loss_value = torch.where(finite_loss, loss, 0.0).to(dtype)
+        fields = {"count": weight, "confidence_sum": conf, "correct": correct}  # a bin's, stored in BIN_FIELDS order
         return _Staged(
             bin_index=labels * self.bins + bin_of,
-            bin_values=torch.stack([weight, conf, correct], dim=1),
+            bin_values=torch.stack([fields[name] for name in BIN_FIELDS], dim=1),
             cell_index=labels * num_classes + predicted,
             cell_values=torch.stack([weight, conf], dim=1),
             loss_index=labels,

@@ -112,7 +112,7 @@ def write_diagnostics(writer: Any, name: str, tag: str, step: int, names: List[s
     calibration = result.calibration
     if calibration is not None:
         diagnostics_summary.write_calibration(
-            writer, tag, step, bins=calibration.bins, cell_confidence=calibration.cell_confidence(),
+            writer, tag, calibration.bins, step, cell_confidence=calibration.cell_confidence(),
             class_loss=calibration.class_loss(), class_names=names,
         )
         ece = calibration.ece()
@@ -121,13 +121,14 @@ def write_diagnostics(writer: Any, name: str, tag: str, step: int, names: List[s
     issues = result.label_issues
     if issues is not None:
         diagnostics_summary.write_label_issues(
-            writer, tag, step, confident_joint=issues.confident_joint, suspect_counts=issues.suspect_counts,
+            writer, tag, issues.confident_joint, step, suspect_counts=issues.suspect_counts,
             class_names=names,
         )
         listed: Dict[str, Any] = issues.listed or {key: value[:0] for key, value in issues.suspects.items()}
         diagnostics_summary.write_suspects(
-            writer, tag, step, listed.get("images"), listed["given"], listed["suggested"],
-            listed["self_confidence"], listed["confidence"], listed["index"], class_names=names,
+            writer, tag, listed.get("images"), step, given=listed["given"], suggested=listed["suggested"],
+            self_confidence=listed["self_confidence"], confidence=listed["confidence"],
+            dataset_indices=listed["index"], class_names=names,
             total=issues.total, thresholds=issues.thresholds, inexact_rows=issues.inexact_rows,
         )
         writer.add_scalar(f"label_issues/{name}/count", issues.total, step)

@@ -3,8 +3,11 @@ evaluation results (confusion matrix, per-class scalars, misclassified grid,
 per-cell examples)."""
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import math
 import re
+import typing
 import warnings
 from typing import Any, List, Optional, Sequence
 
@@ -18,15 +21,12 @@ from tb_fmnist_plugin.format.checks import check_int
 
 from . import distributed
 from .amp import check_grad_scaler
-from .calibration import DEFAULT_CALIBRATION_BINS
 from .deferred import DeferredRecord
 from .diagnostics import EvalDiagnostics, write_diagnostics
 from .evaluation import EvalAccumulator, EvalResult
 from .grid import GRID_PNG_LEVEL, labeled_grid
-from .label_issues import DEFAULT_MAX_SUSPECTS, DEFAULT_TOPK
-from .options import HookOptions, ModuleFilter
+from .options import HookOptions, as_options
 from .output import StepWriter
-from .thumbnails import DEFAULT_THUMBNAIL_SIZE
 from .training import TrainingHooks
 from .wrappers import unwrap_model, unwrap_optimizer
 
@@ -63,7 +63,12 @@ def _check_optimizer(optimizer: Any) -> Optional[torch.optim.Optimizer]:
 
 
 class HookMonitor:
-    """Returned by :func:`attach_hooks`; see there. Context manager."""
+    """Returned by :func:`attach_hooks`; see there. Context manager.
+
+    Built directly, it checks its arguments as ``attach_hooks`` does:
+    ``options`` must be a :class:`HookOptions` (None: the defaults), whose
+    values were checked when it was built.
+    """
 
     def __init__(
         self,
@@ -71,14 +76,20 @@ class HookMonitor:
         writer: Any,
         optimizer: Optional[torch.optim.Optimizer] = None,
         example_input: Any = None,
-        options: HookOptions = HookOptions(),  # noqa: B008 (frozen: one shared default is safe)
+        options: Optional[HookOptions] = None,
         grad_scaler: Any = None,
     ) -> None:
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        _check_writer(writer)
+        inner_optimizer = _check_optimizer(optimizer)
+        scaler = check_grad_scaler(grad_scaler)
+        options = as_options(options)
         self.model = model
         self.writer = writer
         self.options = options
         self._removed = False
-        self._training = TrainingHooks(unwrap_model(model), self._writer_here, optimizer, options, example_input, grad_scaler)
+        self._training = TrainingHooks(unwrap_model(model), self._writer_here, inner_optimizer, options, example_input, scaler)
         self._eval = EvalAccumulator(
             options.num_classes,
             options.examples_per_cell,
@@ -152,6 +163,16 @@ class HookMonitor:
             # Start the next evaluation empty (class count from class_names or its first batch).
             self._deferred.reset()
             self._eval.num_classes = self.options.num_classes
+
+    def log_graph(self, example_input: Any, module: Optional[nn.Module] = None) -> bool:
+        """Write the model graph now, traced from ``example_input`` (a tensor
+        or a tuple of positional inputs, moved to the model's device), as the
+        ``log_graph`` option does at the first training forward, which is then
+        skipped. ``module`` traces something else in the model's place (e.g. a
+        wrapper whose output is a plain tensor). Returns whether it was
+        written; a failing trace warns instead of raising."""
+        self._check_alive()
+        return self._training.trace_graph(example_input, module if module is not None else self._training.root, stacklevel=3)
 
     def flush(self) -> None:
         """Write anything a logging step still holds and flush the writer."""
@@ -237,12 +258,12 @@ class HookMonitor:
             summary.write_cell_examples(
                 writer,
                 tag,
-                step,
                 cells["images"],  # uint8 thumbnails, already denormalized
-                cells["true"],
-                cells["predicted"],
-                cells["score"],
-                cells["index"],
+                step,
+                true_labels=cells["true"],
+                predicted_labels=cells["predicted"],
+                confidences=cells["score"],
+                dataset_indices=cells["index"],
                 class_names=names,
                 num_classes=num_classes,
                 max_per_cell=max(1, self._eval.examples_per_cell),
@@ -263,71 +284,56 @@ class HookMonitor:
                 warnings.warn(f"tb_fmnist_plugin.hooks: misclassified grid skipped: {type(error).__name__}: {error}", RuntimeWarning, stacklevel=2)
 
 
+#: Stands for an option passed neither positionally nor by keyword.
+_UNSET: Any = object()
+
+
 def attach_hooks(
     model: nn.Module,
     writer: Any,
-    class_names: Optional[Sequence[str]] = None,
+    class_names: Optional[Sequence[str]] = _UNSET,
     optimizer: Optional[torch.optim.Optimizer] = None,
-    log_every: int = 100,
+    log_every: int = _UNSET,
     example_input: Any = None,
     *,
-    modules: ModuleFilter = None,
-    histogram_bins: int = 30,
-    histogram_sample: int = 16384,
-    log_activations: bool = True,
-    log_gradients: bool = True,
-    log_weights: bool = True,
-    log_updates: bool = True,
-    log_graph: bool = True,
-    eval_name: str = "test",
-    examples_per_cell: int = 4,
-    max_misclassified: int = 64,
-    grid_columns: int = 8,
-    image_mean: Any = 0.5,
-    image_std: Any = 0.5,
     grad_scaler: Any = None,
-    thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE,
-    log_calibration: bool = True,
-    calibration_bins: int = DEFAULT_CALIBRATION_BINS,
-    log_label_issues: bool = True,
-    label_issue_topk: int = DEFAULT_TOPK,
-    max_suspects: int = DEFAULT_MAX_SUSPECTS,
+    options: Optional[HookOptions] = None,
+    **option_values: Any,
 ) -> HookMonitor:
     """Attach logging hooks to ``model``; returns a :class:`HookMonitor`.
 
-    See ``docs/hooks.md`` for every option and the tags written. Bad
+    The options are the fields of :class:`HookOptions` (see ``docs/hooks.md``),
+    passed by keyword (``class_names`` and ``log_every`` also positionally),
+    or as ``options=HookOptions(...)``, which keywords then override. Bad
     arguments raise ``TypeError``/``ValueError`` here, before any hook is
-    registered. Wrapped models (DDP, ``torch.compile``) and optimizers
-    (anything keeping the real one in ``.optimizer``) are unwrapped. Pass the
-    ``torch.amp.GradScaler`` scaling the loss, if any, as ``grad_scaler``.
+    registered; an unknown option raises ``TypeError`` naming it. Wrapped
+    models (DDP, ``torch.compile``) and optimizers (anything keeping the real
+    one in ``.optimizer``) are unwrapped. Pass the ``torch.amp.GradScaler``
+    scaling the loss, if any, as ``grad_scaler``.
     """
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    _check_writer(writer)
-    inner_optimizer = _check_optimizer(optimizer)
-    scaler = check_grad_scaler(grad_scaler)
-    options = HookOptions(
-        class_names=class_names,  # type: ignore[arg-type]  # any sequence; stored as a tuple
-        log_every=log_every,
-        modules=modules,
-        histogram_bins=histogram_bins,
-        histogram_sample=histogram_sample,
-        log_activations=log_activations,
-        log_gradients=log_gradients,
-        log_weights=log_weights,
-        log_updates=log_updates,
-        log_graph=log_graph,
-        eval_name=eval_name,
-        examples_per_cell=examples_per_cell,
-        max_misclassified=max_misclassified,
-        grid_columns=grid_columns,
-        image_mean=image_mean,
-        image_std=image_std,
-        thumbnail_size=thumbnail_size,
-        log_calibration=log_calibration,
-        calibration_bins=calibration_bins,
-        log_label_issues=log_label_issues,
-        label_issue_topk=label_issue_topk,
-        max_suspects=max_suspects,
-    )
-    return HookMonitor(model, writer, inner_optimizer, example_input, options, grad_scaler=scaler)
+    positional = {"class_names": class_names, "log_every": log_every}
+    values = {**{name: value for name, value in positional.items() if value is not _UNSET}, **option_values}
+    checked = HookOptions.from_keywords(values, base=options)
+    return HookMonitor(model, writer, optimizer, example_input, checked, grad_scaler=grad_scaler)
+
+
+def _signature() -> inspect.Signature:
+    """``attach_hooks``' signature with every option as a parameter, defaults
+    and types from :class:`HookOptions`' fields (what ``help()`` shows)."""
+    own = inspect.signature(attach_hooks)
+    hints = {**typing.get_type_hints(HookOptions), **typing.get_type_hints(attach_hooks)}
+    fields = {field.name: field for field in dataclasses.fields(HookOptions)}
+    parameters = [
+        parameter.replace(annotation=hints[name], default=fields[name].default if name in fields else parameter.default)
+        for name, parameter in own.parameters.items()
+        if parameter.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    parameters += [
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=field.default, annotation=hints[name])
+        for name, field in fields.items()
+        if name not in own.parameters
+    ]
+    return own.replace(parameters=parameters, return_annotation=HookMonitor)
+
+
+attach_hooks.__signature__ = _signature()  # type: ignore[attr-defined]

@@ -2,8 +2,9 @@
 
 A ``SummaryWriter`` writes one event per ``add_scalar``/``add_histogram_raw``
 call; a logging step has about a hundred of them. With a real SummaryWriter
-(it has ``_get_file_writer``) the values are collected into one ``Summary``
-and written once; any other writer gets the public ``add_*`` calls.
+(one with a file writer, :func:`~tb_fmnist_plugin.format.events.file_writer_of`)
+the values are collected into one ``Summary`` and written once; any other
+writer gets the public ``add_*`` calls.
 """
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ import numpy as np
 from tensorboard.compat.proto.summary_pb2 import Summary
 from torch.utils.tensorboard import summary as tb_summary
 
+from tb_fmnist_plugin.format.events import file_writer_of
+
 
 class StepWriter:
     """Collects the values of one step; :meth:`close` writes them."""
@@ -21,7 +24,8 @@ class StepWriter:
     def __init__(self, writer: Any, step: int) -> None:
         self.writer = writer
         self.step = step
-        self.batched = callable(getattr(writer, "_get_file_writer", None))
+        self.file_writer = file_writer_of(writer)
+        self.batched = self.file_writer is not None
         self.values: List[Any] = []
 
     def scalar(self, tag: str, value: float) -> None:
@@ -67,4 +71,4 @@ class StepWriter:
     def close(self) -> None:
         if self.values:
             values, self.values = self.values, []
-            self.writer._get_file_writer().add_summary(Summary(value=values), self.step)
+            self.file_writer.add_summary(Summary(value=values), self.step)

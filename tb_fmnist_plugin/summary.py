@@ -7,8 +7,10 @@ Typical use with a :class:`torch.utils.tensorboard.SummaryWriter`::
     summary.write_confusion_matrix(writer, "confusion/test", counts, epoch, class_names=names)
 
 Every ``write_*`` takes ``(writer, tag, data, step)`` positionally, in
-TensorBoard's order, and everything else by keyword. ``*_pb`` functions return
-the ``Summary`` proto without writing, for code that owns its own writer. The
+TensorBoard's order, and everything else by keyword. ``*_pb`` functions take
+``(tag, data)`` and return the ``Summary`` proto without writing, for code that
+owns its own writer. Calls in the older argument orders still work, with a
+``DeprecationWarning`` (:mod:`tb_fmnist_plugin.format.call_order`). The
 implementations live in :mod:`tb_fmnist_plugin.format` (``writers`` and
 ``diagnostics_writers``); the stored layout is specified in ``docs/format.md``.
 """

@@ -210,8 +210,8 @@ def test_summary_re_exports_every_public_writer():
     public = {
         name
         for module in (writers, diagnostics_writers)
-        for name in vars(module)
-        if name.startswith("write_") or name.endswith("_pb")
+        for name, value in vars(module).items()
+        if (name.startswith("write_") or name.endswith("_pb")) and getattr(value, "__module__", None) == module.__name__
     }
     assert public and public <= set(summary.__all__)
     for name in public:

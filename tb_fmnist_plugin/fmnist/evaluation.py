@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from tb_fmnist_plugin import metrics
 from tb_fmnist_plugin.fmnist import UsageError
 from tb_fmnist_plugin.fmnist.data import add_label_noise, make_eval_loader, subset_indices
 from tb_fmnist_plugin.fmnist.synthetic import CLASSES
@@ -66,13 +67,15 @@ def evaluate(
     """Loss (mean per image), accuracy (%) and confusion counts of ``loader``,
     summed over ranks when ``distributed``; each batch also goes to
     ``monitor.record`` (through ``safe``, which never lets logging stop training).
+    The accuracy is :func:`tb_fmnist_plugin.metrics.per_class_metrics`' of the
+    counts, the one definition the hooks and the plugin use too.
 
     Uses the bare network, not the DDP wrapper: evaluation needs no gradient
     synchronization, and ranks may hold different numbers of batches.
     """
     net.eval()
     num_classes = len(CLASSES)
-    totals = torch.zeros(3, dtype=torch.float64, device=device)  # loss sum, correct, count
+    loss_sum = torch.zeros((), dtype=torch.float64, device=device)
     counts = torch.zeros(num_classes * num_classes, dtype=torch.long, device=device)
     with torch.no_grad():
         for batch_idx, (images, labels, indices) in enumerate(loader):
@@ -82,17 +85,15 @@ def evaluate(
             labels = labels.to(device, non_blocking=True)
             outputs = net(images)
             predicted = outputs.argmax(dim=1)
-            totals[0] += nn.functional.cross_entropy(outputs, labels, reduction="sum").to(torch.float64)
-            totals[1] += (predicted == labels).sum()
-            totals[2] += labels.shape[0]
+            loss_sum += nn.functional.cross_entropy(outputs, labels, reduction="sum").to(torch.float64)
             counts += torch.bincount(labels * num_classes + predicted, minlength=num_classes * num_classes)
             if monitor is not None:
                 safe("record", monitor.record, outputs, labels, images, indices)
     if distributed:
-        torch.distributed.all_reduce(totals)
+        torch.distributed.all_reduce(loss_sum)
         torch.distributed.all_reduce(counts)
-    loss_sum, correct, count = totals.tolist()
     matrix = counts.reshape(num_classes, num_classes).cpu().numpy()
+    count = int(matrix.sum())
     if count == 0:
         return math.nan, math.nan, matrix
-    return loss_sum / count, 100.0 * correct / count, matrix
+    return float(loss_sum) / count, 100.0 * float(metrics.per_class_metrics(matrix)["accuracy"]), matrix

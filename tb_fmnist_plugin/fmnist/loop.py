@@ -36,6 +36,7 @@ from tb_fmnist_plugin.fmnist.evaluation import apply_label_noise, evaluate, trai
 from tb_fmnist_plugin.fmnist.hparams import session_end_summary, session_start_summaries
 from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 from tb_fmnist_plugin.fmnist.synthetic import CLASSES
+from tb_fmnist_plugin.format.events import file_writer_of
 from tb_fmnist_plugin.hooks import attach_hooks
 from tb_fmnist_plugin.metrics import top_confusions
 
@@ -257,7 +258,7 @@ def _run(args: argparse.Namespace, dist: _Dist, device: torch.device, logdir: st
             if writer is not None:
                 summaries = safe("hparams", session_start_summaries, args, dist.world_size, device.type, len(train_set))
                 for item in summaries or ():
-                    safe("hparams", writer.file_writer.add_summary, item)
+                    safe("hparams", file_writer_of(writer).add_summary, item)
             say(
                 f"{PROG}: {args.dataset} data ({len(train_set)} train / {len(test_set)} test images), "
                 f"device {device}, {dist.world_size} process(es), logging to {logdir}"
@@ -302,7 +303,7 @@ def _run(args: argparse.Namespace, dist: _Dist, device: torch.device, logdir: st
         if monitor is not None:
             safe("remove hooks", monitor.remove)
         if writer is not None:
-            safe("hparams", lambda: writer.file_writer.add_summary(session_end_summary(not interrupted)))
+            safe("hparams", lambda: file_writer_of(writer).add_summary(session_end_summary(not interrupted)))
             safe("flush", writer.flush)
             safe("close", writer.close)
     result.interrupted = interrupted

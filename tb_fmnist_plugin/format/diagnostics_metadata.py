@@ -22,14 +22,12 @@ tag                       kind                  value
 """
 from __future__ import annotations
 
-import json
-import math
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
 
-from tb_fmnist_plugin.format import metadata
+from tb_fmnist_plugin.format import metadata, thumbnail_index
 
 #: Tag suffix of each kind, appended to the matrix tag.
 SUFFIXES: Dict[str, str] = {
@@ -44,8 +42,8 @@ SUFFIXES: Dict[str, str] = {
 #: Fields of a reliability bin, in storage order (last axis of the value).
 BIN_FIELDS = ("count", "confidence_sum", "correct")
 
-SUSPECTS_INDEX_BLOB = 0
-SUSPECTS_SPRITE_BLOB = 1
+SUSPECTS_INDEX_BLOB = thumbnail_index.INDEX_BLOB
+SUSPECTS_SPRITE_BLOB = thumbnail_index.SPRITE_BLOB
 
 
 def diagnostic_tag(matrix_tag: str, kind: str) -> str:
@@ -169,85 +167,45 @@ def decode_class_loss(value: Any, num_classes: int) -> np.ndarray:
 # column i % columns, row i // columns). Without images the tile fields are 0
 # and the sprite blob is empty.
 
-_SUSPECT_LISTS = ("given", "suggested", "self_confidence", "confidence", "index")
-
-
 def _rounded(value: float, digits: int = 6) -> float:
     return float(f"{value:.{digits}g}")
 
 
 def encode_suspects_index(
-    *,
-    tile_height: int,
-    tile_width: int,
-    channels: int,
-    columns: int,
-    bits: int,
-    given: Sequence[int],
-    suggested: Sequence[int],
-    self_confidence: Sequence[float],
-    confidence: Sequence[float],
-    dataset_indices: Sequence[int],
-    total: int,
-    thresholds: Sequence[float],
-    inexact_rows: int = 0,
+    *, given: Sequence[int], suggested: Sequence[int], self_confidence: Sequence[float], confidence: Sequence[float],
+    dataset_indices: Sequence[int], total: int, thresholds: Sequence[float], inexact_rows: int = 0, **layout: int,
 ) -> bytes:
-    """Serialize the suspects index (blob 0). Probabilities keep 6
-    significant digits (self-confidences of label errors are often tiny)."""
-    index = {
-        **metadata.sprite_header(tile_height=tile_height, tile_width=tile_width, channels=channels, columns=columns, bits=bits),
-        "given": [int(v) for v in given],
-        "suggested": [int(v) for v in suggested],
-        "self_confidence": [_rounded(v) for v in self_confidence],
-        "confidence": [_rounded(v) for v in confidence],
-        "index": [int(v) for v in dataset_indices],
-        "total": int(total),
-        "thresholds": [_rounded(v) for v in thresholds],
-        "inexact_rows": int(inexact_rows),
-    }
-    return json.dumps(index, separators=(",", ":")).encode("utf-8")
+    """Serialize the suspects index (blob 0); ``layout`` is the sprite's
+    (:func:`~tb_fmnist_plugin.format.thumbnail_index.encode`). Probabilities
+    keep 6 significant digits (self-confidences of label errors are often tiny)."""
+    return thumbnail_index.encode(
+        metadata.FORMAT_VERSION, **layout, given=thumbnail_index.ints(given), suggested=thumbnail_index.ints(suggested),
+        self_confidence=[_rounded(v) for v in self_confidence], confidence=[_rounded(v) for v in confidence],
+        index=thumbnail_index.ints(dataset_indices), total=int(total), thresholds=[_rounded(v) for v in thresholds],
+        inexact_rows=int(inexact_rows),
+    )
+
+
+_SUSPECT_SCALARS = dict.fromkeys(
+    ("tile_height", "tile_width", "channels", "columns", "bits", "total", "inexact_rows"), lambda v: v >= 0
+)
 
 
 def decode_suspects_index(blob: bytes, num_classes: int) -> Dict[str, Any]:
     """Parse blob 0 of a suspects value; ``ValueError`` saying what is wrong
     unless every field has its documented type and range."""
-    try:
-        index = json.loads(bytes(blob).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise ValueError(f"unreadable suspects index: {error}") from None
-    scalars = ("tile_height", "tile_width", "channels", "columns", "bits", "total", "inexact_rows")
-    if not isinstance(index, dict) or any(key not in index for key in (*scalars, *_SUSPECT_LISTS, "thresholds")):
-        raise ValueError("suspects index is missing fields")
-    if not all(_is_int(index[key]) and index[key] >= 0 for key in scalars):
-        raise ValueError("suspects index: a size or count is not a non-negative integer")
-    lists = [index[key] for key in _SUSPECT_LISTS]
-    if not all(isinstance(v, list) for v in lists) or len({len(v) for v in lists}) != 1:
-        raise ValueError("suspects index has lists of different lengths")
+    is_class = thumbnail_index.is_class_index(num_classes)
+    index = thumbnail_index.decode(blob, "suspects", scalars=_SUSPECT_SCALARS, required=("thresholds",), lists={
+        "given": is_class, "suggested": is_class, "self_confidence": _is_probability, "confidence": _is_probability,
+        "index": thumbnail_index.is_dataset_index,
+    })
     if len(index["given"]) > index["total"]:
         raise ValueError("suspects index lists more suspects than its total")
-    checks = {
-        "given": lambda v: _is_int(v) and 0 <= v < num_classes,
-        "suggested": lambda v: _is_int(v) and 0 <= v < num_classes,
-        "self_confidence": _is_probability,
-        "confidence": _is_probability,
-        "index": lambda v: _is_int(v) and v >= -1,
-    }
-    for key, valid in checks.items():
-        if not all(valid(v) for v in index[key]):
-            raise ValueError(f"suspects index: {key} holds an invalid entry")
     thresholds = index["thresholds"]
-    if not isinstance(thresholds, list) or len(thresholds) != num_classes or not all(_is_number(v) for v in thresholds):
+    if not isinstance(thresholds, list) or len(thresholds) != num_classes or not all(map(thumbnail_index.is_number, thresholds)):
         raise ValueError("suspects index: thresholds are not one number per class")
     return index
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-
-
 def _is_probability(value: Any) -> bool:
-    return _is_number(value) and 0.0 <= value <= 1.0
+    return thumbnail_index.is_number(value) and 0.0 <= value <= 1.0

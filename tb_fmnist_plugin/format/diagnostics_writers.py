@@ -5,21 +5,24 @@ errors of a confusion matrix's evaluation (values in
 Typical use, at the step of the matrix ``"confusion/test"``::
 
     from tb_fmnist_plugin.format import diagnostics_writers as ds
-    ds.write_calibration(writer, "confusion/test", step, bins=bins, cell_confidence=mean_conf,
+    ds.write_calibration(writer, "confusion/test", bins, step, cell_confidence=mean_conf,
                          class_loss=loss, class_names=names)
-    ds.write_label_issues(writer, "confusion/test", step, confident_joint=joint,
-                          suspect_counts=counts, class_names=names)
-    ds.write_suspects(writer, "confusion/test", step, images, given, suggested, self_conf, conf,
-                      indices, class_names=names, total=n, thresholds=thresholds)
+    ds.write_label_issues(writer, "confusion/test", joint, step, suspect_counts=counts,
+                          class_names=names)
+    ds.write_suspects(writer, "confusion/test", images, step, given=given, suggested=suggested,
+                      self_confidence=self_conf, confidence=conf, dataset_indices=indices,
+                      class_names=names, total=n, thresholds=thresholds)
 
-``*_pb`` functions return the ``Summary`` without writing. Bad input raises
-``TypeError``/``ValueError`` naming the problem and writes nothing. Writing,
-step checks, image conversion, the sprite and the byte budget are
-:mod:`tb_fmnist_plugin.format.writers`'s, shared with the cell examples.
+Every ``write_*`` takes ``(writer, tag, data, step)`` positionally and the rest
+by keyword, ``*_pb`` functions ``(tag, data)``; they return the ``Summary``
+without writing. Bad input raises ``TypeError``/``ValueError`` naming the
+problem and writes nothing. Writing and step checks
+(:mod:`tb_fmnist_plugin.format.events`), image conversion, the sprite and the
+byte budget (:mod:`tb_fmnist_plugin.format.sprites`) are shared with the cell
+examples; old argument orders are :mod:`tb_fmnist_plugin.format.call_order`'s.
 """
 from __future__ import annotations
 
-import warnings
 from typing import Any, Optional, Sequence
 
 import numpy as np
@@ -29,17 +32,13 @@ from tensorboard.util import tensor_util
 from tb_fmnist_plugin.format import diagnostics_metadata as dm
 from tb_fmnist_plugin.format import metadata, sprites
 from tb_fmnist_plugin.format import writers as summary
+from tb_fmnist_plugin.format.call_order import accepts_old_order
 from tb_fmnist_plugin.format.checks import check_array, check_int
-from tb_fmnist_plugin.format.writers import (
-    _event_step_walltime,
-    _validate_tag,
-    _write,
-)
+from tb_fmnist_plugin.format.events import event_step_walltime, write_summary
+from tb_fmnist_plugin.format.writers import _validate_tag
 
 #: Default byte budget of one suspects summary (index + sprite + metadata).
 DEFAULT_SUSPECTS_MAX_BYTES = summary.DEFAULT_EXAMPLES_MAX_BYTES
-
-_tags_warned_budget: set = set()
 
 
 def _floats(value: Any, what: str, shape: tuple, *, allow_nan: bool = False) -> np.ndarray:
@@ -67,7 +66,7 @@ def _value(tag: str, kind: str, names: Sequence[str], tensor: Any, **content: An
 
 
 def calibration_pb(
-    tag: str, *, bins: Any, cell_confidence: Any, class_loss: Any, class_names: Sequence[str]
+    tag: str, bins: Any, *, cell_confidence: Any, class_loss: Any, class_names: Sequence[str]
 ) -> summary_pb2.Summary:
     """The calibration ``Summary`` of matrix ``tag``: three values.
 
@@ -101,21 +100,22 @@ def calibration_pb(
     return out
 
 
+@accepts_old_order("writer", "tag", "step")
 def write_calibration(
-    writer: Any, tag: str, step: int, *, bins: Any, cell_confidence: Any, class_loss: Any,
+    writer: Any, tag: str, bins: Any, step: int, *, cell_confidence: Any, class_loss: Any,
     class_names: Sequence[str], walltime: Optional[float] = None,
 ) -> None:
     """Write the calibration of matrix ``tag`` at ``step`` (see :func:`calibration_pb`)."""
-    step, walltime = _event_step_walltime(step, walltime)
-    pb = calibration_pb(tag, bins=bins, cell_confidence=cell_confidence, class_loss=class_loss, class_names=class_names)
-    _write(writer, pb, step, walltime)
+    step, walltime = event_step_walltime(step, walltime)
+    pb = calibration_pb(tag, bins, cell_confidence=cell_confidence, class_loss=class_loss, class_names=class_names)
+    write_summary(writer, pb, step, walltime)
 
 
 # --- Label issues -------------------------------------------------------------------
 
 
 def label_issues_pb(
-    tag: str, *, confident_joint: Any, suspect_counts: Any, class_names: Sequence[str]
+    tag: str, confident_joint: Any, *, suspect_counts: Any, class_names: Sequence[str]
 ) -> summary_pb2.Summary:
     """The label-issue counts of matrix ``tag``: the confident joint and the
     suspects per (given, suggested) cell, both ``[C, C]`` counts stored in
@@ -134,25 +134,27 @@ def label_issues_pb(
     return out
 
 
+@accepts_old_order("writer", "tag", "step")
 def write_label_issues(
-    writer: Any, tag: str, step: int, *, confident_joint: Any, suspect_counts: Any,
+    writer: Any, tag: str, confident_joint: Any, step: int, *, suspect_counts: Any,
     class_names: Sequence[str], walltime: Optional[float] = None,
 ) -> None:
     """Write the label-issue counts of matrix ``tag`` at ``step`` (see :func:`label_issues_pb`)."""
-    step, walltime = _event_step_walltime(step, walltime)
-    pb = label_issues_pb(tag, confident_joint=confident_joint, suspect_counts=suspect_counts, class_names=class_names)
-    _write(writer, pb, step, walltime)
+    step, walltime = event_step_walltime(step, walltime)
+    pb = label_issues_pb(tag, confident_joint, suspect_counts=suspect_counts, class_names=class_names)
+    write_summary(writer, pb, step, walltime)
 
 
+@accepts_old_order("tag", "images", "given", "suggested", "self_confidence", "confidence", "dataset_indices")
 def suspects_pb(
     tag: str,
     images: Any,
+    *,
     given: Any,
     suggested: Any,
     self_confidence: Any,
     confidence: Any,
     dataset_indices: Any = None,
-    *,
     class_names: Sequence[str],
     total: int,
     thresholds: Any,
@@ -212,25 +214,24 @@ def suspects_pb(
         return out
 
     def dropped(kept: int) -> None:
-        if tag not in _tags_warned_budget:
-            _tags_warned_budget.add(tag)
-            warnings.warn(
-                f"tb_fmnist_plugin: {dm.diagnostic_tag(tag, metadata.KIND_SUSPECTS)} lists {kept} of {count} suspects; "
-                f"the others do not fit its max_bytes={max_bytes:,} budget (the least suspicious are dropped). "
-                "Not repeated for this tag.",
-                RuntimeWarning, stacklevel=5,
-            )
+        sprites.warn_dropped_once(
+            dm.diagnostic_tag(tag, metadata.KIND_SUSPECTS),
+            f"lists {kept} of {count} suspects; the others do not fit its max_bytes={max_bytes:,} budget "
+            "(the least suspicious are dropped).",
+        )
 
     grey = tiles is not None and tiles.shape[3] == 1
     return sprites.fit_to_budget(build, count, grey=grey, max_bytes=max_bytes, on_drop=dropped)
 
 
+@accepts_old_order(
+    "writer", "tag", "step", "images", "given", "suggested", "self_confidence", "confidence", "dataset_indices"
+)
 def write_suspects(
-    writer: Any, tag: str, step: int, images: Any, given: Any, suggested: Any, self_confidence: Any,
-    confidence: Any, dataset_indices: Any = None, *, walltime: Optional[float] = None, **options: Any,
+    writer: Any, tag: str, images: Any, step: int, *, walltime: Optional[float] = None, **options: Any,
 ) -> None:
     """Write the suspects of matrix ``tag`` at ``step`` (see :func:`suspects_pb`
-    for the arguments; ``options`` are its keyword options)."""
-    step, walltime = _event_step_walltime(step, walltime)
-    pb = suspects_pb(tag, images, given, suggested, self_confidence, confidence, dataset_indices, **options)
-    _write(writer, pb, step, walltime)
+    for the arguments; ``options`` are its keyword arguments, ``given``,
+    ``suggested``, ... included)."""
+    step, walltime = event_step_walltime(step, walltime)
+    write_summary(writer, suspects_pb(tag, images, **options), step, walltime)

@@ -1,24 +1,27 @@
 """The plugin's name and the versioned content of its summary metadata.
 
-This module and :mod:`tb_fmnist_plugin.format.writers` are the only places that know
-the on-disk format (``docs/format.md``). The writing side builds metadata here;
-the reading side (the TensorBoard plugin) parses it and decodes values here.
+The on-disk format (``docs/format.md``) is known only in
+:mod:`tb_fmnist_plugin.format`. The writing side builds metadata here; the
+reading side (the TensorBoard plugin) parses it and decodes values here.
 
-Why one file of ~440 lines: each value kind's encoding sits beside the check a
-reader applies to untrusted data of that kind, and every kind shares the
-metadata content rules above them; splitting would spread one format over
-modules that must change together. The calibration and label-issue kinds, a
-family of their own, live in :mod:`tb_fmnist_plugin.format.diagnostics_metadata`.
+Each value kind's encoding sits beside the check a reader applies to
+untrusted data of that kind, and every kind shares the metadata content rules
+above them. The calibration and label-issue kinds, a family of their own,
+live in :mod:`tb_fmnist_plugin.format.diagnostics_metadata`; the thumbnail
+index the examples share with the suspects in
+:mod:`tb_fmnist_plugin.format.thumbnail_index`.
 """
 from __future__ import annotations
 
 import json
 import logging
-import math
 from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
+
+from tb_fmnist_plugin.format import thumbnail_index
+from tb_fmnist_plugin.format.thumbnail_index import is_int, sprite_grid, tile_offset  # noqa: F401  (the readers' names)
 
 logger = logging.getLogger(__name__)
 
@@ -181,7 +184,7 @@ def read_plugin_content(content: bytes) -> Tuple[Optional[Dict[str, Any]], Optio
     if not isinstance(parsed, dict):
         return None, "its metadata is not a JSON object"
     version = parsed.get("version")
-    if not _is_int(version) or version < 1:
+    if not is_int(version) or version < 1:
         return None, "its metadata has no valid format version"
     if version > FORMAT_VERSION:
         if version not in _warned_versions:
@@ -201,18 +204,14 @@ def read_plugin_content(content: bytes) -> Tuple[Optional[Dict[str, Any]], Optio
         problem = "an examples series without a matrix tag"
     if problem is None and kind in DIAGNOSTIC_KINDS and not isinstance(parsed.get("matrix_tag"), str):
         problem = f"a {kind} series without a matrix tag"
-    if problem is None and kind == KIND_RELIABILITY and not (_is_int(parsed.get("bins")) and parsed["bins"] >= 1):
+    if problem is None and kind == KIND_RELIABILITY and not (is_int(parsed.get("bins")) and parsed["bins"] >= 1):
         problem = "a reliability series without a valid bin count"
     return (None, problem) if problem is not None else (parsed, None)
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
 def _class_metadata_problem(num_classes: Any, names: Any) -> Optional[str]:
     """Why stored ``num_classes`` / ``class_names`` cannot be used, or None."""
-    if not _is_int(num_classes) or not isinstance(names, list) or len(names) != num_classes:
+    if not is_int(num_classes) or not isinstance(names, list) or len(names) != num_classes:
         return "its class metadata is inconsistent (num_classes and class_names disagree)"
     if not 1 <= num_classes <= MAX_CLASSES:
         return f"it declares {num_classes} classes; the format allows 1 to {MAX_CLASSES}"
@@ -343,50 +342,13 @@ def excluded_tag(matrix_tag: str) -> str:
 # --- Examples value encoding -----------------------------------------------
 #
 # A per-cell examples value is a blob sequence of exactly two blobs:
-#   blob 0: UTF-8 JSON index (see ``docs/format.md``);
+#   blob 0: UTF-8 JSON index (see ``docs/format.md``,
+#           :mod:`tb_fmnist_plugin.format.thumbnail_index`);
 #   blob 1: a PNG sprite sheet with every thumbnail, tile i at column
 #           i % columns, row i // columns.
 
-EXAMPLES_INDEX_BLOB = 0
-EXAMPLES_SPRITE_BLOB = 1
-
-
-def sprite_header(*, tile_height: int, tile_width: int, channels: int, columns: int, bits: int) -> Dict[str, int]:
-    """The fields every thumbnail index starts with (format version and sprite
-    layout), shared by the cell examples and the suspects indexes."""
-    return {
-        "version": FORMAT_VERSION,
-        "tile_height": int(tile_height),
-        "tile_width": int(tile_width),
-        "channels": int(channels),
-        "columns": int(columns),
-        "bits": int(bits),
-    }
-
-
-def encode_examples_index(
-    *,
-    tile_height: int,
-    tile_width: int,
-    channels: int,
-    columns: int,
-    bits: int,
-    true_labels: Sequence[int],
-    predicted_labels: Sequence[int],
-    confidences: Sequence[float],
-    dataset_indices: Sequence[int],
-) -> bytes:
-    """Serialize the examples index (blob 0)."""
-    index = {
-        **sprite_header(tile_height=tile_height, tile_width=tile_width, channels=channels, columns=columns, bits=bits),
-        "true": [int(v) for v in true_labels],
-        "predicted": [int(v) for v in predicted_labels],
-        "confidence": [round(float(v), 4) for v in confidences],
-        "index": [int(v) for v in dataset_indices],
-    }
-    return json.dumps(index, separators=(",", ":")).encode("utf-8")
-
-
+EXAMPLES_INDEX_BLOB = thumbnail_index.INDEX_BLOB
+EXAMPLES_SPRITE_BLOB = thumbnail_index.SPRITE_BLOB
 #: Largest tile side, in pixels, a reader accepts in an examples index.
 MAX_TILE_PIXELS = 4096
 _INDEX_SCALARS = {
@@ -397,45 +359,27 @@ _INDEX_SCALARS = {
 }
 
 
+def encode_examples_index(
+    *, true_labels: Sequence[int], predicted_labels: Sequence[int], confidences: Sequence[float],
+    dataset_indices: Sequence[int], **layout: int,
+) -> bytes:
+    """Serialize the examples index (blob 0); ``layout`` is the sprite's
+    (:func:`~tb_fmnist_plugin.format.thumbnail_index.encode`). Confidences keep 4 decimals."""
+    return thumbnail_index.encode(
+        FORMAT_VERSION, **layout, true=thumbnail_index.ints(true_labels), predicted=thumbnail_index.ints(predicted_labels),
+        confidence=[round(float(v), 4) for v in confidences], index=thumbnail_index.ints(dataset_indices),
+    )
+
+
 def decode_examples_index(blob: bytes, num_classes: Optional[int] = None) -> Dict[str, Any]:
     """Parse blob 0 of an examples value; raises ``ValueError`` saying what
     is wrong unless every field has its documented type and range (class
     indices below ``num_classes`` when given, finite confidences)."""
-    try:
-        index = json.loads(bytes(blob).decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as error:
-        raise ValueError(f"unreadable examples index: {error}") from None
-    classes = math.inf if num_classes is None else num_classes
-    entries = {
-        "true": lambda v: _is_int(v) and 0 <= v < classes,
-        "predicted": lambda v: _is_int(v) and 0 <= v < classes,
-        "confidence": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v),
-        "index": lambda v: _is_int(v) and v >= -1,
-    }
-    if not isinstance(index, dict) or any(key not in index for key in (*_INDEX_SCALARS, *entries)):
-        raise ValueError("examples index is missing fields")
-    for key, valid in _INDEX_SCALARS.items():
-        if not (_is_int(index[key]) and valid(index[key])):
-            raise ValueError(f"examples index: {key} is not a valid integer")
-    if not all(isinstance(index[key], list) for key in entries) or len({len(index[key]) for key in entries}) != 1:
-        raise ValueError("examples index has lists of different lengths")
-    for key, valid in entries.items():
-        if not all(valid(v) for v in index[key]):
-            raise ValueError(f"examples index: {key} holds an invalid entry")
-    return index
-
-
-def sprite_grid(index: Dict[str, Any]) -> tuple[int, int, int]:
-    """``(tile_width, tile_height, columns)`` of the sprite that a decoded
-    examples index describes."""
-    return int(index["tile_width"]), int(index["tile_height"]), max(1, int(index["columns"]))
-
-
-def tile_offset(index: Dict[str, Any], tile: int) -> tuple[int, int]:
-    """Pixel offset ``(x, y)`` of tile ``tile`` in the sprite: column
-    ``tile % columns``, row ``tile // columns``."""
-    width, height, columns = sprite_grid(index)
-    return (tile % columns) * width, (tile // columns) * height
+    is_class = thumbnail_index.is_class_index(num_classes)
+    return thumbnail_index.decode(blob, "examples", scalars=_INDEX_SCALARS, lists={
+        "true": is_class, "predicted": is_class, "confidence": thumbnail_index.is_number,
+        "index": thumbnail_index.is_dataset_index,
+    })
 
 
 def examples_tag(matrix_tag: str) -> str:

@@ -6,12 +6,18 @@ from __future__ import annotations
 
 import io
 import math
+import os
+import sys
+import warnings
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
 
 from tb_fmnist_plugin.format.checks import check_array
+
+# Series tags already warned about dropping thumbnails for the byte budget.
+_tags_warned_budget: set = set()
 
 #: Bytes an event record adds around a summary (framing, step, walltime).
 EVENT_OVERHEAD_BYTES = 64
@@ -72,6 +78,19 @@ def encode_sprite(tiles: np.ndarray, bits: int) -> Tuple[bytes, int]:
         image = Image.fromarray(sheet[:, :, 0] if channels == 1 else sheet, mode="L" if channels == 1 else "RGB")
         image.save(buffer, format="PNG", optimize=True)
     return buffer.getvalue(), columns
+
+
+def warn_dropped_once(series_tag: str, what: str) -> None:
+    """One ``RuntimeWarning`` per series tag and process when the byte budget
+    drops thumbnails (``what`` says which and how to avoid it), attributed to
+    the first caller outside the format package."""
+    if series_tag in _tags_warned_budget:
+        return
+    _tags_warned_budget.add(series_tag)
+    frame, level, here = sys._getframe(0), 1, os.path.dirname(__file__)
+    while frame is not None and os.path.dirname(frame.f_code.co_filename) == here:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(f"tb_fmnist_plugin: {series_tag} {what} Not repeated for this tag.", RuntimeWarning, stacklevel=level)
 
 
 def fit_to_budget(

@@ -3,39 +3,37 @@
 Typical use with a :class:`torch.utils.tensorboard.SummaryWriter`::
 
     from tb_fmnist_plugin.format import writers as summary
-    summary.write_confusion_matrix(writer, "confusion/test", counts, step=epoch,
-                                   class_names=names)
+    summary.write_confusion_matrix(writer, "confusion/test", counts, epoch, class_names=names)
 
-``*_pb`` functions return the :class:`Summary` proto without writing, for code
-that owns its own writer. The stored layout is described in ``docs/format.md``.
+Every ``write_*`` takes ``(writer, tag, data, step)`` positionally and the rest
+by keyword; ``*_pb`` functions take ``(tag, data)`` and return the
+:class:`Summary` proto without writing, for code that owns its own writer
+(old argument orders: :mod:`tb_fmnist_plugin.format.call_order`). The stored
+layout is described in ``docs/format.md``.
 """
 from __future__ import annotations
 
-import math
-import numbers
-import warnings
-import weakref
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence
 
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
 from tensorboard.util import tensor_util
 
 from tb_fmnist_plugin.format import metadata, sprites
+from tb_fmnist_plugin.format.call_order import accepts_old_order
 from tb_fmnist_plugin.format.checks import check_array, check_int
+from tb_fmnist_plugin.format.events import check_writer, event_step_walltime, file_writer_of, write_summary
+
+__all__ = [
+    "DEFAULT_EXAMPLES_MAX_BYTES", "DEFAULT_EXAMPLES_PER_CELL", "cell_examples_pb", "check_class_indices",
+    "check_writer", "confusion_matrix_pb", "excluded_rows_pb", "file_writer_of", "validate_matrix",
+    "write_cell_examples", "write_confusion_matrix", "write_excluded_rows",
+]
 
 #: Default number of thumbnails kept per (true, predicted) cell.
 DEFAULT_EXAMPLES_PER_CELL = 4
 #: Default byte budget of one examples summary (index + sprite + metadata).
 DEFAULT_EXAMPLES_MAX_BYTES = 150_000
-#: Largest step an event holds (int64).
-_MAX_STEP = 2**63 - 1
-
-# Tags whose metadata a file writer already wrote; later values omit it, as
-# TensorFlow's own writers do (readers keep the first metadata of a tag).
-_tags_with_metadata: "weakref.WeakKeyDictionary[Any, set]" = weakref.WeakKeyDictionary()
-# Examples tags already warned about dropping thumbnails for the byte budget.
-_tags_warned_budget: set = set()
 
 
 # --- Validation --------------------------------------------------------------
@@ -80,64 +78,14 @@ def validate_matrix(matrix: Any) -> np.ndarray:
     return counts.astype(np.int64)
 
 
-def check_writer(writer: Any, methods: Sequence[str] = ()) -> None:
-    """Raise ``TypeError`` unless ``writer`` can write summaries (a
-    ``SummaryWriter``'s ``_get_file_writer``, or ``add_summary``) and has each
-    of ``methods`` (those a caller uses besides, e.g. ``add_scalar``)."""
-    missing = [name for name in methods if not callable(getattr(writer, name, None))]
-    if not (callable(getattr(writer, "_get_file_writer", None)) or callable(getattr(writer, "add_summary", None))):
-        missing.append("_get_file_writer or add_summary")
-    if missing:
-        raise TypeError(
-            f"writer must be a SummaryWriter-like object (torch.utils.tensorboard.SummaryWriter); "
-            f"{type(writer).__name__} lacks {', '.join(missing)}"
-        )
-
-
-def _resolve_writer(writer: Any) -> Any:
-    """The object with ``add_summary(summary, global_step, walltime)``."""
-    check_writer(writer)
-    if callable(getattr(writer, "_get_file_writer", None)):
-        return writer._get_file_writer()
-    return writer
-
-
-def _event_step_walltime(step: Any, walltime: Any) -> Tuple[int, Optional[float]]:
-    """``step`` and ``walltime`` as an event stores them (int64 step >= 0,
-    finite seconds or None); raises before anything is written."""
-    step = check_int(step, "step", minimum=0, maximum=_MAX_STEP, type_error=True)
-    if walltime is None:
-        return step, None
-    if isinstance(walltime, bool) or not isinstance(walltime, numbers.Real):
-        raise TypeError(f"walltime must be seconds since the epoch or None, got {type(walltime).__name__}")
-    if not math.isfinite(walltime):
-        raise ValueError(f"walltime must be finite, got {walltime!r}")
-    return step, float(walltime)
-
-
-def _write(writer: Any, summary: summary_pb2.Summary, step: int, walltime: Optional[float]) -> None:
-    file_writer = _resolve_writer(writer)
-    try:
-        seen = _tags_with_metadata.setdefault(file_writer, set())
-    except TypeError:  # not weak-referenceable: always keep metadata
-        seen = None
-    new_tags = []
-    for value in summary.value if seen is not None else ():
-        if value.tag in seen:
-            value.ClearField("metadata")
-        else:
-            new_tags.append(value.tag)
-    file_writer.add_summary(summary, step, walltime)
-    if seen is not None:  # only once written: a failed write leaves the next one its metadata
-        seen.update(new_tags)
-
-
 # --- Confusion matrix -----------------------------------------------------------
 
 
+@accepts_old_order("tag", "matrix", "class_names", "description")
 def confusion_matrix_pb(
     tag: str,
     matrix: Any,
+    *,
     class_names: Optional[Sequence[str]] = None,
     description: str = "",
 ) -> summary_pb2.Summary:
@@ -162,11 +110,13 @@ def confusion_matrix_pb(
     return summary
 
 
+@accepts_old_order("writer", "tag", "matrix", "step", "class_names", "walltime", "description")
 def write_confusion_matrix(
     writer: Any,
     tag: str,
     matrix: Any,
     step: int,
+    *,
     class_names: Optional[Sequence[str]] = None,
     walltime: Optional[float] = None,
     description: str = "",
@@ -177,15 +127,16 @@ def write_confusion_matrix(
     for a matrix that is not square, has negative, fractional or NaN counts, or
     class names of the wrong length.
     """
-    step, walltime = _event_step_walltime(step, walltime)
-    summary = confusion_matrix_pb(tag, matrix, class_names, description)
-    _write(writer, summary, step, walltime)
+    step, walltime = event_step_walltime(step, walltime)
+    summary = confusion_matrix_pb(tag, matrix, class_names=class_names, description=description)
+    write_summary(writer, summary, step, walltime)
 
 
 # --- Excluded rows ----------------------------------------------------------------
 
 
-def excluded_rows_pb(tag: str, count: int, description: str = "") -> summary_pb2.Summary:
+@accepts_old_order("tag", "count", "description")
+def excluded_rows_pb(tag: str, count: int, *, description: str = "") -> summary_pb2.Summary:
     """Build the ``Summary`` counting the rows of one evaluation of matrix
     ``tag`` that are not in it because their logits held NaN (stored under
     ``tag + "/excluded"``, at the matrix's step)."""
@@ -200,11 +151,14 @@ def excluded_rows_pb(tag: str, count: int, description: str = "") -> summary_pb2
     return summary
 
 
-def write_excluded_rows(writer: Any, tag: str, count: int, step: int, walltime: Optional[float] = None) -> None:
+@accepts_old_order("writer", "tag", "count", "step", "walltime")
+def write_excluded_rows(
+    writer: Any, tag: str, count: int, step: int, *, walltime: Optional[float] = None, description: str = ""
+) -> None:
     """Write the excluded-row count of matrix ``tag`` at ``step`` (write it at
     every step of the matrix, 0 included, so each step has its own count)."""
-    step, walltime = _event_step_walltime(step, walltime)
-    _write(writer, excluded_rows_pb(tag, count), step, walltime)
+    step, walltime = event_step_walltime(step, walltime)
+    write_summary(writer, excluded_rows_pb(tag, count, description=description), step, walltime)
 
 
 # --- Per-cell examples ----------------------------------------------------------
@@ -238,14 +192,15 @@ def _select_per_cell(
     return kept[priority]
 
 
+@accepts_old_order("tag", "images", "true_labels", "predicted_labels", "confidences", "dataset_indices")
 def cell_examples_pb(
     tag: str,
     images: Any,
+    *,
     true_labels: Any,
     predicted_labels: Any,
     confidences: Any,
     dataset_indices: Any = None,
-    *,
     class_names: Optional[Sequence[str]] = None,
     num_classes: Optional[int] = None,
     max_per_cell: int = DEFAULT_EXAMPLES_PER_CELL,
@@ -327,59 +282,53 @@ def cell_examples_pb(
     tile_bytes = max(1, tiles[0].size // 2 if grey else tiles[0].size) if count else 1  # raw, at the last bits tried
     return sprites.fit_to_budget(
         build, priority.size, grey=grey, max_bytes=max_bytes,
-        on_drop=lambda kept: _warn_budget_once(tag, kept, priority.size, max_bytes),
+        on_drop=lambda kept: sprites.warn_dropped_once(
+            metadata.examples_tag(tag),
+            f"keeps {kept} of {priority.size} example thumbnails; the others do not fit its max_bytes={max_bytes:,} "
+            "budget and are not logged (each cell's most confident example goes before any cell's second). Use "
+            "fewer or smaller thumbnails (hooks: examples_per_cell, thumbnail_size) or a larger max_bytes.",
+        ),
         guess=max_bytes // tile_bytes,
     )
 
 
-def _warn_budget_once(tag: str, kept: int, total: int, max_bytes: int) -> None:
-    """One ``RuntimeWarning`` per examples tag and process when the byte
-    budget drops thumbnails."""
-    if tag in _tags_warned_budget:
-        return
-    _tags_warned_budget.add(tag)
-    warnings.warn(
-        f"tb_fmnist_plugin: {metadata.examples_tag(tag)} keeps {kept} of {total} example thumbnails; "
-        f"the others do not fit its max_bytes={max_bytes:,} budget and are not logged (each cell's most "
-        "confident example goes before any cell's second). Use fewer or smaller thumbnails "
-        "(hooks: examples_per_cell, thumbnail_size) or a larger max_bytes. Not repeated for this tag.",
-        RuntimeWarning,
-        stacklevel=5,
-    )
-
-
+@accepts_old_order(
+    "writer", "tag", "step", "images", "true_labels", "predicted_labels", "confidences", "dataset_indices"
+)
 def write_cell_examples(
     writer: Any,
     tag: str,
-    step: int,
     images: Any,
+    step: int,
+    *,
     true_labels: Any,
     predicted_labels: Any,
     confidences: Any,
     dataset_indices: Any = None,
-    *,
     class_names: Optional[Sequence[str]] = None,
     num_classes: Optional[int] = None,
     max_per_cell: int = DEFAULT_EXAMPLES_PER_CELL,
     max_bytes: int = DEFAULT_EXAMPLES_MAX_BYTES,
     walltime: Optional[float] = None,
+    description: str = "",
 ) -> None:
     """Write the per-cell example thumbnails of matrix ``tag`` at ``step``.
 
     See :func:`cell_examples_pb` for the arguments. Bad input raises
     ``TypeError``/``ValueError`` and writes nothing.
     """
-    step, walltime = _event_step_walltime(step, walltime)
+    step, walltime = event_step_walltime(step, walltime)
     summary = cell_examples_pb(
         tag,
         images,
-        true_labels,
-        predicted_labels,
-        confidences,
-        dataset_indices,
+        true_labels=true_labels,
+        predicted_labels=predicted_labels,
+        confidences=confidences,
+        dataset_indices=dataset_indices,
         class_names=class_names,
         num_classes=num_classes,
         max_per_cell=max_per_cell,
         max_bytes=max_bytes,
+        description=description,
     )
-    _write(writer, summary, step, walltime)
+    write_summary(writer, summary, step, walltime)

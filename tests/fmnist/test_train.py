@@ -5,6 +5,7 @@ from __future__ import annotations
 import glob
 import io
 import os
+import runpy
 import signal
 import subprocess
 import sys
@@ -13,30 +14,14 @@ import time
 import numpy as np
 import pytest
 import torch
-from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-from tensorboard.util import tensor_util
 
-from tb_fmnist_plugin.fmnist import cli as train
-from tb_fmnist_plugin.fmnist import synthetic as datasets
+from tb_fmnist_plugin.fmnist import cli, synthetic
+from tb_fmnist_plugin.fmnist.data import add_label_noise
 from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
-from tb_fmnist_plugin.format import metadata
+from tests.support.events import read_matrices
+from tests.support.hooks_helpers import load
 
-GROUP_OF = {label: g for g, members in enumerate(datasets.CONFUSION_GROUPS) for label in members}
-
-
-def _events(logdir: str) -> EventAccumulator:
-    acc = EventAccumulator(logdir, size_guidance={"tensors": 0, "scalars": 0, "images": 0, "histograms": 0})
-    acc.Reload()
-    return acc
-
-
-def _matrices(acc: EventAccumulator, tag: str = "confusion/test") -> dict:
-    """Decoded confusion matrices by step."""
-    content = metadata.parse_plugin_content(acc.PluginTagToContent(metadata.PLUGIN_NAME)[tag])
-    return {
-        event.step: metadata.decode_matrix(tensor_util.make_ndarray(event.tensor_proto), content["num_classes"])
-        for event in acc.Tensors(tag)
-    }
+GROUP_OF = {label: g for g, members in enumerate(synthetic.CONFUSION_GROUPS) for label in members}
 
 
 def _in_group_fraction(matrix: np.ndarray) -> float:
@@ -49,30 +34,18 @@ def _in_group_fraction(matrix: np.ndarray) -> float:
     return inside / max(1, int(off.sum()))
 
 
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    """One honest run: 2 epochs on 8,000 synthetic images, all logging on."""
-    root = tmp_path_factory.mktemp("trained")
-    args = train.build_parser().parse_args([
-        "--epochs", "2", "--train-size", "8000", "--test-size", "2000", "--log-every", "50",
-        "--logdir", str(root / "run"), "--data-dir", str(root / "data"), "--no-progress",
-        "--save-model", str(root / "model.pt"),
-    ])
-    out = io.StringIO()
-    result = train.run(args, out=out)
-    return result, out.getvalue(), root
-
-
-def test_reference_cnn_learns_and_errors_stay_in_the_designed_groups(trained) -> None:
-    result, out, _ = trained
+@pytest.mark.slow
+def test_reference_cnn_learns_and_errors_stay_in_the_designed_groups(quick_start) -> None:
+    result, out = quick_start.result, quick_start.out
     assert result.epochs_completed == 2 and not result.interrupted
-    assert result.test_accuracy >= 80.0, out
-    assert result.confusion.sum() == 2000
+    assert result.test_accuracy >= 80.0, out  # against the given labels, 5% of them flipped
+    assert result.confusion.sum() == quick_start.test_size
     assert _in_group_fraction(result.confusion) >= 0.75, result.confusion
 
 
-def test_console_output(trained) -> None:
-    result, out, _ = trained
+@pytest.mark.slow
+def test_console_output(quick_start) -> None:
+    result, out = quick_start.result, quick_start.out
     lines = [line for line in out.splitlines() if line.startswith("Epoch [")]
     assert len(lines) == 2
     assert "Test Loss:" in lines[-1] and "Test Accuracy:" in lines[-1]
@@ -80,14 +53,15 @@ def test_console_output(trained) -> None:
     assert f"tensorboard --logdir {result.logdir}" in out
 
 
-def test_event_files_hold_every_dashboard(trained) -> None:
-    result, _, _ = trained
-    acc = _events(result.logdir)
+@pytest.mark.slow
+def test_event_files_hold_every_dashboard(quick_start) -> None:
+    result = quick_start.result
+    acc = load(result.logdir)
     tags = acc.Tags()
     for tag in ("Training Loss", "Test Loss", "Test Accuracy"):
         assert tag in tags["scalars"], tag
     # Reference step for the training loss: epoch * len(loader) + batch_idx.
-    per_epoch = (8000 + 63) // 64
+    per_epoch = (quick_start.train_size + 63) // 64
     steps = [e.step for e in acc.Scalars("Training Loss")]
     assert steps[:2] == [0, 50] and per_epoch in steps
     assert [e.step for e in acc.Scalars("Test Accuracy")] == [0, 1]
@@ -96,24 +70,28 @@ def test_event_files_hold_every_dashboard(trained) -> None:
     assert set(acc.PluginTagToContent("hparams")) >= {
         "_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info"
     }
-    matrices = _matrices(acc)
+    matrices = read_matrices(acc)
     assert sorted(matrices) == [0, 1]
-    assert matrices[1].sum() == 2000
+    assert matrices[1].sum() == quick_start.test_size
     assert np.array_equal(matrices[1], result.confusion)
 
 
-def test_saved_weights_reproduce_the_logged_matrix(trained) -> None:
-    result, _, root = trained
-    matrix = _evaluate_weights(str(root / "model.pt"), test_size=2000)
-    assert np.array_equal(matrix, _matrices(_events(result.logdir))[1])
+@pytest.mark.slow
+def test_saved_weights_reproduce_the_logged_matrix(quick_start) -> None:
+    matrix = _evaluate_weights(str(quick_start.root / "model.pt"), test_size=quick_start.test_size,
+                               label_noise=quick_start.label_noise)
+    assert np.array_equal(matrix, read_matrices(load(quick_start.result.logdir))[1])
 
 
-def _evaluate_weights(path: str, test_size: int, data_seed: int = 0) -> np.ndarray:
-    """Single-process evaluation of saved weights on the synthetic test set."""
+def _evaluate_weights(path: str, test_size: int, data_seed: int = 0, label_noise: float = 0.0) -> np.ndarray:
+    """Single-process evaluation of saved weights on the synthetic test set
+    (``label_noise`` of its labels flipped as ``--label-noise`` does)."""
     model = FashionMNISTCNN()
     model.load_state_dict(torch.load(path, weights_only=True))
     model.eval()
-    test = datasets.SyntheticFashionMNIST(train=False, size=test_size, seed=data_seed)
+    test = synthetic.SyntheticFashionMNIST(train=False, size=test_size, seed=data_seed)
+    if label_noise:
+        add_label_noise(test, label_noise, seed=data_seed)
     images = test.data.unsqueeze(1).float().div(255).sub(0.5).div(0.5)
     with torch.no_grad():
         predicted = torch.cat([model(images[i:i + 64]).argmax(1) for i in range(0, test_size, 64)])
@@ -131,7 +109,19 @@ def test_module_runs_as_a_subprocess(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Epoch [1/1]" in proc.stdout and "most confused" in proc.stdout
     assert f"tensorboard --logdir {tmp_path / 'run'}" in proc.stdout
-    assert _matrices(_events(str(tmp_path / "run")))[0].sum() == 200
+    assert read_matrices(load(str(tmp_path / "run")))[0].sum() == 200
+
+
+@pytest.mark.parametrize("module", ["tb_fmnist_plugin.train", "tb_fmnist_plugin.fmnist"])
+def test_python_m_entry_points_run_the_command(module, monkeypatch, capsys) -> None:
+    """``python -m tb_fmnist_plugin.train`` (kept) and ``python -m
+    tb_fmnist_plugin.fmnist`` run the command, in process."""
+    monkeypatch.setattr(sys, "argv", [module, "--help"])
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_module(module, run_name="__main__")
+    assert exit_info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: {cli.PROG} ") and "--label-noise" in out
 
 
 @pytest.mark.subprocess
@@ -144,25 +134,11 @@ def test_console_script_help() -> None:
         assert option in proc.stdout, option
 
 
-def _run_in_own_session(command: list, timeout: float, env: dict) -> subprocess.CompletedProcess:
-    """Run ``command`` in a new session; on timeout kill its whole process
-    group, so no torchrun worker outlives the test."""
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                            start_new_session=True)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        out, err = proc.communicate()
-        pytest.fail(f"torchrun timed out after {timeout} s:\n{out}\n{err}")
-    return subprocess.CompletedProcess(command, proc.returncode, out, err)
-
-
 @pytest.mark.subprocess
-def test_torchrun_two_processes_match_a_single_process_evaluation(tmp_path) -> None:
+def test_torchrun_two_processes_match_a_single_process_evaluation(tmp_path, run_in_own_session) -> None:
     test_size = 501  # odd: the ranks hold different numbers of test images
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = _run_in_own_session(
+    proc = run_in_own_session(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          "-m", "tb_fmnist_plugin.train", "--epochs", "1", "--train-size", "1280", "--test-size", str(test_size),
          "--device", "cpu", "--logdir", str(tmp_path / "run"), "--data-dir", str(tmp_path / "data"),
@@ -173,7 +149,7 @@ def test_torchrun_two_processes_match_a_single_process_evaluation(tmp_path) -> N
     assert "2 process(es)" in proc.stdout
     assert proc.stdout.count("Epoch [1/1]") == 1, "only rank 0 prints"
     assert len(glob.glob(str(tmp_path / "run" / "events.out.tfevents.*"))) == 1, "only rank 0 writes"
-    logged = _matrices(_events(str(tmp_path / "run")))[0]
+    logged = read_matrices(load(str(tmp_path / "run")))[0]
     assert logged.sum() == test_size
     assert np.array_equal(logged, _evaluate_weights(str(tmp_path / "model.pt"), test_size))
 
@@ -183,7 +159,7 @@ def test_torchrun_two_processes_match_a_single_process_evaluation(tmp_path) -> N
 
 def test_epochs_zero_is_a_usage_error(capsys) -> None:
     with pytest.raises(SystemExit) as exit_info:
-        train.main(["--epochs", "0"])
+        cli.main(["--epochs", "0"])
     assert exit_info.value.code == 2
     assert "--epochs: must be >= 1, got 0" in capsys.readouterr().err
 
@@ -191,7 +167,7 @@ def test_epochs_zero_is_a_usage_error(capsys) -> None:
 def test_invalid_option_values_are_argparse_errors(capsys) -> None:
     for argv in (["--dataset", "imagenet"], ["--lr", "-1"], ["--device", "tpu"], ["--batch-size", "x"]):
         with pytest.raises(SystemExit) as exit_info:
-            train.main(argv)
+            cli.main(argv)
         assert exit_info.value.code == 2
         assert "error: argument" in capsys.readouterr().err
 
@@ -199,7 +175,7 @@ def test_invalid_option_values_are_argparse_errors(capsys) -> None:
 def test_unwritable_logdir_is_one_clear_message(tmp_path, capsys) -> None:
     blocker = tmp_path / "a_file"
     blocker.write_text("not a directory")
-    code = train.main(["--logdir", str(blocker / "run"), "--data-dir", str(tmp_path / "data")])
+    code = cli.main(["--logdir", str(blocker / "run"), "--data-dir", str(tmp_path / "data")])
     err = capsys.readouterr().err
     assert code == 2
     assert "cannot write to the log directory" in err and "Traceback" not in err
@@ -208,7 +184,7 @@ def test_unwritable_logdir_is_one_clear_message(tmp_path, capsys) -> None:
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
 def test_cuda_without_gpu_is_one_clear_message(tmp_path, capsys) -> None:
-    code = train.main(["--device", "cuda", "--logdir", str(tmp_path / "run")])
+    code = cli.main(["--device", "cuda", "--logdir", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert code == 2
     assert "no CUDA GPU is available" in err and len(err.strip().splitlines()) == 1
@@ -224,12 +200,12 @@ def test_a_failing_writer_does_not_stop_training(tmp_path, monkeypatch) -> None:
 
     monkeypatch.setattr(SummaryWriter, "add_histogram_raw", broken)
     monkeypatch.setattr(SummaryWriter, "add_scalar", broken)
-    args = train.build_parser().parse_args([
+    args = cli.build_parser().parse_args([
         "--epochs", "2", "--train-size", "640", "--test-size", "128", "--log-every", "2",
         "--logdir", str(tmp_path / "run"), "--data-dir", str(tmp_path / "data"), "--no-progress",
     ])
     with pytest.warns(RuntimeWarning):
-        result = train.run(args, out=io.StringIO())
+        result = cli.run(args, out=io.StringIO())
     assert result.epochs_completed == 2 and result.confusion.sum() == 128
 
 
@@ -266,7 +242,7 @@ def test_interrupt_flushes_readable_logs(tmp_path, signum) -> None:
     assert proc.returncode == 130, err
     assert "Interrupted" in out and str(logdir) in out and "tensorboard --logdir" in out
     assert "Traceback" not in err
-    acc = _events(str(logdir))
+    acc = load(str(logdir))
     assert len(acc.Scalars("Training Loss")) >= 20 // 2  # at least the whole first epoch (20 batches)
-    assert _matrices(acc)[0].sum() == 200
+    assert read_matrices(acc)[0].sum() == 200
     assert "_hparams_/session_end_info" in acc.PluginTagToContent("hparams")

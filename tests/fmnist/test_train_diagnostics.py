@@ -12,36 +12,29 @@ import sys
 import numpy as np
 import pytest
 import torch
-from tensorboard.util import tensor_util
 
-from tb_fmnist_plugin.fmnist import cli as train
+from tb_fmnist_plugin.fmnist import cli, synthetic
 from tb_fmnist_plugin.fmnist import data as fmnist_data
-from tb_fmnist_plugin.fmnist import synthetic
 from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 from tb_fmnist_plugin.format import diagnostics_metadata as dm
 from tb_fmnist_plugin.format import metadata
 from tb_fmnist_plugin.hooks import attach_hooks
-from tests.fmnist.test_train import _events, _matrices, _run_in_own_session
+from tests.support.events import last_value, read_matrices
+from tests.support.hooks_helpers import load
 
 GROUP_OF = {label: g for g, members in enumerate(synthetic.CONFUSION_GROUPS) for label in members}
 
 
 def _run(tmp_path, *extra, name="run"):
-    args = train.build_parser().parse_args([
+    args = cli.build_parser().parse_args([
         "--epochs", "1", "--train-size", "640", "--test-size", "200", "--limit-train-batches", "4",
         "--logdir", str(tmp_path / name), "--data-dir", str(tmp_path / "data"), "--no-progress", *extra,
     ])
-    return train.run(args, out=io.StringIO())
-
-
-def _tensor(acc, tag, step=None):
-    events = acc.Tensors(tag)
-    event = events[-1] if step is None else next(e for e in events if e.step == step)
-    return tensor_util.make_ndarray(event.tensor_proto)
+    return cli.run(args, out=io.StringIO())
 
 
 def _suspects(acc, tag):
-    return dm.decode_suspects_index(_tensor(acc, tag)[dm.SUSPECTS_INDEX_BLOB], 10)
+    return dm.decode_suspects_index(last_value(acc, tag)[dm.SUSPECTS_INDEX_BLOB], 10)
 
 
 def test_flip_labels_stays_in_the_confusion_groups_and_is_seeded():
@@ -67,12 +60,12 @@ def test_train_subset_and_label_noise_are_logged(tmp_path):
     clean = synthetic.SyntheticFashionMNIST(train=False, size=200, seed=0).targets.numpy()
     assert clean[record["indices"]].tolist() == record["original"] != record["noisy"]
 
-    acc = _events(result.logdir)
-    test_matrix = _matrices(acc)[0]
+    acc = load(result.logdir)
+    test_matrix = read_matrices(acc)[0]
     noisy = clean.copy()
     noisy[record["indices"]] = record["noisy"]
     np.testing.assert_array_equal(test_matrix.sum(axis=1), np.bincount(noisy, minlength=10))  # rows: given labels
-    train_matrix = _matrices(acc, "confusion/train")[0]
+    train_matrix = read_matrices(acc, "confusion/train")[0]
     assert train_matrix.sum() == 200  # default: as many training images as test images
     np.testing.assert_array_equal(train_matrix, result.train_eval_confusion)
     scalars = acc.Tags()["scalars"]
@@ -80,7 +73,7 @@ def test_train_subset_and_label_noise_are_logged(tmp_path):
         assert f"calibration/{name}/ece" in scalars and f"accuracy/{name}" in scalars
         for kind in metadata.DIAGNOSTIC_KINDS:
             assert dm.diagnostic_tag(f"confusion/{name}", kind) in acc.Tags()["tensors"], (name, kind)
-    bins = dm.decode_reliability(_tensor(acc, "confusion/test/reliability"), 10, 15)
+    bins = dm.decode_reliability(last_value(acc, "confusion/test/reliability"), 10, 15)
     assert bins[..., 0].sum() == 200
     np.testing.assert_array_equal(bins[..., 0].sum(axis=1), test_matrix.sum(axis=1))
     np.testing.assert_array_equal(bins[..., 2].sum(axis=1), np.diagonal(test_matrix))
@@ -88,38 +81,35 @@ def test_train_subset_and_label_noise_are_logged(tmp_path):
 
 def test_train_eval_size_picks_a_fixed_subset_and_zero_turns_it_off(tmp_path):
     result = _run(tmp_path, "--train-eval-size", "96", "--epochs", "2", name="some")
-    matrices = _matrices(_events(result.logdir), "confusion/train")
+    matrices = read_matrices(load(result.logdir), "confusion/train")
     assert sorted(matrices) == [0, 1] and all(m.sum() == 96 for m in matrices.values())
     np.testing.assert_array_equal(fmnist_data.subset_indices(640, 96, 0), fmnist_data.subset_indices(640, 96, 0))
     assert len(set(fmnist_data.subset_indices(640, 96, 0).tolist())) == 96
     off = _run(tmp_path, "--train-eval-size", "0", name="off")
-    tags = _events(off.logdir).Tags()["tensors"]
+    tags = load(off.logdir).Tags()["tensors"]
     assert "confusion/test" in tags and not any(t.startswith("confusion/train") for t in tags)
     assert np.isnan(off.train_eval_accuracy)
 
 
 def test_impossible_label_noise_is_a_usage_error(tmp_path, capsys):
-    code = train.main(["--label-noise", "0.9", "--train-size", "64", "--test-size", "100", "--logdir",
+    code = cli.main(["--label-noise", "0.9", "--train-size", "64", "--test-size", "100", "--logdir",
                        str(tmp_path / "run"), "--data-dir", str(tmp_path / "data"), "--no-progress"])
     err = capsys.readouterr().err
     assert code == 2 and "--label-noise" in err and "confusion group" in err
     with pytest.raises(SystemExit):
-        train.main(["--label-noise", "1.5"])
+        cli.main(["--label-noise", "1.5"])
     assert "fraction in [0, 1)" in capsys.readouterr().err
 
 
-def test_suspects_find_the_flipped_labels_after_the_quick_start(tmp_path):
-    """The quick start with 5% label noise: measured 83% of the flipped labels
-    among the suspects, 77% of the first 100 suspects flipped. Smaller runs
-    (4,000 images, 1-3 epochs) gave 48-72% precision: not reliable enough."""
-    args = train.build_parser().parse_args([
-        "--epochs", "2", "--train-size", "10000", "--test-size", "2000", "--label-noise", "0.05",
-        "--train-eval-size", "0", "--logdir", str(tmp_path / "run"), "--data-dir", str(tmp_path / "data"),
-        "--no-progress", "--log-every", "1000",
-    ])
-    result = train.run(args, out=io.StringIO())
+@pytest.mark.slow
+def test_suspects_find_the_flipped_labels_after_the_quick_start(quick_start):
+    """The quick start with 5% label noise (the run ``test_train.py`` reads
+    too): measured 83% of the flipped labels among the suspects, 77% of the
+    first 100 suspects flipped. Smaller runs (4,000 images, 1-3 epochs) gave
+    48-72% precision: not reliable enough."""
+    result = quick_start.result
     flipped = set(result.flipped_test_indices)
-    suspects = _suspects(_events(result.logdir), "confusion/test/suspects")
+    suspects = _suspects(load(result.logdir), "confusion/test/suspects")
     listed = suspects["index"]
     assert len(listed) >= len(flipped) == 100 and suspects["total"] >= len(listed)
     recall = len(flipped & set(listed)) / len(flipped)  # among the listed: a lower bound
@@ -157,10 +147,10 @@ def _single_process_logs(tmp_path, state_file: str, test_size: int, train_size: 
 
 
 @pytest.mark.subprocess
-def test_torchrun_two_processes_match_a_single_process_evaluation(tmp_path) -> None:
+def test_torchrun_two_processes_match_a_single_process_evaluation(tmp_path, run_in_own_session) -> None:
     test_size, train_size = 501, 1280  # odd: the ranks hold different numbers of images
     env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = _run_in_own_session(
+    proc = run_in_own_session(
         [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
          "-m", "tb_fmnist_plugin.train", "--epochs", "1", "--train-size", str(train_size), "--test-size",
          str(test_size), "--label-noise", "0.05", "--device", "cpu", "--logdir", str(tmp_path / "run"),
@@ -170,18 +160,18 @@ def test_torchrun_two_processes_match_a_single_process_evaluation(tmp_path) -> N
     assert proc.returncode == 0, proc.stdout + proc.stderr
     record = json.loads((tmp_path / "run" / "label_noise.json").read_text())
     assert record["count"] == 25
-    dist_acc = _events(str(tmp_path / "run"))
-    single_acc = _events(_single_process_logs(tmp_path, str(tmp_path / "model.pt"), test_size, train_size))
+    dist_acc = load(str(tmp_path / "run"))
+    single_acc = load(_single_process_logs(tmp_path, str(tmp_path / "model.pt"), test_size, train_size))
     for name in ("test", "train"):
         tag = f"confusion/{name}"
-        np.testing.assert_array_equal(_matrices(dist_acc, tag)[0], _matrices(single_acc, tag)[0])
+        np.testing.assert_array_equal(read_matrices(dist_acc, tag)[0], read_matrices(single_acc, tag)[0])
         for suffix in ("/confident_joint", "/label_issues"):
-            np.testing.assert_array_equal(metadata.decode_matrix(_tensor(dist_acc, tag + suffix), 10),
-                                          metadata.decode_matrix(_tensor(single_acc, tag + suffix), 10))
+            np.testing.assert_array_equal(metadata.decode_matrix(last_value(dist_acc, tag + suffix), 10),
+                                          metadata.decode_matrix(last_value(single_acc, tag + suffix), 10))
         for suffix in ("/reliability", "/class_loss"):
-            np.testing.assert_allclose(_tensor(dist_acc, tag + suffix), _tensor(single_acc, tag + suffix), rtol=1e-6)
-        np.testing.assert_allclose(dm.decode_cell_values(_tensor(dist_acc, tag + "/cell_confidence"), 10),
-                                   dm.decode_cell_values(_tensor(single_acc, tag + "/cell_confidence"), 10), rtol=1e-6)
+            np.testing.assert_allclose(last_value(dist_acc, tag + suffix), last_value(single_acc, tag + suffix), rtol=1e-6)
+        np.testing.assert_allclose(dm.decode_cell_values(last_value(dist_acc, tag + "/cell_confidence"), 10),
+                                   dm.decode_cell_values(last_value(single_acc, tag + "/cell_confidence"), 10), rtol=1e-6)
         a, b = _suspects(dist_acc, tag + "/suspects"), _suspects(single_acc, tag + "/suspects")
         for key in ("given", "suggested", "index", "total", "inexact_rows"):
             assert a[key] == b[key], (name, key)

@@ -57,7 +57,7 @@ def test_calibration_round_trip_and_metadata(tmp_path):
     writer = SummaryWriter(str(tmp_path))
     written = {step: _calibration_values(seed=step) for step in (0, 1, 2)}
     for step, (bins, cells, loss) in written.items():
-        ds.write_calibration(writer, "confusion/test", step, bins=bins, cell_confidence=cells, class_loss=loss, class_names=NAMES)
+        ds.write_calibration(writer, "confusion/test", bins, step, cell_confidence=cells, class_loss=loss, class_names=NAMES)
     writer.close()
     provider = _provider(tmp_path)
 
@@ -136,7 +136,7 @@ def test_label_issue_counts_use_the_matrix_encoding(tmp_path):
     counts = np.zeros((10, 10), dtype=np.int64)
     counts[6, 0], counts[0, 6] = 7, 3
     writer = SummaryWriter(str(tmp_path))
-    ds.write_label_issues(writer, "confusion/train", 4, confident_joint=joint, suspect_counts=counts, class_names=NAMES)
+    ds.write_label_issues(writer, "confusion/train", joint, 4, suspect_counts=counts, class_names=NAMES)
     writer.close()
     provider = _provider(tmp_path)
     content, [(step, value)] = _read(provider, "confusion/train/confident_joint")
@@ -160,8 +160,8 @@ def test_suspects_round_trip_with_sprite(tmp_path):
     images, given, suggested, self_conf, conf, index = _suspects(12)
     thresholds = np.linspace(0.5, 0.95, 10)
     writer = SummaryWriter(str(tmp_path))
-    ds.write_suspects(writer, "confusion/test", 2, images, given, suggested, self_conf, conf, index,
-                      class_names=NAMES, total=40, thresholds=thresholds, inexact_rows=1)
+    ds.write_suspects(writer, "confusion/test", images, 2, given=given, suggested=suggested, self_confidence=self_conf,
+                      confidence=conf, dataset_indices=index, class_names=NAMES, total=40, thresholds=thresholds, inexact_rows=1)
     writer.close()
     content, [(step, blobs)] = _read(_provider(tmp_path), "confusion/test/suspects", blobs=True)
     assert step == 2 and content["kind"] == "suspects" and content["matrix_tag"] == "confusion/test"
@@ -180,16 +180,16 @@ def test_suspects_round_trip_with_sprite(tmp_path):
 
 def test_suspects_without_images_and_under_a_tight_budget():
     _, given, suggested, self_conf, conf, index = _suspects(5)
-    pb = ds.suspects_pb("confusion/test", None, given, suggested, self_conf, conf, index,
-                        class_names=NAMES, total=5, thresholds=np.full(10, 0.9))
+    pb = ds.suspects_pb("confusion/test", None, given=given, suggested=suggested, self_confidence=self_conf,
+                        confidence=conf, dataset_indices=index, class_names=NAMES, total=5, thresholds=np.full(10, 0.9))
     blobs = pb.value[0].tensor.string_val
     parsed = dm.decode_suspects_index(blobs[0], 10)
     assert parsed["tile_width"] == 0 and blobs[1] == b"" and parsed["index"] == index.tolist()
 
     images, given, suggested, self_conf, conf, index = _suspects(300, noisy=True)
     with pytest.warns(RuntimeWarning, match="suspects"):
-        pb = ds.suspects_pb("confusion/tight", images, given, suggested, self_conf, conf, index,
-                            class_names=NAMES, total=300, thresholds=np.full(10, 0.9), max_bytes=30_000)
+        pb = ds.suspects_pb("confusion/tight", images, given=given, suggested=suggested, self_confidence=self_conf,
+                            confidence=conf, dataset_indices=index, class_names=NAMES, total=300, thresholds=np.full(10, 0.9), max_bytes=30_000)
     assert pb.ByteSize() + 64 <= 30_000
     parsed = dm.decode_suspects_index(pb.value[0].tensor.string_val[0], 10)
     kept = len(parsed["index"])
@@ -207,11 +207,11 @@ def test_bad_input_raises_and_writes_nothing(tmp_path):
         ds.label_issues_pb("confusion/test", confident_joint=-np.ones((10, 10)), suspect_counts=np.zeros((10, 10)), class_names=NAMES)
     _, given, suggested, self_conf, conf, index = _suspects(4)
     with pytest.raises(ValueError):
-        ds.suspects_pb("confusion/test", None, given + 10, suggested, self_conf, conf, index,
-                       class_names=NAMES, total=4, thresholds=np.full(10, 0.9))
+        ds.suspects_pb("confusion/test", None, given=given + 10, suggested=suggested, self_confidence=self_conf,
+                       confidence=conf, dataset_indices=index, class_names=NAMES, total=4, thresholds=np.full(10, 0.9))
     with pytest.raises(ValueError):
-        ds.suspects_pb("confusion/test", None, given, suggested, self_conf, conf, index,
-                       class_names=NAMES, total=3, thresholds=np.full(10, 0.9))
+        ds.suspects_pb("confusion/test", None, given=given, suggested=suggested, self_confidence=self_conf,
+                       confidence=conf, dataset_indices=index, class_names=NAMES, total=3, thresholds=np.full(10, 0.9))
     with pytest.raises(ValueError):
         dm.decode_suspects_index(json.dumps({"given": [1]}).encode(), 10)
 

@@ -128,7 +128,7 @@ def small_examples(count: int = 40, classes: int = 10, seed: int = 0):
 def test_metadata_data_classes_and_first_write_only(tmp_path, writer):
     for step in range(3):
         summary.write_confusion_matrix(writer, "confusion/test", np.eye(10, dtype=int), step)
-        summary.write_cell_examples(writer, "confusion/test", step, num_classes=10, **small_examples(seed=step))
+        summary.write_cell_examples(writer, "confusion/test", step=step, num_classes=10, **small_examples(seed=step))
     writer.flush()
     provider = load_provider(str(tmp_path))
     multiplexer = provider._multiplexer
@@ -289,8 +289,8 @@ def test_examples_round_trip_exact_thumbnails(tmp_path, writer):
     predicted = rng.integers(0, 3, count)
     confidence = rng.random(count)
     summary.write_cell_examples(
-        writer, "c", 7, torch.from_numpy(images), torch.from_numpy(true), predicted, torch.from_numpy(confidence),
-        np.arange(count) * 3, class_names=["a", "b", "c"], max_per_cell=2,
+        writer, "c", torch.from_numpy(images), 7, true_labels=torch.from_numpy(true), predicted_labels=predicted,
+        confidences=torch.from_numpy(confidence), dataset_indices=np.arange(count) * 3, class_names=["a", "b", "c"], max_per_cell=2,
     )
     writer.flush()
     ((step, index, sprite),) = read_examples(str(tmp_path), "run", "c")
@@ -313,7 +313,8 @@ def test_examples_round_trip_exact_thumbnails(tmp_path, writer):
 def test_examples_rgb_round_trip(tmp_path, writer):
     rng = np.random.default_rng(4)
     images = rng.random((4, 3, 8, 8)).astype(np.float32)
-    summary.write_cell_examples(writer, "rgb", 0, images, [0, 0, 1, 1], [0, 1, 1, 0], [0.9, 0.8, 0.7, 0.6], num_classes=2)
+    summary.write_cell_examples(writer, "rgb", images, 0, true_labels=[0, 0, 1, 1], predicted_labels=[0, 1, 1, 0],
+                                confidences=[0.9, 0.8, 0.7, 0.6], num_classes=2)
     writer.flush()
     ((_, index, sprite),) = read_examples(str(tmp_path), "run", "rgb")
     assert index["channels"] == 3 and sprite.mode == "RGB"
@@ -344,7 +345,7 @@ def test_examples_at_defaults_stay_within_budget_even_for_noise(tmp_path, writer
     for step in range(2):  # first write carries metadata, second does not
         before = os.path.getsize(path)
         args = defaults_worst_case(step)
-        summary.write_cell_examples(writer, "confusion/test", step, class_names=NAMES10, **args)
+        summary.write_cell_examples(writer, "confusion/test", step=step, class_names=NAMES10, **args)
         writer.flush()
         sizes.append(os.path.getsize(path) - before)
     assert all(0 < size <= 150_000 for size in sizes), sizes
@@ -374,8 +375,8 @@ def test_examples_at_defaults_realistic_images_keep_all_400(tmp_path, writer):
     writer.flush()
     before = os.path.getsize(event_file(str(tmp_path)))
     summary.write_cell_examples(
-        writer, "t", 0, images, np.repeat(np.arange(10), 40), np.tile(np.arange(10), 40), rng.random(400),
-        class_names=NAMES10,
+        writer, "t", images, 0, true_labels=np.repeat(np.arange(10), 40), predicted_labels=np.tile(np.arange(10), 40),
+        confidences=rng.random(400), class_names=NAMES10,
     )
     writer.flush()
     assert os.path.getsize(event_file(str(tmp_path))) - before <= 150_000

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tensorboard import context as tb_context
 from torch.utils.tensorboard import SummaryWriter
 
 from tb_fmnist_plugin import summary
 from tb_fmnist_plugin.format import metadata
-from tests.server.test_plugin_impl import load_provider  # noqa: E402
-
-CTX = tb_context.RequestContext()
+from tests.support.plugin_app import CTX, load_provider
 
 
 def listed_steps(logdir: str, run: str = "run"):
@@ -52,7 +49,7 @@ def test_bad_step_or_walltime_is_refused_before_anything_is_written(tmp_path, st
     with pytest.raises(error, match="step|walltime"):
         summary.write_confusion_matrix(writer, "m", np.eye(2, dtype=int), step, walltime=walltime)
     with pytest.raises(error, match="step|walltime"):
-        summary.write_cell_examples(writer, "m", step, np.zeros((1, 4, 4)), [0], [1], [0.5], num_classes=2,
+        summary.write_cell_examples(writer, "m", np.zeros((1, 4, 4)), step, true_labels=[0], predicted_labels=[1], confidences=[0.5], num_classes=2,
                                     walltime=walltime)
     summary.write_confusion_matrix(writer, "m", np.eye(2, dtype=int), 3, walltime=1e9)
     writer.close()

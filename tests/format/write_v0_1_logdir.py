@@ -13,7 +13,8 @@ import shutil
 
 from torch.utils.tensorboard import SummaryWriter
 
-XX
+import tb_fmnist_plugin
+from tb_fmnist_plugin import diagnostics_summary, summary  # 0.1's module paths
 from tests.format import v0_1_data as data
 
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "logdir-v0.1")

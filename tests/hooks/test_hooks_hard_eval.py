@@ -269,16 +269,16 @@ def test_byte_budget_dropping_examples_warns_once_per_tag():
     g = torch.Generator().manual_seed(4)
     images = torch.rand(40, 3, 64, 64, generator=g)  # noise: about 12 KB per tile
     true = torch.arange(40) % 10
-    args = (images, true, true, torch.rand(40, generator=g))
+    args = dict(true_labels=true, predicted_labels=true, confidences=torch.rand(40, generator=g))
     with pytest.warns(RuntimeWarning, match=r"confusion/budget-test/examples keeps \d+ of 40 example thumbnails") as caught:
-        pb = summary.cell_examples_pb("confusion/budget-test", *args, num_classes=10, max_per_cell=4, max_bytes=60_000)
+        pb = summary.cell_examples_pb("confusion/budget-test", images, **args, num_classes=10, max_per_cell=4, max_bytes=60_000)
     assert len([w for w in caught if "max_bytes=60,000" in str(w.message)]) == 1
     kept = len(metadata.decode_examples_index(tensor_util.make_ndarray(pb.value[0].tensor)[0])["true"])
     assert 0 < kept < 40
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # once per tag
-        summary.cell_examples_pb("confusion/budget-test", *args, num_classes=10, max_per_cell=4, max_bytes=60_000)
-        summary.cell_examples_pb("confusion/budget-fits", *args, num_classes=10, max_per_cell=4, max_bytes=1_000_000)
+        summary.cell_examples_pb("confusion/budget-test", images, **args, num_classes=10, max_per_cell=4, max_bytes=60_000)
+        summary.cell_examples_pb("confusion/budget-fits", images, **args, num_classes=10, max_per_cell=4, max_bytes=1_000_000)
 
 
 def test_accumulator_bound_is_structural():

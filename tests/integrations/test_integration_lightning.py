@@ -36,6 +36,8 @@ from tests.integrations.integration_lightning_worker import (  # noqa: E402
 )
 from tests.support.hooks_helpers import hook_counts, load  # noqa: E402
 
+#: Every test here runs the framework: out of the inner loop (``pytest -m "not slow"``).
+pytestmark = pytest.mark.slow
 WORKER = os.path.join(os.path.dirname(__file__), "integration_lightning_worker.py")
 
 

@@ -21,9 +21,9 @@ from tb_fmnist_plugin import summary
 from tb_fmnist_plugin.format import diagnostics_metadata as dm
 from tb_fmnist_plugin.format import diagnostics_writers as ds
 from tb_fmnist_plugin.format import metadata
-from tests.server.test_plugin_routes import make_app  # noqa: E402
 from tests.support.events import route_url
 from tests.support.hooks_helpers import load, scalars  # noqa: E402
+from tests.support.plugin_app import make_app
 from tests.support.tensorboard_server import tensorboard_server  # noqa: E402
 
 RUN = "eval"
@@ -106,9 +106,9 @@ def write_run(writer: SummaryWriter, tag: str = TAG) -> None:
         writer._get_file_writer().add_summary(calibration, step)
         if step != 10:
             joint, suspects = joint_at(step)
-            ds.write_label_issues(writer, tag, step, confident_joint=joint, suspect_counts=suspects, class_names=NAMES)
-    ds.write_suspects(writer, tag, 0, None, **SUSPECTS, **SUSPECT_OPTIONS)  # without thumbnails
-    ds.write_suspects(writer, tag, 5, images(), **SUSPECTS, **SUSPECT_OPTIONS)  # steps ascending, as the Rust server wants
+            ds.write_label_issues(writer, tag, joint, step, suspect_counts=suspects, class_names=NAMES)
+    ds.write_suspects(writer, tag, None, 0, **SUSPECTS, **SUSPECT_OPTIONS)  # without thumbnails
+    ds.write_suspects(writer, tag, images(), 5, **SUSPECTS, **SUSPECT_OPTIONS)  # steps ascending, as the Rust server wants
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +222,7 @@ def test_new_steps_are_read_after_a_reload(tmp_path):
     writer = SummaryWriter(str(tmp_path / RUN))
     for step in (1, 2):
         summary.write_confusion_matrix(writer, TAG, matrix, step, class_names=NAMES)
-        ds.write_calibration(writer, TAG, step, bins=bins * step, cell_confidence=cells, class_loss=loss, class_names=NAMES)
+        ds.write_calibration(writer, TAG, bins * step, step, cell_confidence=cells, class_loss=loss, class_names=NAMES)
         writer.flush()
         if step == 1:
             client, multiplexer, _ = make_app(str(tmp_path))

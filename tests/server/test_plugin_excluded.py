@@ -16,9 +16,8 @@ from tb_fmnist_plugin import summary
 from tb_fmnist_plugin.format import metadata
 from tb_fmnist_plugin.server.reader import ConfusionReader
 from tb_fmnist_plugin.server.views import ConfusionViews
-from tests.server.test_plugin_impl import CTX, EID, load_provider, write_raw_value  # noqa: E402
-from tests.server.test_plugin_routes import BASE, get_json, make_app  # noqa: E402
 from tests.support.events import route_url  # noqa: E402
+from tests.support.plugin_app import BASE, CTX, EID, counting, get_json, load_provider, make_app, write_raw_value
 
 TAG = "confusion/test"
 RUN = "nan run"
@@ -103,8 +102,6 @@ def test_tags_with_latest_carry_the_last_steps_excluded_count(views):
 def test_excluded_rows_cost_no_extra_provider_call(logdir):
     """Listed and read with their matrices: the listing stays at its constant
     number of calls, one step's matrix at one listing and one read."""
-    from test_plugin_scale import counting  # noqa: E402  (imported here: that module imports this one's helpers)
-
     provider = counting(logdir)
     views = ConfusionViews(ConfusionReader(provider), samples_limit=None)
     views.tags_impl(CTX, EID, with_latest=True)

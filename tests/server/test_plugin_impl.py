@@ -9,23 +9,15 @@ import logging
 import numpy as np
 import pytest
 from PIL import Image
-from tensorboard import context as tb_context
 from tensorboard import errors
-from tensorboard.backend.event_processing import data_provider as tb_data_provider
-from tensorboard.backend.event_processing import plugin_event_multiplexer
-from tensorboard.compat.proto import summary_pb2
-from tensorboard.util import tensor_util
 from torch.utils.tensorboard import SummaryWriter
 
 from tb_fmnist_plugin import metrics, summary
 from tb_fmnist_plugin.format import metadata
 from tb_fmnist_plugin.server.reader import ConfusionReader
 from tb_fmnist_plugin.server.views import ConfusionViews
-from tests.server.test_plugin_routes import examples_at  # noqa: E402  (the same example images and labels)
+from tests.support.plugin_app import CTX, EID, examples_at, load_provider, write_raw_value
 
-PLUGIN = metadata.PLUGIN_NAME
-CTX = tb_context.RequestContext()
-EID = ""
 RUN = "train/eval"
 TAG = "confusion/test"
 NAMES = ["cat", "dog", "bird", "fish", "frog", "Ünïcode & <b>"]
@@ -41,18 +33,6 @@ def matrix_at(step: int) -> np.ndarray:
     return matrix
 
 
-def write_raw_value(writer: SummaryWriter, tag: str, value: np.ndarray, step: int, class_names=None, meta=None) -> None:
-    """A value stored under the format's metadata without the writer's checks
-    (what an old or foreign writer might have left in a log); ``meta``: the
-    series' metadata, by default a matrix's of ``class_names``."""
-    meta = meta if meta is not None else metadata.create_matrix_metadata(class_names)
-    proto = summary_pb2.Summary()
-    proto.value.add(tag=tag, metadata=meta).tensor.CopyFrom(
-        tensor_util.make_tensor_proto(value)
-    )
-    writer._get_file_writer().add_summary(proto, step)
-
-
 @pytest.fixture(scope="module")
 def logdir(tmp_path_factory):
     root = tmp_path_factory.mktemp("impl")
@@ -60,7 +40,7 @@ def logdir(tmp_path_factory):
     for step in STEPS:
         summary.write_confusion_matrix(writer, TAG, matrix_at(step), step, class_names=NAMES, walltime=100.0 + step)
     summary.write_cell_examples(
-        writer, TAG, EXAMPLE_STEP, class_names=NAMES, walltime=106.0, **examples_at(EXAMPLE_STEP)
+        writer, TAG, step=EXAMPLE_STEP, class_names=NAMES, walltime=106.0, **examples_at(EXAMPLE_STEP)
     )
     summary.write_confusion_matrix(writer, "no_examples", np.eye(2, dtype=int) * 3, 1)
     writer.close()
@@ -71,13 +51,6 @@ def logdir(tmp_path_factory):
     write_raw_value(writer, TAG, np.ones((3, 3), dtype=np.int32), 2, ["a", "b"])  # no layout of 2 classes
     writer.close()
     return str(root)
-
-
-def load_provider(logdir: str) -> tb_data_provider.MultiplexerDataProvider:
-    multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance={PLUGIN: 0})
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    return tb_data_provider.MultiplexerDataProvider(multiplexer, logdir)
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,9 @@ import pytest
 from torch.utils.tensorboard import SummaryWriter
 
 from tb_fmnist_plugin import summary
-from tb_fmnist_plugin.format import metadata
 from tb_fmnist_plugin.server import responses
-from tests.server.test_plugin_routes import make_app  # noqa: E402
+from tests.support.plugin_app import BASE, make_app
 
-BASE = f"/data/plugin/{metadata.PLUGIN_NAME}/"
 RUN, TAG = "long", "confusion/test"
 CLASSES, STEPS = 100, 120  # about 370 KB of JSON: above the size sent gzipped
 

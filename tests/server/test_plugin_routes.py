@@ -10,44 +10,20 @@ import urllib.parse
 import numpy as np
 import pytest
 from PIL import Image
-from tensorboard import program
-from tensorboard.backend import application
-from tensorboard.backend.event_processing import data_ingester, plugin_event_multiplexer
-from tensorboard.backend.event_processing import data_provider as tb_data_provider
 from tensorboard.compat.proto import summary_pb2
-from tensorboard.plugins.core import core_plugin
 from torch.utils.tensorboard import SummaryWriter
-from werkzeug.test import Client
 
 from tb_fmnist_plugin import metrics, summary
 from tb_fmnist_plugin.format import metadata
-from tb_fmnist_plugin.server.plugin import STATIC_DIR, ConfusionLoader
+from tb_fmnist_plugin.server.plugin import STATIC_DIR
 from tests.support.events import route_url
+from tests.support.plugin_app import BASE, PLUGIN, examples_at, get_json, make_app
 
-PLUGIN = metadata.PLUGIN_NAME
-BASE = f"/data/plugin/{PLUGIN}/"
 NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ünïcode & <b>"]
 RUN = "exp 1/eval"
 TAG = "confusion/test"
 STEPS = [0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22]
 EXAMPLE_STEPS = [4, 10]
-
-
-def make_app(logdir: str, argv=(), provider_class=tb_data_provider.MultiplexerDataProvider):
-    """TensorBoard's WSGI app over ``logdir`` as the CLI would build it with
-    ``--load_fast=false`` (flags fixed by the loaders), loaded synchronously;
-    ``provider_class`` is the data provider (a subclass, e.g. counting calls)."""
-    loaders = [core_plugin.CorePluginLoader, ConfusionLoader]
-    tb = program.TensorBoard(plugins=loaders)
-    tb.configure(argv=["tensorboard", "--logdir", logdir, "--load_fast=false", *argv])
-    guidance = dict(data_ingester.DEFAULT_TENSOR_SIZE_GUIDANCE)
-    guidance.update(tb.flags.samples_per_plugin)
-    multiplexer = plugin_event_multiplexer.EventMultiplexer(tensor_size_guidance=guidance)
-    multiplexer.AddRunsFromDirectory(logdir)
-    multiplexer.Reload()
-    provider = provider_class(multiplexer, logdir)
-    app = application.TensorBoardWSGIApp(tb.flags, loaders, provider)
-    return Client(app), multiplexer, tb.flags
 
 
 def matrix_at(step: int) -> np.ndarray:
@@ -60,18 +36,6 @@ def matrix_at(step: int) -> np.ndarray:
     if step == 8:
         matrix[3, 5] = matrix[4, 5] = 77  # a tie in top confusions
     return matrix
-
-
-def examples_at(step: int):
-    rng = np.random.default_rng(100 + step)
-    count = 60
-    return dict(
-        images=(rng.random((count, 28, 28)) * 255).astype(np.uint8),
-        true_labels=rng.integers(0, 4, count),
-        predicted_labels=rng.integers(0, 4, count),
-        confidences=rng.random(count),
-        dataset_indices=np.arange(count) + 1000 * step,
-    )
 
 
 def wall_time(step: int) -> float:
@@ -89,7 +53,7 @@ def logdir(tmp_path_factory):
         summary.write_confusion_matrix(writer, TAG, matrix_at(step), step, class_names=NAMES, walltime=wall_time(step),
                                        description="test split")
     for step in EXAMPLE_STEPS:
-        summary.write_cell_examples(writer, TAG, step, class_names=NAMES, walltime=wall_time(step), **examples_at(step))
+        summary.write_cell_examples(writer, TAG, step=step, class_names=NAMES, walltime=wall_time(step), **examples_at(step))
     summary.write_confusion_matrix(writer, "no_examples", np.eye(3, dtype=int) * 5, 1)
     # A series in a newer format version: skipped, not an error.
     meta = summary_pb2.SummaryMetadata(data_class=summary_pb2.DATA_CLASS_TENSOR)
@@ -123,14 +87,6 @@ def logdir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(logdir):
     return make_app(logdir)[0]
-
-
-def get_json(client, url: str, code: int = 200):
-    response = client.get(url)
-    assert response.status_code == code, (url, response.status_code, response.get_data()[:300])
-    assert response.headers["Content-Type"].startswith("application/json")
-    assert response.headers["X-Content-Type-Options"] == "nosniff"
-    return json.loads(response.get_data())
 
 
 def test_plugins_listing_shows_the_plugin(client):

@@ -8,12 +8,9 @@ import collections
 import json
 import socket
 import threading
-import time
 from typing import Counter
 
 import numpy as np
-from tensorboard import context as tb_context
-from tensorboard.backend.event_processing import data_provider as tb_data_provider
 from torch.utils.tensorboard import SummaryWriter
 from werkzeug.test import EnvironBuilder
 
@@ -22,44 +19,7 @@ from tb_fmnist_plugin.format import metadata
 from tb_fmnist_plugin.server.caches import StampedCache
 from tb_fmnist_plugin.server.reader import ConfusionReader
 from tb_fmnist_plugin.server.views import ConfusionViews
-from tests.server.test_plugin_impl import load_provider  # noqa: E402
-from tests.server.test_plugin_routes import examples_at, make_app  # noqa: E402
-
-CTX = tb_context.RequestContext()
-BASE = f"/data/plugin/{metadata.PLUGIN_NAME}/"
-PROVIDER_METHODS = ("list_runs", "list_tensors", "read_tensors", "list_blob_sequences", "read_blob_sequences",
-                    "read_blob")
-
-
-class CountingProvider(tb_data_provider.MultiplexerDataProvider):
-    """TensorBoard's Python data provider; counts each method's calls in
-    ``calls``, and sleeps ``read_delay_s`` in ``read_tensors`` (a slow
-    provider, as the Rust server is over gRPC)."""
-
-    def __init__(self, multiplexer, logdir, calls: Counter, read_delay_s: float = 0.0) -> None:
-        super().__init__(multiplexer, logdir)
-        self.calls = calls
-        self.read_delay_s = read_delay_s
-
-
-def _counted(name: str):
-    def method(self, *args, **kwargs):
-        self.calls[name] += 1
-        if name == "read_tensors":
-            time.sleep(self.read_delay_s)
-        return getattr(tb_data_provider.MultiplexerDataProvider, name)(self, *args, **kwargs)
-
-    method.__name__ = name
-    return method
-
-
-for _name in PROVIDER_METHODS:
-    setattr(CountingProvider, _name, _counted(_name))
-
-
-def counting(logdir: str, read_delay_s: float = 0.0) -> CountingProvider:
-    base = load_provider(logdir)
-    return CountingProvider(base._multiplexer, logdir, collections.Counter(), read_delay_s)
+from tests.support.plugin_app import BASE, CTX, CountingProvider, counting, examples_at, make_app
 
 
 def write_sweep(root, runs: int, tags: int, steps: int = 3) -> str:
@@ -70,7 +30,7 @@ def write_sweep(root, runs: int, tags: int, steps: int = 3) -> str:
             for step in range(steps):
                 summary.write_confusion_matrix(writer, f"confusion/{t}", np.eye(4, dtype=int) * (r + step + 1), step)
             if (r + t) % 2 == 0:
-                summary.write_cell_examples(writer, f"confusion/{t}", steps - 1, num_classes=4, **examples_at(1))
+                summary.write_cell_examples(writer, f"confusion/{t}", step=steps - 1, num_classes=4, **examples_at(1))
         writer.close()
     return str(root)
 

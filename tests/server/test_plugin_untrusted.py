@@ -18,13 +18,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tb_fmnist_plugin.format import metadata
 from tests.server import untrusted_data as ud  # noqa: E402
-from tests.server.test_plugin_routes import examples_at, make_app  # noqa: E402
 from tests.support.events import route_url  # noqa: E402
+from tests.support.plugin_app import BASE, examples_at, make_app
 from tests.support.tensorboard_server import tensorboard_server  # noqa: E402
 
-BASE = f"/data/plugin/{metadata.PLUGIN_NAME}/"
 EXAMPLES = examples_at(1)
 ROUTES = ("matrix", "metrics", "top_confusions", "metrics_series", "cell_series", "examples", "sprite")
 
@@ -115,9 +113,9 @@ def test_unreadable_examples_index_is_a_404_not_a_500(client, step, problem):
 
 def test_answers_over_the_size_bound_are_refused_with_a_clear_error(client, monkeypatch):
     """Case 5: a per-response bound (64 MB; lowered here) instead of 200 MB of JSON."""
-    from tb_fmnist_plugin.server import views
+    from tb_fmnist_plugin.server import limits
 
-    monkeypatch.setattr(views, "MAX_RESPONSE_BYTES", 100)
+    monkeypatch.setattr(limits, "MAX_RESPONSE_BYTES", 100)
     assert status_and_json(client, route_url("matrix", run=ud.RUN, tag=ud.GOOD, step=0))[0] == 200  # 16 cells: fits
     code, body = status_and_json(client, route_url("metrics_series", run=ud.RUN, tag=ud.GOOD))
     assert code == 413 and "the metrics of this series would be about" in body["error"], body

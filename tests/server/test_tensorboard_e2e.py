@@ -63,7 +63,7 @@ def logdir(tmp_path_factory):
     for step in range(STEPS):
         summary.write_confusion_matrix(writer, TAG, matrix_at(step), step, class_names=NAMES, walltime=1e9 + step)
         summary.write_excluded_rows(writer, TAG, excluded_at(step), step)  # before the examples waited for
-        summary.write_cell_examples(writer, TAG, step, class_names=NAMES, **examples_at(step))
+        summary.write_cell_examples(writer, TAG, step=step, class_names=NAMES, **examples_at(step))
     writer.add_scalar("loss", 1.0, 0)
     writer.close()
     writer = SummaryWriter(str(root / "big"))

@@ -83,7 +83,7 @@ def write(root: str, examples: Dict[str, np.ndarray]) -> None:
     for step in GOOD_STEPS:
         summary.write_confusion_matrix(writer, GOOD, np.eye(4, dtype=int) * (step + 1), step)
     raw_examples(writer, GOOD, 0, index(true=[99]))  # not a class index (was a TypeError)
-    summary.write_cell_examples(writer, GOOD, 1, num_classes=4, **examples)
+    summary.write_cell_examples(writer, GOOD, step=1, num_classes=4, **examples)
     raw_examples(writer, GOOD, 2, index(confidence=[float("nan")]))  # NaN (was a JSON encoder error)
     raw_examples(writer, GOOD, 3, index(tile_width=2.5))  # not an integer (was a TypeError)
     raw_examples(writer, GOOD, 1, index(), tag="other/examples")  # names GOOD, is not GOOD/examples
@@ -107,5 +107,5 @@ def write(root: str, examples: Dict[str, np.ndarray]) -> None:
 
     writer = SummaryWriter(os.path.join(root, QUOTE_RUN))
     summary.write_confusion_matrix(writer, QUOTE_TAG, np.eye(4, dtype=int), 5)
-    summary.write_cell_examples(writer, QUOTE_TAG, 5, num_classes=4, **examples)
+    summary.write_cell_examples(writer, QUOTE_TAG, step=5, num_classes=4, **examples)
     writer.close()

@@ -42,3 +42,12 @@ def read_matrix(acc: Any, tag: str, num_classes: int, step: Optional[int] = None
 def read_examples_index(acc: Any, tag: str) -> dict:
     """The examples index of the last value written under an examples ``tag``."""
     return metadata.decode_examples_index(last_value(acc, tag)[0])
+
+
+def read_matrices(acc: Any, tag: str = "confusion/test") -> dict:
+    """Every confusion matrix written under ``tag``, decoded, by step."""
+    content = metadata.parse_plugin_content(acc.PluginTagToContent(metadata.PLUGIN_NAME)[tag])
+    return {
+        event.step: metadata.decode_matrix(tensor_util.make_ndarray(event.tensor_proto), content["num_classes"])
+        for event in acc.Tensors(tag)
+    }

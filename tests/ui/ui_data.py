@@ -69,7 +69,7 @@ def _examples(writer, tag: str, step: int, names: List[str], m: np.ndarray, seed
         images[i, 0, 2 + 2 * t: 5 + 2 * t, 3:25] = 0.3 + 0.07 * p
     conf = np.round(rng.uniform(0.3, 0.99, size=count), 4)
     summary.write_cell_examples(
-        writer, tag, step, images, np.array(true), np.array(pred), conf,
+        writer, tag, images, step, true_labels=np.array(true), predicted_labels=np.array(pred), confidences=conf,
         dataset_indices=np.arange(count) + 1000, class_names=names,
     )
 

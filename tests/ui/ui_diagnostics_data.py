@@ -87,16 +87,17 @@ def _write_diagnostics(writer, names: List[str], m: np.ndarray, step: int, suspe
     from tb_fmnist_plugin.format import diagnostics_writers as ds
 
     c = len(names)
-    ds.write_calibration(writer, TEST_TAG, step, bins=bins_of(m, step), cell_confidence=cell_confidence_of(m, step),
+    ds.write_calibration(writer, TEST_TAG, bins_of(m, step), step, cell_confidence=cell_confidence_of(m, step),
                          class_loss=CLASS_LOSS[step][:c], class_names=names)
-    ds.write_label_issues(writer, TEST_TAG, step, confident_joint=m + suspect_counts.T, suspect_counts=suspect_counts,
+    ds.write_label_issues(writer, TEST_TAG, m + suspect_counts.T, step, suspect_counts=suspect_counts,
                           class_names=names)
     given = np.array([g for g, _, _, _ in listed])
     suggested = np.array([s for _, s, _, _ in listed])
     self_conf = np.array([x for _, _, x, _ in listed])
-    ds.write_suspects(writer, TEST_TAG, step, _images(len(listed)), given, suggested, self_conf, 1 - self_conf,
-                      np.array([i for _, _, _, i in listed]), class_names=names, total=int(suspect_counts.sum()),
-                      thresholds=np.full(c, 0.5))
+    ds.write_suspects(writer, TEST_TAG, _images(len(listed)), step, given=given, suggested=suggested,
+                      self_confidence=self_conf, confidence=1 - self_conf,
+                      dataset_indices=np.array([i for _, _, _, i in listed]), class_names=names,
+                      total=int(suspect_counts.sum()), thresholds=np.full(c, 0.5))
 
 
 def many_confidence(n: int = MANY_CLASSES) -> np.ndarray:
@@ -137,7 +138,7 @@ def write_diagnostics_logdir(logdir: str) -> Dict[str, Dict[int, np.ndarray]]:
     writer = ud._writer(logdir, MANY_RUN)
     diagonal = np.eye(n, dtype=np.int64) * 10
     summary.write_confusion_matrix(writer, TEST_TAG, diagonal, 0, class_names=names)
-    ds.write_calibration(writer, TEST_TAG, 0, bins=bins_of(diagonal, 0), cell_confidence=many_confidence(),
+    ds.write_calibration(writer, TEST_TAG, bins_of(diagonal, 0), 0, cell_confidence=many_confidence(),
                          class_loss=np.full(n, 0.5), class_names=names)
     writer.close()
     return {TEST_TAG: TEST, TRAIN_TAG: TRAIN}
