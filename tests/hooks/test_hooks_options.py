@@ -180,6 +180,17 @@ def test_signature_fields_and_docs_list_the_same_options():
     assert "histogram_bins: int = 30" in str(inspect.signature(attach_hooks))
 
 
+def test_readme_shows_the_same_signature_and_every_option():
+    with open(os.path.join(os.path.dirname(HOOKS_DOC), "..", "README.md"), encoding="utf-8") as handle:
+        text = handle.read()
+    section = text[text.index("### `attach_hooks`\n"):]
+    block = section[section.index("```python\n"):section.index("```\n", section.index("```python\n") + 3)]
+    table = section[section.index("| Option |"):].split("\n\n")[0].splitlines()[2:]
+    rows = {name for line in table for name in re.findall(r"`(\w+)`", line.split("|")[1])}
+    assert re.findall(r"(\w+)=", block) == _documented_options()[0]
+    assert {field.name for field in dataclasses.fields(HookOptions)} <= rows
+
+
 def test_positional_and_keyword_calls_and_options_value(tmp_path):
     writer = SummaryWriter(str(tmp_path))
     model = FashionMNISTCNN()
