@@ -23,7 +23,7 @@ examples; old argument orders are :mod:`tb_fmnist_plugin.format.call_order`'s.
 """
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 from tensorboard.compat.proto import summary_pb2
@@ -34,7 +34,7 @@ from tb_fmnist_plugin.format import metadata, sprites
 from tb_fmnist_plugin.format import writers as summary
 from tb_fmnist_plugin.format.call_order import accepts_old_order
 from tb_fmnist_plugin.format.checks import check_array, check_int
-from tb_fmnist_plugin.format.events import event_step_walltime, write_summary
+from tb_fmnist_plugin.format.events import write_function
 from tb_fmnist_plugin.format.writers import _validate_tag
 
 #: Default byte budget of one suspects summary (index + sprite + metadata).
@@ -100,15 +100,10 @@ def calibration_pb(
     return out
 
 
-@accepts_old_order("writer", "tag", "step")
-def write_calibration(
-    writer: Any, tag: str, bins: Any, step: int, *, cell_confidence: Any, class_loss: Any,
-    class_names: Sequence[str], walltime: Optional[float] = None,
-) -> None:
-    """Write the calibration of matrix ``tag`` at ``step`` (see :func:`calibration_pb`)."""
-    step, walltime = event_step_walltime(step, walltime)
-    pb = calibration_pb(tag, bins, cell_confidence=cell_confidence, class_loss=class_loss, class_names=class_names)
-    write_summary(writer, pb, step, walltime)
+write_calibration = accepts_old_order("writer", "tag", "step")(
+    write_function(calibration_pb, "write_calibration",
+                   """Write the calibration of matrix ``tag`` at ``step`` (see :func:`calibration_pb`).""")
+)
 
 
 # --- Label issues -------------------------------------------------------------------
@@ -134,15 +129,10 @@ def label_issues_pb(
     return out
 
 
-@accepts_old_order("writer", "tag", "step")
-def write_label_issues(
-    writer: Any, tag: str, confident_joint: Any, step: int, *, suspect_counts: Any,
-    class_names: Sequence[str], walltime: Optional[float] = None,
-) -> None:
-    """Write the label-issue counts of matrix ``tag`` at ``step`` (see :func:`label_issues_pb`)."""
-    step, walltime = event_step_walltime(step, walltime)
-    pb = label_issues_pb(tag, confident_joint, suspect_counts=suspect_counts, class_names=class_names)
-    write_summary(writer, pb, step, walltime)
+write_label_issues = accepts_old_order("writer", "tag", "step")(
+    write_function(label_issues_pb, "write_label_issues",
+                   """Write the label-issue counts of matrix ``tag`` at ``step`` (see :func:`label_issues_pb`).""")
+)
 
 
 @accepts_old_order("tag", "images", "given", "suggested", "self_confidence", "confidence", "dataset_indices")
@@ -224,14 +214,9 @@ def suspects_pb(
     return sprites.fit_to_budget(build, count, grey=grey, max_bytes=max_bytes, on_drop=dropped)
 
 
-@accepts_old_order(
+write_suspects = accepts_old_order(
     "writer", "tag", "step", "images", "given", "suggested", "self_confidence", "confidence", "dataset_indices"
+)(
+    write_function(suspects_pb, "write_suspects", """Write the suspects of matrix ``tag`` at ``step``
+    (see :func:`suspects_pb` for the arguments).""")
 )
-def write_suspects(
-    writer: Any, tag: str, images: Any, step: int, *, walltime: Optional[float] = None, **options: Any,
-) -> None:
-    """Write the suspects of matrix ``tag`` at ``step`` (see :func:`suspects_pb`
-    for the arguments; ``options`` are its keyword arguments, ``given``,
-    ``suggested``, ... included)."""
-    step, walltime = event_step_walltime(step, walltime)
-    write_summary(writer, suspects_pb(tag, images, **options), step, walltime)

@@ -6,10 +6,11 @@ that reaches into its private API). Used by :mod:`.writers` and
 """
 from __future__ import annotations
 
+import inspect
 import math
 import numbers
 import weakref
-from typing import Any, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 from tensorboard.compat.proto import summary_pb2
 
@@ -80,3 +81,36 @@ def write_summary(writer: Any, summary: summary_pb2.Summary, step: int, walltime
     file_writer.add_summary(summary, step, walltime)
     if seen is not None:  # only once written: a failed write leaves the next one its metadata
         seen.update(new_tags)
+
+
+def write_function(build: Callable[..., summary_pb2.Summary], name: str, doc: str) -> Callable[..., None]:
+    """The ``write_*`` function of the ``*_pb`` builder ``build(tag, data, *,
+    options)``: ``name(writer, tag, data, step, *, options, walltime=None)``
+    builds the ``Summary`` and writes it as one event at ``step``. Its
+    parameters are the builder's, so each is written once; bad input raises
+    before anything is written."""
+    tag, data, *options = inspect.signature(build).parameters.values()
+    keyword, positional = inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD
+    signature = inspect.Signature(
+        [
+            inspect.Parameter("writer", positional, annotation=Any),
+            tag,
+            data,
+            inspect.Parameter("step", positional, annotation=int),
+            *options,
+            inspect.Parameter("walltime", keyword, default=None, annotation=Optional[float]),
+        ],
+        return_annotation=None,
+    )
+
+    def write(*args: Any, **kwargs: Any) -> None:
+        arguments = signature.bind(*args, **kwargs).arguments
+        writer, step = arguments.pop("writer"), arguments.pop("step")
+        step, walltime = event_step_walltime(step, arguments.pop("walltime", None))
+        write_summary(writer, build(arguments.pop(tag.name), arguments.pop(data.name), **arguments), step, walltime)
+
+    write.__signature__ = signature  # type: ignore[attr-defined]
+    write.__name__ = write.__qualname__ = name
+    write.__module__ = build.__module__
+    write.__doc__ = doc
+    return write

@@ -22,7 +22,7 @@ from tensorboard.util import tensor_util
 from tb_fmnist_plugin.format import metadata, sprites
 from tb_fmnist_plugin.format.call_order import accepts_old_order
 from tb_fmnist_plugin.format.checks import check_array, check_int
-from tb_fmnist_plugin.format.events import check_writer, event_step_walltime, file_writer_of, write_summary
+from tb_fmnist_plugin.format.events import check_writer, file_writer_of, write_function
 
 __all__ = [
     "DEFAULT_EXAMPLES_MAX_BYTES", "DEFAULT_EXAMPLES_PER_CELL", "cell_examples_pb", "check_class_indices",
@@ -110,26 +110,14 @@ def confusion_matrix_pb(
     return summary
 
 
-@accepts_old_order("writer", "tag", "matrix", "step", "class_names", "walltime", "description")
-def write_confusion_matrix(
-    writer: Any,
-    tag: str,
-    matrix: Any,
-    step: int,
-    *,
-    class_names: Optional[Sequence[str]] = None,
-    walltime: Optional[float] = None,
-    description: str = "",
-) -> None:
-    """Write one confusion matrix at ``step`` through ``writer``.
+write_confusion_matrix = accepts_old_order("writer", "tag", "matrix", "step", "class_names", "walltime", "description")(
+    write_function(confusion_matrix_pb, "write_confusion_matrix", """Write one confusion matrix at ``step``
+    through ``writer`` (arguments: :func:`confusion_matrix_pb`).
 
     Raises ``TypeError``/``ValueError`` naming the problem, writing nothing,
     for a matrix that is not square, has negative, fractional or NaN counts, or
-    class names of the wrong length.
-    """
-    step, walltime = event_step_walltime(step, walltime)
-    summary = confusion_matrix_pb(tag, matrix, class_names=class_names, description=description)
-    write_summary(writer, summary, step, walltime)
+    class names of the wrong length.""")
+)
 
 
 # --- Excluded rows ----------------------------------------------------------------
@@ -151,14 +139,11 @@ def excluded_rows_pb(tag: str, count: int, *, description: str = "") -> summary_
     return summary
 
 
-@accepts_old_order("writer", "tag", "count", "step", "walltime")
-def write_excluded_rows(
-    writer: Any, tag: str, count: int, step: int, *, walltime: Optional[float] = None, description: str = ""
-) -> None:
-    """Write the excluded-row count of matrix ``tag`` at ``step`` (write it at
-    every step of the matrix, 0 included, so each step has its own count)."""
-    step, walltime = event_step_walltime(step, walltime)
-    write_summary(writer, excluded_rows_pb(tag, count, description=description), step, walltime)
+write_excluded_rows = accepts_old_order("writer", "tag", "count", "step", "walltime")(
+    write_function(excluded_rows_pb, "write_excluded_rows", """Write the excluded-row count of matrix
+    ``tag`` at ``step`` (write it at every step of the matrix, 0 included, so
+    each step has its own count).""")
+)
 
 
 # --- Per-cell examples ----------------------------------------------------------
@@ -292,43 +277,10 @@ def cell_examples_pb(
     )
 
 
-@accepts_old_order(
+write_cell_examples = accepts_old_order(
     "writer", "tag", "step", "images", "true_labels", "predicted_labels", "confidences", "dataset_indices"
+)(
+    write_function(cell_examples_pb, "write_cell_examples", """Write the per-cell example thumbnails of
+    matrix ``tag`` at ``step``. See :func:`cell_examples_pb` for the
+    arguments. Bad input raises ``TypeError``/``ValueError`` and writes nothing.""")
 )
-def write_cell_examples(
-    writer: Any,
-    tag: str,
-    images: Any,
-    step: int,
-    *,
-    true_labels: Any,
-    predicted_labels: Any,
-    confidences: Any,
-    dataset_indices: Any = None,
-    class_names: Optional[Sequence[str]] = None,
-    num_classes: Optional[int] = None,
-    max_per_cell: int = DEFAULT_EXAMPLES_PER_CELL,
-    max_bytes: int = DEFAULT_EXAMPLES_MAX_BYTES,
-    walltime: Optional[float] = None,
-    description: str = "",
-) -> None:
-    """Write the per-cell example thumbnails of matrix ``tag`` at ``step``.
-
-    See :func:`cell_examples_pb` for the arguments. Bad input raises
-    ``TypeError``/``ValueError`` and writes nothing.
-    """
-    step, walltime = event_step_walltime(step, walltime)
-    summary = cell_examples_pb(
-        tag,
-        images,
-        true_labels=true_labels,
-        predicted_labels=predicted_labels,
-        confidences=confidences,
-        dataset_indices=dataset_indices,
-        class_names=class_names,
-        num_classes=num_classes,
-        max_per_cell=max_per_cell,
-        max_bytes=max_bytes,
-        description=description,
-    )
-    write_summary(writer, summary, step, walltime)
