@@ -30,8 +30,7 @@ from typing import Dict, List
 
 import torch
 
-from tb_fmnist_plugin.fmnist import cli as train
-from tb_fmnist_plugin.fmnist import synthetic as datasets
+from tb_fmnist_plugin.fmnist import cli, synthetic
 
 #: The README's quick-start command (run with a temporary --logdir/--data-dir).
 QUICK_START = "tb-fmnist-train --epochs 2 --train-size 10000 --test-size 2000"
@@ -47,14 +46,14 @@ def training_throughput(device: str, rounds: int, train_size: int, workdir: str)
         "--data-dir", os.path.join(workdir, "data"), "--no-progress",
     ]
     # Warm-up (data generation, first-call costs) outside the measurement.
-    train.run(train.build_parser().parse_args(base + ["--logdir", os.path.join(workdir, "warmup"),
-                                                      "--limit-train-batches", "5", "--no-hooks"]), out=io.StringIO())
+    cli.run(cli.build_parser().parse_args(base + ["--logdir", os.path.join(workdir, "warmup"),
+                                                  "--limit-train-batches", "5", "--no-hooks"]), out=io.StringIO())
     for round_index in range(rounds):
         order = ("hooks", "no-hooks") if round_index % 2 == 0 else ("no-hooks", "hooks")
         for mode in order:
             extra = ["--no-hooks"] if mode == "no-hooks" else []
             logdir = os.path.join(workdir, f"{device}-{mode}-{round_index}")
-            result = train.run(train.build_parser().parse_args(base + extra + ["--logdir", logdir]), out=io.StringIO())
+            result = cli.run(cli.build_parser().parse_args(base + extra + ["--logdir", logdir]), out=io.StringIO())
             rates[mode].append(result.train_images_per_s)
             rates[mode + "-steady"].append(result.steady_images_per_s)
             print(f"  {device} round {round_index + 1}/{rounds} {mode}: {result.train_images_per_s:.0f} img/s "
@@ -70,7 +69,7 @@ def generation_rate(size: int = 20_000, repeats: int = 3) -> List[float]:
         rates = []
         for seed in range(repeats):
             start = time.perf_counter()
-            datasets.generate_synthetic(size, seed=1000 + seed, train=True)
+            synthetic.generate_synthetic(size, seed=1000 + seed, train=True)
             rates.append(size / (time.perf_counter() - start))
         return rates
     finally:

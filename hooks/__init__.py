@@ -12,13 +12,15 @@ outside compiled graphs), :mod:`.activations` (per-module activation hooks),
 :mod:`.topk` (confusion counts and example candidates), :mod:`.calibration`,
 :mod:`.label_issues` and :mod:`.diagnostics` (why an evaluation is wrong:
 calibration and suspected label errors), :mod:`.grid` (labeled image grids), :mod:`.distributed` (cross-rank reduction), :mod:`.output`
-(one event per logging step), :mod:`.monitor` (the API).
+(one event per logging step), :mod:`.handles` (hooks that copies of the model
+do not carry: :func:`copy_safe`), :mod:`.monitor` (the API).
 
 Imports point one way: the training job imports this package, which imports
 the format (:mod:`tb_fmnist_plugin.format.writers`, :mod:`tb_fmnist_plugin.format.metadata`)
 and :mod:`tb_fmnist_plugin.format.checks`; the package root imports nothing of it.
 """
+from .handles import copy_safe
 from .monitor import HookMonitor, attach_hooks
 from .options import HookOptions
 
-__all__ = ["attach_hooks", "HookMonitor", "HookOptions"]
+__all__ = ["attach_hooks", "HookMonitor", "HookOptions", "copy_safe"]

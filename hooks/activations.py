@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from . import forwards, graph
+from .handles import copy_safe
 from .rows import Row, RowKind
 
 
@@ -67,7 +68,7 @@ class ActivationCapture:
             self.permanent = True
         if not self._handles:
             for name, module in self.modules:
-                self._handles.append(module.register_forward_hook(self._make_hook(name)))
+                self._handles.append(module.register_forward_hook(copy_safe(self._make_hook(name))))
         self.active = True
 
     def stop(self) -> bool:

@@ -9,6 +9,7 @@ step was skipped (kept on the device until a logging step writes the count).
 """
 from __future__ import annotations
 
+import sys
 from typing import Any, List, Optional
 
 import torch
@@ -30,6 +31,41 @@ def check_grad_scaler(scaler: Any) -> Any:
     return scaler
 
 
+#: Frames searched upwards from an optimizer step hook for a ``GradScaler.step``.
+MAX_SCALER_FRAMES = 12
+#: ``GradScaler`` methods that call ``optimizer.step()`` (subclasses keep these names).
+_SCALER_STEP_NAMES = ("step", "_maybe_opt_step")
+
+
+def loss_scale(scaler: Any) -> Optional[torch.Tensor]:
+    """``scaler``'s loss scale now (a copy, on the scaler's device), or None
+    when it is disabled or has not scaled anything yet."""
+    if not scaler.is_enabled():
+        return None
+    scale = getattr(scaler, "_scale", None)
+    if isinstance(scale, torch.Tensor):
+        return scale.detach().clone()  # update() changes it in place
+    value = float(scaler.get_scale())
+    return torch.tensor(value) if value > 0 else None
+
+
+def running_scaler() -> Any:
+    """The ``torch.amp.GradScaler`` whose ``step()`` is running the optimizer
+    step that called this (from a step hook), or None. Logging steps only:
+    it reads a few frames."""
+    kind = getattr(getattr(torch, "amp", None), "GradScaler", None)
+    frame = sys._getframe(1)
+    for _ in range(MAX_SCALER_FRAMES):
+        if frame is None or kind is None:
+            return None
+        if frame.f_code.co_name in _SCALER_STEP_NAMES:
+            owner = frame.f_locals.get("self")
+            if isinstance(owner, kind):
+                return owner
+        frame = frame.f_back
+    return None
+
+
 class ScalerWatch:
     """Reads one ``GradScaler``'s state; never changes it."""
 
@@ -48,13 +84,7 @@ class ScalerWatch:
     def scale(self) -> Optional[torch.Tensor]:
         """The loss scale now (a copy, on the scaler's device), or None when
         the scaler is disabled or has not scaled anything yet."""
-        if not self.scaler.is_enabled():
-            return None
-        scale = getattr(self.scaler, "_scale", None)
-        if isinstance(scale, torch.Tensor):
-            return scale.detach().clone()  # update() changes it in place
-        value = float(self.scaler.get_scale())
-        return torch.tensor(value) if value > 0 else None
+        return loss_scale(self.scaler)
 
     def poll(self) -> bool:
         """Whether ``update()`` ran since the last poll (host-side, no sync).

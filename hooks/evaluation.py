@@ -61,6 +61,21 @@ def without_autocast(device: torch.device) -> ContextManager[Any]:
     return contextlib.nullcontext()
 
 
+#: How far from 1 a row of probabilities may sum (softmax in half precision
+#: is off by about 1e-3); logits are almost never all non-negative and this close.
+PROBABILITY_SUM_TOLERANCE = 1e-2
+
+
+@torch.no_grad()
+def looks_like_probabilities(logits: torch.Tensor) -> bool:
+    """Whether ``[N, C]`` outputs (``C >= 2``, ``N >= 1``) are probabilities,
+    not logits: every row non-negative and summing to 1. One device sync."""
+    if logits.is_complex() or logits.shape[0] == 0 or logits.shape[1] < 2:
+        return False
+    x = logits.float()
+    return bool(((x >= 0).all() & ((x.sum(dim=1) - 1).abs() <= PROBABILITY_SUM_TOLERANCE).all()).item())
+
+
 @dataclass
 class EvalResult:
     """One evaluation, ready to write: ``matrix`` ``[C, C]`` int64 on the CPU

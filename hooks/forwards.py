@@ -23,6 +23,8 @@ from . import graph
 MAX_CHECKPOINT_FRAMES = 16
 _REENTRANT_CODE = getattr(getattr(getattr(_checkpoint, "CheckpointFunction", None), "forward", None), "__code__", None)
 _current_graph_task = getattr(torch._C, "_current_graph_task_id", None)
+#: The calling thread's dynamo frame callback (torch >= 2.5; a C call, no dynamo import).
+_frame_callback = getattr(getattr(getattr(torch._C, "_dynamo", None), "eval_frame", None), "get_eval_frame_callback", None)
 _eager_runner: Optional[Callable[..., Any]] = None
 
 
@@ -32,6 +34,26 @@ def is_compiling() -> bool:
     if check is not None:
         return check()
     return bool(torch._dynamo.is_compiling())  # torch < 2.3
+
+
+def in_compiled_call() -> bool:
+    """True while the calling code runs under a ``torch.compile``'d call:
+    traced (:func:`is_compiling`), or run untraced from compiled code, where
+    the model's own frames still run code compiled earlier.
+
+    The second case is a hook called at a graph break whose frame dynamo does
+    not compile again: ``torch.compile`` compiles a frame per code object, up
+    to ``torch._dynamo.config.recompile_limit`` (8) variants, then runs that
+    code and every frame it calls without tracing it (run-only: dynamo's frame
+    callback is ``False``, not ``None`` as in eager code or under
+    ``torch.compiler.disable``). Every hook of this package is called through
+    one ``CopySafeHook.__call__``, so a few compiled models with hooks use up
+    its variants, and :func:`is_compiling` alone would take a later compiled
+    model for an eager one. Cheap (a C call) where not traced; a constant in
+    a graph."""
+    if is_compiling():
+        return True
+    return _frame_callback is not None and _frame_callback() is not None
 
 
 def _call(fn: Callable[..., Any], *args: Any) -> Any:

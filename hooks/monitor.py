@@ -23,7 +23,7 @@ from . import distributed
 from .amp import check_grad_scaler
 from .deferred import DeferredRecord
 from .diagnostics import EvalDiagnostics, write_diagnostics
-from .evaluation import EvalAccumulator, EvalResult
+from .evaluation import EvalAccumulator, EvalResult, looks_like_probabilities
 from .grid import GRID_PNG_LEVEL, labeled_grid
 from .options import HookOptions, as_options
 from .output import StepWriter
@@ -47,6 +47,18 @@ def _check_writer(writer: Any) -> None:
             return
         raise ValueError("writer is None: pass a torch.utils.tensorboard.SummaryWriter (only ranks other than 0 may pass None)")
     summary.check_writer(writer, WRITER_METHODS)
+
+
+def _check_model(model: Any) -> None:
+    """An eager ``nn.Module``: TorchScript runs no Python hooks."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(unwrap_model(model), torch.jit.ScriptModule):
+        raise TypeError(
+            f"model is a TorchScript module ({type(unwrap_model(model)).__name__}, made by torch.jit.script or "
+            "torch.jit.trace), whose forward calls no Python hooks, so nothing could be logged. Pass the eager "
+            "module to attach_hooks and script or trace a copy of it for export (torch.compile keeps the hooks)"
+        )
 
 
 def _check_optimizer(optimizer: Any) -> Optional[torch.optim.Optimizer]:
@@ -79,8 +91,7 @@ class HookMonitor:
         options: Optional[HookOptions] = None,
         grad_scaler: Any = None,
     ) -> None:
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+        _check_model(model)
         _check_writer(writer)
         inner_optimizer = _check_optimizer(optimizer)
         scaler = check_grad_scaler(grad_scaler)
@@ -106,6 +117,8 @@ class HookMonitor:
         )
         self._deferred = DeferredRecord(self._eval, self._diagnostics)
         self._warned_nan_rows = False
+        self._warned_probabilities = False
+        self._check_outputs = True  # on the first record() of each evaluation, until it warned
 
     # --- public API -------------------------------------------------------------
 
@@ -127,7 +140,11 @@ class HookMonitor:
         ``labels`` ``[N]``, optional ``images`` ``[N, C, H, W]`` as fed to the
         model and dataset ``indices`` ``[N]``). Raises on bad input."""
         self._check_alive()
-        self._deferred.add(self._eval.validate(outputs, labels, images, indices))
+        batch = self._eval.validate(outputs, labels, images, indices)
+        if self._check_outputs and batch["logits"].shape[0]:  # once per evaluation: a device sync
+            self._check_outputs = False
+            self._warn_probabilities(batch["logits"])
+        self._deferred.add(batch)
 
     def end_eval(self, step: int, name: Optional[str] = None) -> None:
         """Write what :meth:`record` accumulated at ``step`` and reset it.
@@ -163,6 +180,7 @@ class HookMonitor:
             # Start the next evaluation empty (class count from class_names or its first batch).
             self._deferred.reset()
             self._eval.num_classes = self.options.num_classes
+            self._check_outputs = not self._warned_probabilities
 
     def log_graph(self, example_input: Any, module: Optional[nn.Module] = None) -> bool:
         """Write the model graph now, traced from ``example_input`` (a tensor
@@ -229,6 +247,21 @@ class HookMonitor:
             f"tb_fmnist_plugin.hooks: end_eval(step={step}): {result.nan_rows} of {total} recorded rows had NaN "
             f"logits; they are left out of confusion/{name}, its metrics and examples, and counted in the scalar "
             f"nonfinite/{name}. Not repeated for this monitor.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+    def _warn_probabilities(self, logits: torch.Tensor) -> None:
+        """Once per monitor: ``record()`` got probabilities, not logits."""
+        if not looks_like_probabilities(logits):
+            return
+        self._warned_probabilities = True
+        warnings.warn(
+            "tb_fmnist_plugin.hooks: record() got outputs that look like probabilities (every row is non-negative "
+            "and sums to 1), but it takes logits and applies softmax itself, so the confidences, the calibration "
+            "(ECE, reliability) and the label-issue scores logged from them are wrong (the confusion matrix is "
+            "right). Pass the logits, or torch.log(probabilities), whose softmax is the probabilities (a model "
+            "ending in softmax: end it in log_softmax). Not repeated for this monitor.",
             RuntimeWarning,
             stacklevel=3,
         )

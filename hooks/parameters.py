@@ -62,6 +62,7 @@ class ParameterStats:
             if not (here and self.enabled[part]):
                 continue
             try:
+                tensor = stats.stored_values(tensor)  # a sparse gradient: the values it stores
                 values = stats.summarize(tensor, self.bins, self.sample)
                 if scale is not None:
                     values = stats.unscale(values, scale)

@@ -67,8 +67,7 @@ def write_rows(writer: Any, rows: Sequence[Row], step: int, bins: int) -> Option
             out.scalar(row.name, float(values[0]))
             continue
         if row.kind is RowKind.UPDATE:
-            delta, norm = math.sqrt(max(float(values[0]), 0.0)), math.sqrt(max(float(values[1]), 0.0))
-            out.scalar(f"{prefix}/ratio", delta / norm if norm > 0 else math.nan)
+            out.scalar(f"{prefix}/ratio", stats.update_ratio(float(values[0]), float(values[1])))
             continue
         summary = stats.decode(values, row.numel, bins)
         if row.kind is RowKind.ACTIVATION:

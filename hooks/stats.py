@@ -19,8 +19,10 @@ from typing import Any, ContextManager, Optional, Sequence
 import numpy as np
 import torch
 
-#: Leading fields of a summary row, before the histogram counts.
-FIELDS = ("finite", "nonzero", "sum", "sum_squares", "min", "max", "sample_finite", "sample_min", "sample_max")
+#: Leading fields of a summary row, before the histogram counts. ``min`` and
+#: ``max`` are those of the finite values; ``sample_finite`` counts the finite
+#: values the histogram was computed from.
+FIELDS = ("finite", "nonzero", "sum", "sum_squares", "min", "max", "sample_finite")
 NUM_FIELDS = len(FIELDS)
 
 #: Default number of elements the histogram of a large tensor is computed from.
@@ -111,13 +113,15 @@ def summarize(tensor: torch.Tensor, bins: int, sample: int = DEFAULT_HISTOGRAM_S
     """One row of statistics of ``tensor``, computed on its device.
 
     Layout: ``[finite, nonzero, sum, sum_squares, min, max, sample_finite,
-    sample_min, sample_max, hist[bins]]``. Counts, sums and range cover every
-    element; they are reduced in chunks of :data:`CHUNK` elements, so the
-    temporaries stay a few MB whatever the tensor's size. The histogram is
-    computed from at most ``sample`` elements spread over the tensor (all of
-    them when the tensor is smaller), non-finite ones left out.
+    hist[bins]]``. Counts, sums and range (``min``/``max`` of the finite
+    values) cover every element; they are reduced in chunks of :data:`CHUNK`
+    elements, so the temporaries stay a few MB whatever the tensor's size. The
+    histogram spans that true range (as ``torch.histc`` would, widened by one
+    on each side when min == max); its counts come from at most ``sample``
+    elements spread over the tensor (all of them when the tensor is smaller),
+    non-finite ones left out. A sparse tensor: see :func:`stored_values`.
     """
-    x = flat_view(tensor.detach())
+    x = flat_view(stored_values(tensor.detach()))
     out_dtype = row_dtype(x.device)
     if x.numel() == 0:
         return torch.zeros(row_length(bins), dtype=out_dtype, device=x.device)
@@ -145,11 +149,14 @@ def clear_cache() -> None:
 
 
 def _moments(chunk: torch.Tensor, out_dtype: torch.dtype, reuse: bool) -> torch.Tensor:
-    """``[finite, nonzero, sum, sum_squares, min, max]`` of one chunk
-    (temporaries in reused buffers if ``reuse``)."""
+    """``[finite, nonzero, sum, sum_squares, min, max]`` of one chunk, min and
+    max of its finite values (+inf/-inf if none; temporaries in reused
+    buffers if ``reuse``)."""
     x = _in_buffer("x", chunk) if reuse else _computable(chunk)
     work = _buffer("work", x) if reuse else None
-    low, high = torch.aminmax(x)
+    # Non-finite values made neutral for the reduction: +inf for min, -inf for max.
+    low = torch.nan_to_num(x, nan=math.inf, posinf=math.inf, neginf=math.inf, out=work).amin()
+    high = torch.nan_to_num(x, nan=-math.inf, posinf=-math.inf, neginf=-math.inf, out=work).amax()
     # x * 0 is 0 where x is finite and NaN where it is not.
     finite = torch.mul(x, 0, out=work).add_(1).nansum()
     # ceil(min(|x|, 1)) is 1 for non-zero and infinite values, 0 for zeros;
@@ -169,16 +176,38 @@ def _summarize(x: torch.Tensor, bins: int, sample: int, out_dtype: torch.dtype) 
         parts = torch.stack([_moments(chunk, out_dtype, reuse) for chunk in chunks])
         moments = torch.cat([parts[:, :4].sum(0), parts[:, 4].amin().view(1), parts[:, 5].amax().view(1)])
     part = x.index_select(0, _sample_positions(numel, sample, x.device)) if numel > sample else x
-    part = _computable(part)
-    clean = torch.nan_to_num(part, nan=0.0, posinf=0.0, neginf=0.0)
-    part_low, part_high = torch.aminmax(clean)
-    hist = torch.histc(clean, bins=bins)
-    tail = torch.stack([torch.isfinite(part).sum().to(part.dtype), part_low, part_high])
-    return torch.cat([moments, tail.to(out_dtype), hist.to(out_dtype)])
+    finite = torch.isfinite(part).to(out_dtype)
+    hist = _histogram(part.to(out_dtype), finite, moments[4], moments[5], bins)
+    return torch.cat([moments, finite.sum().view(1), hist])
+
+
+def _histogram(part: torch.Tensor, weights: torch.Tensor, low: torch.Tensor, high: torch.Tensor,
+               bins: int) -> torch.Tensor:
+    """Counts of ``part`` weighted by ``weights`` (0 for its non-finite
+    values) in ``bins`` equal buckets over ``[low, high]`` (device tensors:
+    no synchronization), widened by one on each side where ``low == high``
+    as ``torch.histc`` does; the last bucket includes ``high``."""
+    same = low == high
+    low, high = torch.where(same, low - 1, low), torch.where(same, high + 1, high)
+    position = (part - low).mul_(bins / (high - low)).floor_()
+    index = position.nan_to_num_(nan=0.0, posinf=bins - 1, neginf=0.0).clamp_(0, bins - 1).long()
+    return torch.zeros(bins, dtype=weights.dtype, device=weights.device).index_add_(0, index, weights)
+
+
+def stored_values(tensor: torch.Tensor) -> torch.Tensor:
+    """The values a sparse tensor stores (a COO tensor coalesced first, so
+    that values at a repeated index are summed), the tensor itself if
+    strided. Their sum of squares is the whole tensor's (its other elements
+    are zero); their count is what a sparse row's ``numel`` must be."""
+    if tensor.layout == torch.strided:
+        return tensor
+    if tensor.layout == torch.sparse_coo:
+        return tensor.coalesce().values()
+    return tensor.values()  # compressed layouts store each index once
 
 
 #: Fields of a summarize row that scale with the tensor (sum_squares with its square).
-_LINEAR_FIELDS = [FIELDS.index(name) for name in ("sum", "min", "max", "sample_min", "sample_max")]
+_LINEAR_FIELDS = [FIELDS.index(name) for name in ("sum", "min", "max")]
 
 
 @torch.no_grad()
@@ -221,6 +250,20 @@ def update_squares(new: torch.Tensor, old: torch.Tensor) -> torch.Tensor:
         return parts[0] if len(parts) == 1 else torch.stack(parts).sum(0)
 
 
+def update_ratio(delta_squares: float, before_squares: float) -> float:
+    """The update ratio from an :func:`update_squares` row:
+    ``||w_after - w_before|| / ||w_before||``; for a weight that was all
+    zeros before (e.g. a zero-initialised bias), ``||w_after - w_before|| /
+    ||w_after||``, which is 1 if the step moved it and 0 if it stayed zero.
+    NaN if either sum is not finite."""
+    if not (math.isfinite(delta_squares) and math.isfinite(before_squares)):
+        return math.nan
+    delta, before = math.sqrt(max(delta_squares, 0.0)), math.sqrt(max(before_squares, 0.0))
+    if before > 0:
+        return delta / before
+    return 1.0 if delta > 0 else 0.0  # w_after == w_after - w_before
+
+
 @dataclass
 class Summary:
     """CPU-side view of one :func:`summarize` row."""
@@ -260,26 +303,19 @@ class Summary:
 def decode(row: np.ndarray, numel: int, bins: int) -> Summary:
     """Turn a row from :func:`summarize` (as numpy) into a :class:`Summary`.
 
-    With non-finite values present, mean/std/sum/min/max are those of the
+    ``min``/``max`` (and the histogram's range) are those of every finite
+    value. With non-finite values present, mean/std/sum are those of the
     finite values in the histogram sample (estimated from its bins).
     """
     finite = int(round(row[0]))
     nonzero = int(round(row[1]))
     total, total_sq, low, high = (float(v) for v in row[2:6])
     part_finite = int(round(row[6]))
-    part_low, part_high = float(row[7]), float(row[8])
     hist = np.asarray(row[NUM_FIELDS:NUM_FIELDS + bins], dtype=np.float64).copy()
     nonfinite = numel - finite
     zeros = numel - nonzero
-    part_size = int(round(hist.sum()))  # histc counted every sampled element
-    # torch.histc widens an empty range by one on each side.
-    h_low, h_high = (part_low - 1.0, part_high + 1.0) if part_low == part_high else (part_low, part_high)
-    part_nonfinite = part_size - part_finite
-    if part_nonfinite:
-        # Non-finite sampled values were histogrammed as zeros: take them out.
-        where = int((0.0 - h_low) / (h_high - h_low) * bins)
-        hist[min(max(where, 0), bins - 1)] -= part_nonfinite
-    hist = np.maximum(hist, 0.0)
+    # The histogram's range, widened by one on each side when empty (see _histogram).
+    h_low, h_high = (low - 1.0, high + 1.0) if low == high else (low, high)
     if finite == 0 or part_finite == 0:
         return Summary(numel, finite, zeros, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, None, None)
     if nonfinite:
@@ -288,7 +324,6 @@ def decode(row: np.ndarray, numel: int, bins: int) -> Summary:
         centers = h_low + (h_high - h_low) * (np.arange(bins) + 0.5) / bins
         total = float((hist * centers).sum() * scale)
         total_sq = float((hist * centers * centers).sum() * scale)
-        low, high = part_low, part_high
     mean = total / finite
     var = max(total_sq / finite - mean * mean, 0.0)
     if part_finite != finite:
@@ -306,6 +341,6 @@ def decode(row: np.ndarray, numel: int, bins: int) -> Summary:
         sum_squares=total_sq,
         bucket_limits=limits,
         bucket_counts=hist,
-        hist_min=part_low,
-        hist_max=part_high,
+        hist_min=low,
+        hist_max=high,
     )

@@ -22,35 +22,14 @@ from torch import nn
 
 from . import forwards, sharded, stats
 from .activations import ActivationCapture
-from .amp import ScalerWatch
-from .graph import write_graph
+from .amp import ScalerWatch, loss_scale, running_scaler
+from .gradients import GradientCapture, unchanged
+from .graph import CopyError, write_graph
+from .handles import copy_safe
 from .options import HookOptions
 from .parameters import ParameterStats
 from .rows import Row, RowKind, write_rows
-
-#: One-time warnings: key -> message.
-WARNINGS = {
-    "compiled without module hooks": (
-        "activation statistics are not logged: the compiled model does not call the per-module hooks (code that "
-        "torch.compile compiled before attach_hooks does not see hooks added afterwards). Call attach_hooks "
-        "before torch.compile"
-    ),
-    "no forward": (
-        "activation statistics and the graph are not logged: no training forward of the model reached the hooks "
-        "before optimizer step {step}. Code that torch.compile compiled before attach_hooks (a compiled function "
-        "calling the model, or a compiled torch.nn container such as nn.Sequential) does not call hooks added "
-        "afterwards: call attach_hooks before torch.compile"
-    ),
-    "sharded without optimizer": (
-        "gradients and update ratios are not logged: the model is sharded with FSDP2 (fully_shard) and no "
-        "optimizer= was passed, and without it they would be read per rank before FSDP reduces and shards them. "
-        "Pass optimizer= to attach_hooks"
-    ),
-    "sharded graph": (
-        "graph not logged: the model is sharded with FSDP2 (fully_shard), and tracing it on rank 0 alone would "
-        "run all-gathers that the other ranks do not join"
-    ),
-}
+from .training_warnings import WARNINGS
 
 
 class TrainingHooks:
@@ -93,19 +72,21 @@ class TrainingHooks:
         self._stepped = False  # an optimizer step ran since the scaler's last update()
         self._pending_step: Optional[int] = None  # no-optimizer mode: the logging step being watched
         self._step_scale: Optional[torch.Tensor] = None  # the loss scale of the logging step's backward
-        self._grad_handles: List[Any] = []
+        self._pre_ran = False  # optimizer mode: the logging step's optimizer step ran
+        self._provisional: List[Row] = []  # gradients read at the step, where none were read after a backward
         self.activations = ActivationCapture(
             modules, self._summary_row, lambda row: self._rows.append(row), lambda e: self._fail("activations", e)
         )
         self.params = ParameterStats(root, self.bins, self.sample, self.enabled, self._fail)
+        self.grads = GradientCapture(self.params, self.enabled, self._fail)
         self.scaler = ScalerWatch(grad_scaler) if grad_scaler is not None else None
         self._handles: List[Any] = [
-            root.register_forward_pre_hook(self._pre_hook),
-            root.register_forward_hook(self._post_hook),
+            root.register_forward_pre_hook(copy_safe(self._pre_hook)),
+            root.register_forward_hook(copy_safe(self._post_hook)),
         ]
         if optimizer is not None:
-            self._handles.append(optimizer.register_step_pre_hook(self._optimizer_pre))
-            self._handles.append(optimizer.register_step_post_hook(self._optimizer_post))
+            self._handles.append(optimizer.register_step_pre_hook(copy_safe(self._optimizer_pre)))
+            self._handles.append(optimizer.register_step_post_hook(copy_safe(self._optimizer_post)))
 
     @property
     def _snapshot(self) -> Dict[str, torch.Tensor]:
@@ -146,7 +127,7 @@ class TrainingHooks:
     # --- root module hooks (outside compiled graphs) ---------------------------
 
     def _pre_hook(self, module: nn.Module, args: Tuple[Any, ...]) -> None:
-        forwards.outside_graph(self._root_pre, module, args, forwards.is_compiling())
+        forwards.outside_graph(self._root_pre, module, args, forwards.in_compiled_call())
 
     def _post_hook(self, module: nn.Module, args: Tuple[Any, ...], output: Any) -> None:
         forwards.outside_graph(self._root_post, module)
@@ -161,7 +142,7 @@ class TrainingHooks:
                 self._finish_pending()
             if not self.graph_done:
                 self._write_graph(args)
-            if self.step % self.log_every == 0 and not self._captured:
+            if self.step % self.log_every == 0 and not self._captured and self._pending_step is None:
                 self._start_logging_forward(compiling)
         except Exception as error:  # never raise into the training loop
             self._fail("writing", error)
@@ -177,6 +158,13 @@ class TrainingHooks:
             if self.options.log_updates and not self._sharded_without_optimizer():
                 self.params.take_snapshot(here and self.enabled["updates"], all_trainable=True)
 
+    def _start_capture(self) -> None:
+        """Optimizer mode: read the gradients after each backward until the
+        step closes (rank 0; not for sharded parameters, whose gradients are
+        complete only at the step)."""
+        if self.options.log_gradients and self._writing() and not (sharded.is_fsdp_model(self.root) or self.params.lockstep()):
+            self.grads.start(self.scaler.scale() if self.scaler is not None else None)
+
     def _root_post(self, module: nn.Module) -> None:
         if self.removed or not forwards.is_training_forward(module):
             return
@@ -191,11 +179,13 @@ class TrainingHooks:
                     here = self._writing()
                     if self.options.log_weights:
                         self._rows.extend(self.params.weights(here))
-                    if here and self.enabled["gradients"] and not self._sharded_without_optimizer():
+                    if here and (self.enabled["gradients"] or self.options.log_updates) and not self._sharded_without_optimizer():
                         self._step_scale = self.scaler.scale() if self.scaler is not None else None
-                        self._start_grad_capture()
+                        self.grads.start(self._step_scale)
                 self.step += 1
                 self._captured = False
+            elif self.step % self.log_every == 0 and not self.grads.active:
+                self._start_capture()  # after the forward: hooking parameters makes compiled code recompile
         except Exception as error:
             self._fail("writing", error)
 
@@ -225,6 +215,15 @@ class TrainingHooks:
             return False
         try:
             write_graph(writer, module, inputs)
+        except CopyError as error:
+            warnings.warn(
+                f"tb_fmnist_plugin.hooks: graph not logged: could not copy the model to trace it without changing "
+                f"its state ({error}). Make the model deep-copyable, or trace a module that is with "
+                "monitor.log_graph(example_input, module=...), or pass log_graph=False",
+                RuntimeWarning,
+                stacklevel=stacklevel,
+            )
+            return False
         except Exception as error:
             warnings.warn(
                 f"tb_fmnist_plugin.hooks: could not trace the model graph ({type(error).__name__}: {error}); "
@@ -240,42 +239,28 @@ class TrainingHooks:
     def _summary_row(self, kind: RowKind, name: str, tensor: torch.Tensor) -> Row:
         return Row(kind, name, tensor.numel(), stats.summarize(tensor, self.bins, self.sample))
 
-    def _start_grad_capture(self) -> None:
-        self._stop_grad_capture()
-        for name, param in self.params.trainable():
-            self._grad_handles.append(param.register_post_accumulate_grad_hook(self._make_grad_hook(name)))
-
-    def _stop_grad_capture(self) -> None:
-        for handle in self._grad_handles:
-            handle.remove()
-        self._grad_handles = []
-
-    def _make_grad_hook(self, name: str) -> Callable[[torch.Tensor], None]:
-        def hook(param: torch.Tensor) -> None:
-            if self.removed or not self.enabled["gradients"] or param.grad is None:
-                return
-            try:
-                # Gradient accumulation: the last backward's (accumulated) gradient wins.
-                self._rows = [r for r in self._rows if not (r.kind is RowKind.GRADIENT and r.name == name)]
-                self._rows.extend(self.params.gradient(name, param.grad, self._step_scale))
-            except Exception as error:
-                self._fail("gradients", error)
-
-        return hook
-
     def _finish_pending(self) -> None:
         """No-optimizer mode: close the previous logging step."""
         step, self._pending_step = self._pending_step, None
-        self._stop_grad_capture()
+        if self.grads.active and self.grads.backwards == 0:  # another training forward before any backward
+            self._warn_once("forwards per step", step=step, why="the next training forward came before any backward")
+            self.grads.clear()
+            self.params.clear()
         self._close_logging_step(step)
 
     def _close_logging_step(self, step: int) -> None:
-        """Add the update ratios measured across the step and the scaler's
-        rows, then write the step (rank 0)."""
+        """Add the step's gradients, the update ratios measured across the
+        step and the scaler's rows, then write the step (rank 0)."""
         here = self._writing()
+        gradients = self.grads.finish(stepped=self.optimizer is None or self._pre_ran) or self._provisional
+        self._provisional = []
         try:
-            if self.params.snapshot:
-                self._rows.extend(self.params.updates(here))
+            updates = self.params.updates(here) if self.params.snapshot else []
+            if self.optimizer is None and self.scaler is None and unchanged(updates):
+                why = "no trainable parameter changed before the next training forward"
+                self._warn_once("forwards per step", step=step, why=why)
+                updates, gradients = [], []
+            self._rows.extend(gradients + updates)
         except Exception as error:
             self._fail("updates", error)
         self.params.clear()
@@ -295,13 +280,17 @@ class TrainingHooks:
             here = self._writing()
             if not (here or self.params.lockstep()):
                 return
-            if here and not self._forward_seen and self.enabled["activations"]:
-                self._warn_once("no forward", step=self.step)
+            self._pre_ran = True
             # A fused optimizer under a GradScaler unscales inside step(): its gradients are still scaled.
             fused_scale = getattr(optimizer, "grad_scale", None)
             fused_scale = fused_scale if isinstance(fused_scale, torch.Tensor) else None
-            if self.options.log_gradients:
-                self._rows.extend(self.params.gradients(here, fused_scale))
+            if self.options.log_gradients and self.grads.rows:  # read after the last backward: compare
+                found = running_scaler() if self.scaler is None else None
+                self.grads.at_step(loss_scale(found) if found is not None else None, fused_scale)
+            elif self.options.log_gradients:  # none read after a backward yet: a closure's comes next
+                self._provisional = self.params.gradients(here, fused_scale)
+                if not self.grads.active:
+                    self._start_capture()
             if self.options.log_weights:
                 self._rows.extend(self.params.weights(here))
             if self.options.log_updates:
@@ -314,6 +303,8 @@ class TrainingHooks:
     def _optimizer_post(self, optimizer: Any, args: Any, kwargs: Any) -> None:
         if self.removed:
             return
+        if self._pre_ran and not self._forward_seen and self.enabled["activations"] and self._writing():
+            self._warn_once("no forward", step=self.step)
         self._stepped = True
         self._end_iteration()
 
@@ -325,6 +316,7 @@ class TrainingHooks:
         self._forward_seen = False
         if step % self.log_every == 0:
             self._close_logging_step(step)
+        self._pre_ran = False
 
     def _poll_scaler(self) -> None:
         """After ``scaler.update()``: with an optimizer, an iteration without
@@ -376,7 +368,9 @@ class TrainingHooks:
         does not guard on hooks): they return at once."""
         self.removed = True
         self.activations.remove()
-        self._stop_grad_capture()
+        self.grads.stop()
+        self.grads.clear()
+        self._provisional = []
         for handle in self._handles:
             handle.remove()
         self._handles = []

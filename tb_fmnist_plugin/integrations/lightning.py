@@ -12,7 +12,7 @@ See ``docs/integrations.md``.
 from . import missing_framework
 
 try:
-    from lightning.pytorch import Callback
+    from lightning.pytorch import Callback, LightningModule
     from lightning.pytorch.loggers import TensorBoardLogger
 except ImportError as error:
     raise missing_framework(__name__, "PyTorch Lightning (the lightning package)", '"tb-fmnist-plugin[lightning]"', error) from error
@@ -25,3 +25,4 @@ __all__ = ["ConfusionCallback"]
 class ConfusionCallback(LightningCallbackLogic, Callback):
     __doc__ = LightningCallbackLogic.__doc__
     tensorboard_logger_class = TensorBoardLogger
+    lightning_module_class = LightningModule

@@ -5,7 +5,7 @@ callback as :mod:`tb_fmnist_plugin.integrations.lightning`, based on
 from . import missing_framework
 
 try:
-    from pytorch_lightning import Callback
+    from pytorch_lightning import Callback, LightningModule
     from pytorch_lightning.loggers import TensorBoardLogger
 except ImportError as error:
     raise missing_framework(
@@ -23,3 +23,4 @@ __all__ = ["ConfusionCallback"]
 class ConfusionCallback(LightningCallbackLogic, Callback):
     __doc__ = LightningCallbackLogic.__doc__
     tensorboard_logger_class = TensorBoardLogger
+    lightning_module_class = LightningModule

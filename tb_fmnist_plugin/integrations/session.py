@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
-from tb_fmnist_plugin.hooks import HookMonitor, HookOptions, attach_hooks
+from tb_fmnist_plugin.hooks import HookMonitor, HookOptions, attach_hooks, copy_safe
 
 #: ``attach_hooks`` arguments besides the options that a callback passes on.
 PASSED_ARGUMENTS = ("grad_scaler",)
@@ -111,7 +111,7 @@ class HookSession:
             return
         self.remove()
         self.model = model
-        self._eval_handles = [model.register_forward_hook(self._on_forward, with_kwargs=True)]
+        self._eval_handles = [model.register_forward_hook(copy_safe(self._on_forward), with_kwargs=True)]
 
     def start_training(self, optimizer: Any, step: int) -> HookMonitor:
         """Attach the training hooks (``attach_hooks``) with ``optimizer``; a
@@ -124,7 +124,9 @@ class HookSession:
         self.monitor.step = step
         self.training = True
         if self.log_graph and writer is not None:
-            self._graph_handle = self.model.register_forward_pre_hook(self._on_training_forward, with_kwargs=True, prepend=True)
+            self._graph_handle = self.model.register_forward_pre_hook(
+                copy_safe(self._on_training_forward), with_kwargs=True, prepend=True
+            )
         return self.monitor
 
     def sync_step(self, step: int) -> None:

@@ -22,7 +22,8 @@ from __future__ import annotations
 import os
 import socket
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+import warnings
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -42,6 +43,15 @@ from .session import EvalBatch, HookSession, as_image_batch, logits_from, option
 __all__ = ["ConfusionCallback"]
 #: Forward calls kept until the Trainer says which dataloader it evaluates (one per batch in its loop).
 MAX_PENDING = 4
+#: The warning of an evaluation whose forwards had no labels.
+UNLABELED = (
+    "tb_fmnist_plugin.integrations: {unlabeled} of {total} evaluation batches reached the model without labels, "
+    "so confusion/{name} {outcome}. If the batches hold \"{label}\", the Trainer's compute_loss took them out "
+    "before calling the model (label_smoothing_factor, compute_loss_func, or a compute_loss that pops them): call "
+    "callback.attach(trainer) once after building the Trainer, so the labels are read in its prediction_step "
+    "first. Otherwise give the evaluation dataset a \"{label}\" column (or set TrainingArguments.label_names), "
+    "or pass get_labels=lambda inputs: ... to ConfusionCallback."
+)
 
 
 def id2label_names(model: nn.Module) -> Optional[List[str]]:
@@ -129,7 +139,10 @@ class TrainerSession(HookSession):
         self._writer: Any = None
         self._run_dir: Optional[str] = None  # the TensorBoardCallback's folder, from the first train()
         self._created = time.time()
-        self._pending: List[Tuple[Any, EvalBatch]] = []  # (dataloader, batch) until on_prediction_step
+        self._pending: List[Tuple[Any, Optional[EvalBatch]]] = []  # (dataloader, batch or None: no labels) until on_prediction_step
+        self._batches = [0, 0]  # this evaluation's confirmed batches: [all, without labels]
+        self._step_labels: Any = None  # the labels of the batch in prediction_step (see attach)
+        self._trainer: Any = None
 
     def configure(self, args: Any, model: nn.Module) -> None:
         self.args = args
@@ -187,8 +200,13 @@ class TrainerSession(HookSession):
             self._writer = None
 
     def eval_batch(self, module, args, kwargs, output) -> Optional[EvalBatch]:
+        logits = logits_from(output)
         labels = self.get_labels(kwargs) if self.get_labels is not None else kwargs.get(self.label_name())
+        if labels is None and isinstance(logits, torch.Tensor) and logits.dim() >= 1:
+            step = self._step_labels
+            labels = step if isinstance(step, torch.Tensor) and step.dim() >= 1 and step.shape[0] == logits.shape[0] else None
         if labels is None:
+            self._keep(evaluation_rows(0)[1], None)  # counted if the Trainer evaluates this dataloader
             return None
         count = len(labels)
         keep, loader = evaluation_rows(count)
@@ -198,14 +216,19 @@ class TrainerSession(HookSession):
             images = self.get_images(kwargs)
         else:
             images = as_image_batch(kwargs.get(getattr(module, "main_input_name", "pixel_values"), args[0] if args else None), count)
-        logits = logits_from(output)
         if keep < count:
             logits, labels = logits[:keep], labels[:keep]
             images = images[:keep] if images is not None else None
+        self._keep(loader, (logits.detach().clone(), labels, images))
+        return None  # recorded by confirm() if the Trainer evaluates this dataloader
+
+    def _keep(self, loader: Any, batch: Optional[EvalBatch]) -> None:
+        """Hold a forward call's batch (None: it had no labels) until :meth:`confirm`."""
+        if loader is None:
+            return
         if self._pending and self._pending[-1][0] is not loader:
             self._pending = []  # a forward in another dataloader: the earlier ones were no evaluation
-        self._pending = self._pending[-(MAX_PENDING - 1):] + [(loader, (logits.detach().clone(), labels, images))]
-        return None  # recorded by confirm() if the Trainer evaluates this dataloader
+        self._pending = self._pending[-(MAX_PENDING - 1):] + [(loader, batch)]
 
     def confirm(self, eval_dataloader: Any) -> None:
         """Record the kept forward calls that ran in ``eval_dataloader``, the
@@ -215,7 +238,46 @@ class TrainerSession(HookSession):
         pending, self._pending = self._pending, []
         for loader, batch in pending:
             if eval_dataloader is not None and loader is eval_dataloader:
-                self.record(lambda batch=batch: batch)
+                self._batches[0] += 1
+                if batch is None:
+                    self._batches[1] += 1
+                else:
+                    self.record(lambda batch=batch: batch)
+
+    def end_eval(self, step: int, name: str, quiet: bool = False) -> None:
+        """As :meth:`HookSession.end_eval`; batches without labels warn
+        (:data:`UNLABELED`) unless ``quiet`` (``predict()`` on unlabeled data)."""
+        (total, unlabeled), self._batches = self._batches, [0, 0]
+        if unlabeled and not quiet:
+            outcome = "is not written" if unlabeled == total else "leaves them out"
+            warnings.warn(
+                UNLABELED.format(unlabeled=unlabeled, total=total, name=name, outcome=outcome, label=self.label_name()),
+                RuntimeWarning,
+                stacklevel=3,
+            )
+        super().end_eval(step, name, quiet=quiet or unlabeled == total > 0)
+
+    def attach(self, trainer: Any) -> None:
+        """Read each evaluation batch's labels in ``trainer.prediction_step``
+        before its ``compute_loss`` can take them out of the inputs (the
+        model's forward then gets none); :meth:`remove` restores it."""
+        self.detach()
+        original = trainer.prediction_step
+
+        def prediction_step(model: nn.Module, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+            self._step_labels = inputs.get(self.label_name()) if isinstance(inputs, Mapping) else None
+            try:
+                return original(model, inputs, *args, **kwargs)
+            finally:
+                self._step_labels = None
+
+        trainer.prediction_step = prediction_step
+        self._trainer = trainer
+
+    def detach(self) -> None:
+        if self._trainer is not None:
+            self._trainer.__dict__.pop("prediction_step", None)
+            self._trainer = None
 
     def label_name(self) -> str:
         names = getattr(self.args, "label_names", None)
@@ -278,8 +340,20 @@ class ConfusionCallback(TrainerCallback):
         return self._session.written_dir()
 
     def remove(self) -> None:
-        """Remove every hook from the model and close the writer."""
+        """Remove every hook from the model (and from the Trainer, see
+        :meth:`attach`) and close the writer."""
         self._session.remove()
+        self._session.detach()
+
+    def attach(self, trainer: Any) -> "ConfusionCallback":
+        """For Trainers whose ``compute_loss`` takes the labels out of the
+        inputs before calling the model (``label_smoothing_factor``,
+        ``compute_loss_func``, a custom ``compute_loss`` that pops
+        ``"labels"``): read each evaluation batch's labels in
+        ``trainer.prediction_step`` first. Call once after building the
+        Trainer; returns the callback."""
+        self._session.attach(trainer)
+        return self
 
     def on_init_end(self, args, state, control, model=None, **kwargs):
         if model is not None:

@@ -29,7 +29,7 @@ from tb_fmnist_plugin.server.responses import route
 from tb_fmnist_plugin.server.views import SERIES_METRICS, TOP_N_DEFAULT, ConfusionViews
 
 PLUGIN_NAME = metadata.PLUGIN_NAME
-STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+STATIC_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "static")  # tb_fmnist_plugin/static
 
 #: With this request header set to ``1`` the ``tags`` route also answers the
 #: last matrix of each small series (see ``ConfusionViews.tags_impl``).

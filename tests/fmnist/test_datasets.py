@@ -13,8 +13,7 @@ from PIL import Image
 from torchvision import transforms
 from torchvision.datasets import FashionMNIST
 
-from tb_fmnist_plugin.fmnist import cli as train
-from tb_fmnist_plugin.fmnist import synthetic as datasets
+from tb_fmnist_plugin.fmnist import cli, synthetic
 from tb_fmnist_plugin.fmnist.data import load_fashion_mnist
 from tb_fmnist_plugin.fmnist.synthetic import SyntheticFashionMNIST
 
@@ -36,22 +35,22 @@ def test_deterministic_for_a_seed_and_different_across_seeds_and_splits() -> Non
 def test_tensor_format_matches_torchvision(tmp_path) -> None:
     _write_idx_dataset(tmp_path, train_count=20, test_count=10)
     real = FashionMNIST(str(tmp_path), train=True)
-    synthetic = SyntheticFashionMNIST(size=20)
-    assert isinstance(synthetic, torch.utils.data.Dataset)
-    assert synthetic.classes == real.classes == datasets.CLASSES
-    assert synthetic.class_to_idx == real.class_to_idx
+    dataset = SyntheticFashionMNIST(size=20)
+    assert isinstance(dataset, torch.utils.data.Dataset)
+    assert dataset.classes == real.classes == synthetic.CLASSES
+    assert dataset.class_to_idx == real.class_to_idx
     for attribute in ("data", "targets"):
-        mine, theirs = getattr(synthetic, attribute), getattr(real, attribute)
+        mine, theirs = getattr(dataset, attribute), getattr(real, attribute)
         assert mine.dtype == theirs.dtype, attribute
         assert mine.shape[1:] == theirs.shape[1:], attribute
-    assert synthetic.data.shape == (20, 28, 28)
-    image, label = synthetic[0]
+    assert dataset.data.shape == (20, 28, 28)
+    image, label = dataset[0]
     real_image, real_label = real[0]
     assert isinstance(image, Image.Image) and image.mode == real_image.mode == "L"
     assert image.size == real_image.size == (28, 28)
     assert type(label) is type(real_label) is int
-    assert np.array_equal(np.asarray(image), synthetic.data[0].numpy())
-    assert len(synthetic) == 20 and synthetic.train
+    assert np.array_equal(np.asarray(image), dataset.data[0].numpy())
+    assert len(dataset) == 20 and dataset.train
 
 
 def test_transforms_are_applied() -> None:
@@ -84,15 +83,15 @@ def test_disk_cache_round_trip_and_corrupt_file(tmp_path) -> None:
     assert not list(tmp_path.rglob("*.npz")), "cache=False must not write"
     cached = SyntheticFashionMNIST(root=tmp_path, size=300, seed=11)
     files = list(tmp_path.rglob("*.npz"))
-    assert len(files) == 1 and f"v{datasets.GENERATOR_VERSION}" in str(files[0])
-    datasets._memory_cache.clear()
-    loaded = datasets._load_cached(str(files[0]), 300)
+    assert len(files) == 1 and f"v{synthetic.GENERATOR_VERSION}" in str(files[0])
+    synthetic._memory_cache.clear()
+    loaded = synthetic._load_cached(str(files[0]), 300)
     assert loaded is not None and np.array_equal(loaded[0], first.data.numpy())
     again = SyntheticFashionMNIST(root=tmp_path, size=300, seed=11)
     assert torch.equal(again.data, first.data) and torch.equal(cached.targets, first.targets)
     files[0].write_bytes(b"not an npz file")
-    datasets._memory_cache.clear()
-    assert datasets._load_cached(str(files[0]), 300) is None
+    synthetic._memory_cache.clear()
+    assert synthetic._load_cached(str(files[0]), 300) is None
     rebuilt = SyntheticFashionMNIST(root=tmp_path, size=300, seed=11)
     assert torch.equal(rebuilt.data, first.data)
 
@@ -117,8 +116,8 @@ def _write_idx(path, array: np.ndarray) -> None:
 def _write_idx_dataset(root, train_count: int, test_count: int) -> tuple:
     raw = os.path.join(str(root), "FashionMNIST", "raw")
     os.makedirs(raw, exist_ok=True)
-    train_images, train_labels = datasets.generate_synthetic(train_count, seed=5, train=True)
-    test_images, test_labels = datasets.generate_synthetic(test_count, seed=5, train=False)
+    train_images, train_labels = synthetic.generate_synthetic(train_count, seed=5, train=True)
+    test_images, test_labels = synthetic.generate_synthetic(test_count, seed=5, train=False)
     _write_idx(os.path.join(raw, "train-images-idx3-ubyte"), train_images)
     _write_idx(os.path.join(raw, "train-labels-idx1-ubyte"), train_labels)
     _write_idx(os.path.join(raw, "t10k-images-idx3-ubyte"), test_images)
@@ -131,7 +130,7 @@ def test_real_data_files_load_and_train_through_the_command(tmp_path, capsys) ->
     loaded = load_fashion_mnist(tmp_path / "data", train=False)
     assert np.array_equal(loaded.data.numpy(), test_images)
     assert np.array_equal(loaded.targets.numpy(), test_labels)
-    code = train.main([
+    code = cli.main([
         "--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "data"), "--epochs", "1",
         "--logdir", str(tmp_path / "run"), "--no-progress", "--no-hooks",
     ])
@@ -142,7 +141,7 @@ def test_real_data_files_load_and_train_through_the_command(tmp_path, capsys) ->
 
 
 def test_missing_real_data_exits_2_naming_both_remedies(tmp_path, capsys) -> None:
-    code = train.main(["--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "empty"),
+    code = cli.main(["--dataset", "fashion-mnist", "--data-dir", str(tmp_path / "empty"),
                        "--logdir", str(tmp_path / "run")])
     err = capsys.readouterr().err
     assert code == 2

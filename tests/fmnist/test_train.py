@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import glob
 import io
-import os
 import runpy
 import signal
 import subprocess
@@ -135,23 +134,16 @@ def test_console_script_help() -> None:
 
 
 @pytest.mark.subprocess
-def test_torchrun_two_processes_match_a_single_process_evaluation(tmp_path, run_in_own_session) -> None:
-    test_size = 501  # odd: the ranks hold different numbers of test images
-    env = dict(os.environ, OMP_NUM_THREADS="1")
-    proc = run_in_own_session(
-        [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
-         "-m", "tb_fmnist_plugin.train", "--epochs", "1", "--train-size", "1280", "--test-size", str(test_size),
-         "--device", "cpu", "--logdir", str(tmp_path / "run"), "--data-dir", str(tmp_path / "data"),
-         "--save-model", str(tmp_path / "model.pt"), "--no-progress"],
-        timeout=400, env=env,
-    )
+def test_torchrun_two_processes_match_a_single_process_evaluation(torchrun_run) -> None:
+    proc, root, test_size = torchrun_run.proc, torchrun_run.root, torchrun_run.test_size
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 process(es)" in proc.stdout
     assert proc.stdout.count("Epoch [1/1]") == 1, "only rank 0 prints"
-    assert len(glob.glob(str(tmp_path / "run" / "events.out.tfevents.*"))) == 1, "only rank 0 writes"
-    logged = read_matrices(load(str(tmp_path / "run")))[0]
+    assert len(glob.glob(str(root / "run" / "events.out.tfevents.*"))) == 1, "only rank 0 writes"
+    logged = read_matrices(load(str(root / "run")))[0]
     assert logged.sum() == test_size
-    assert np.array_equal(logged, _evaluate_weights(str(tmp_path / "model.pt"), test_size))
+    assert np.array_equal(logged, _evaluate_weights(str(root / "model.pt"), test_size,
+                                                    label_noise=torchrun_run.label_noise))
 
 
 # --- Faults ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-FRONTEND = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "frontend")
+FRONTEND = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "frontend")
 
 
 def require_node_modules(package: str) -> None:

@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Tuple
 
 PLUGIN = "tb_fmnist_confusion"
 ENTRY = f"/data/plugin_entry.html?name={PLUGIN}"
-ARTIFACTS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "test-artifacts")
+ARTIFACTS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "test-artifacts")
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
