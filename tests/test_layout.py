@@ -5,13 +5,13 @@ server's layers, and the public names that must not break."""
 from __future__ import annotations
 
 import ast
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 from typing import Dict, Iterator, Set, Tuple
 
 import pytest
+
+from tests.support.python import run_python
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "tb_fmnist_plugin"
@@ -149,12 +149,6 @@ def test_the_checker_sees_a_wrong_import(tmp_path):
     assert side_of("tb_fmnist_plugin.hooks") not in SIDES["server"][0]
 
 
-def _fresh_import(code: str) -> str:
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, cwd=ROOT)
-    assert result.returncode == 0, result.stderr
-    return result.stdout.strip()
-
-
 def test_loading_the_plugin_loads_neither_torch_nor_the_hooks():
     """What TensorBoard does: load the entry point's class."""
     code = (
@@ -165,7 +159,7 @@ def test_loading_the_plugin_loads_neither_torch_nor_the_hooks():
         "point.load()\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] == 'torch' or m.startswith('tb_fmnist_plugin.hooks')))\n"
     )
-    assert _fresh_import(code).splitlines() == ["tb_fmnist_plugin.server.plugin:ConfusionLoader", "[]"]
+    assert run_python(code).splitlines() == ["tb_fmnist_plugin.server.plugin:ConfusionLoader", "[]"]
 
 
 @pytest.mark.parametrize("old, new", [
@@ -184,7 +178,7 @@ def test_old_module_paths_still_import_with_a_deprecation_warning(old, new):
         "print(old is new, new.__name__, new.__spec__.name)\n"
         "print([str(w.message) for w in caught if w.category is DeprecationWarning and 'moved to' in str(w.message)])\n"
     )
-    same, messages = _fresh_import(code).splitlines()
+    same, messages = run_python(code).splitlines()
     assert same == f"True {new} {new}"
     assert messages == repr([f"{old} moved to {new} in tb-fmnist-plugin 0.2; import it from there "
                              "(the old name keeps working for now)"])

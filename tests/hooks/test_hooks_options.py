@@ -17,6 +17,7 @@ from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 from tb_fmnist_plugin.format.checks import check_int
 from tb_fmnist_plugin.hooks import HookMonitor, HookOptions, attach_hooks
 from tests.support.hooks_helpers import batches, hook_counts, load, scalars, train
+from tests.support.python import run_python
 
 
 class _AcceleratorStyleOptimizer(torch.optim.Optimizer):
@@ -126,9 +127,6 @@ def test_package_root_imports_neither_hooks_nor_torch_until_a_name_is_used():
     """TensorBoard imports the root when loading the plugin and must not pay
     for torch; ``from tb_fmnist_plugin import attach_hooks`` (PEP 562) still
     works and only then loads the hooks."""
-    import subprocess
-    import sys
-
     code = (
         "import sys, tb_fmnist_plugin\n"
         "print(sorted(m for m in ('torch', 'tb_fmnist_plugin.hooks') if m in sys.modules))\n"
@@ -138,9 +136,7 @@ def test_package_root_imports_neither_hooks_nor_torch_until_a_name_is_used():
         "assert HookOptions is hooks.HookOptions and 'attach_hooks' in dir(tb_fmnist_plugin)\n"
         "print(sorted(m for m in ('torch', 'tb_fmnist_plugin.hooks') if m in sys.modules))\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.split("\n")[:2] == ["[]", "['tb_fmnist_plugin.hooks', 'torch']"]
+    assert run_python(code).split("\n")[:2] == ["[]", "['tb_fmnist_plugin.hooks', 'torch']"]
     with pytest.raises(AttributeError, match="no attribute 'nonexistent'"):
         import tb_fmnist_plugin
 

@@ -1,4 +1,8 @@
-"""Training-side hooks: identical computation, what gets logged, robustness."""
+"""Training-side hooks: identical computation, what gets logged, robustness.
+
+Why one file of ~400 lines: the plain-loop promises of the training hooks in
+one place; the hard set-ups are in test_hooks_hard_training.py and the
+patterns of issue 17 in test_patterns_*.py."""
 from __future__ import annotations
 
 import math

@@ -34,6 +34,14 @@ def _ratio(before, after) -> float:
     return float((after - before).norm() / before.norm())
 
 
+def _watched_without_optimizer(tmp_path):
+    """An MLP, its SGD optimizer, a writer, and a monitor not told of the optimizer."""
+    model = _mlp()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    writer = SummaryWriter(str(tmp_path))
+    return model, optimizer, writer, attach_hooks(model, writer, log_every=1, log_graph=False)
+
+
 def _ours(caught):
     return [str(w.message) for w in caught if str(w.message).startswith("tb_fmnist_plugin.hooks")]
 
@@ -42,10 +50,7 @@ def _ours(caught):
 
 
 def test_two_forwards_per_step_without_optimizer_warn_once_and_never_log_zero_ratios(tmp_path):
-    model = _mlp()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-    writer = SummaryWriter(str(tmp_path))
-    monitor = attach_hooks(model, writer, log_every=1, log_graph=False)
+    model, optimizer, writer, monitor = _watched_without_optimizer(tmp_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for x, y in _data(4):  # a siamese / consistency loss: two forwards, one backward, one step
@@ -63,10 +68,7 @@ def test_two_forwards_per_step_without_optimizer_warn_once_and_never_log_zero_ra
 
 
 def test_gradient_accumulation_without_optimizer_warns_instead_of_zero_ratios(tmp_path):
-    model = _mlp()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
-    writer = SummaryWriter(str(tmp_path))
-    monitor = attach_hooks(model, writer, log_every=1, log_graph=False)
+    model, optimizer, writer, monitor = _watched_without_optimizer(tmp_path)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         for i, (x, y) in enumerate(_data(6)):

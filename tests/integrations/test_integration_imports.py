@@ -3,13 +3,11 @@ framework module gives when its framework is not installed (checked in a
 subprocess where the framework's import is blocked: nothing is uninstalled)."""
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import pytest
 
 from tb_fmnist_plugin.hooks import HookOptions
 from tb_fmnist_plugin.integrations.session import RESERVED_OPTIONS, check_options
+from tests.support.python import run_python
 
 #: Module -> (the imports blocked, what the message must say).
 MISSING = {
@@ -33,9 +31,7 @@ def test_a_missing_framework_is_an_import_error_naming_the_extra(name):
         "else:\n"
         "    print('imported')\n"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
-    assert result.returncode == 0, result.stderr
-    message = result.stdout.strip()
+    message = run_python(code)
     assert message.startswith(f"tb_fmnist_plugin.integrations.{name} needs "), message
     assert expected in message, message
 

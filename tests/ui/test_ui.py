@@ -1,8 +1,13 @@
 """Browser tests of the confusion tab: headless Debian chromium driven by
 Playwright against a real ``tensorboard`` subprocess over log directories
-written with the project's own summary API (tests/ui_data.py).
+written with the project's own summary API (tests/ui/ui_data.py).
 
 Screenshots of the main states go to test-artifacts/.
+
+Why one file of ~700 lines: every test here shares the module-scoped
+``tensorboard`` server and browser page over one logdir (starting them costs
+several seconds each); the diagnostics cards, with a logdir of their own, are
+in test_ui_diagnostics.py.
 """
 from __future__ import annotations
 
@@ -252,12 +257,12 @@ def test_top_confusions_list_and_class_table(tab, logged):
     # per-class table, sorted by recall ascending then descending
     full = expected(matrices, ud.RUN_A, 3)
     recall = np.diag(full) / full.sum(axis=1)
-    ub.click_and_redraw(tab, 'th button[data-sort="recall"]') if False else tab.locator('th button[data-sort="recall"]').click()
-    names = tab.locator("table.classes tbody tr td:first-child").all_inner_texts()
+    tab.locator('th button[data-sort="recall"]').click()
+    names = tab.locator("table.classes tbody tr td:first-child").all_text_contents()  # rendered or not (content-visibility)
     order = sorted(range(10), key=lambda i: (-recall[i], i))
     assert names == [ud.FMNIST[i] for i in order]
     tab.locator('th button[data-sort="recall"]').click()
-    names = tab.locator("table.classes tbody tr td:first-child").all_inner_texts()
+    names = tab.locator("table.classes tbody tr td:first-child").all_text_contents()  # rendered or not (content-visibility)
     assert names == [ud.FMNIST[i] for i in sorted(range(10), key=lambda i: (recall[i], i))]
     assert tab.locator('th[aria-sort="ascending"] button[data-sort="recall"]').count() == 1
     # trends: per-class chart and per-cell chart
