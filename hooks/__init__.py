@@ -5,7 +5,8 @@ are the one list of them, checked once),
 :mod:`.wrappers` (the model and optimizer inside framework wrappers),
 :mod:`.stats` (statistics on the device), :mod:`.rows` (a logging step's
 statistics and their tags), :mod:`.training` (forward/gradient/optimizer hooks,
-step counting), :mod:`.forwards` (which forwards are training steps; hook code
+step counting; its warnings in :mod:`.training_warnings`), :mod:`.gradients`
+(gradients read when the backward completes, before clipping), :mod:`.forwards` (which forwards are training steps; hook code
 outside compiled graphs), :mod:`.activations` (per-module activation hooks),
 :mod:`.parameters` (weight/gradient/update statistics), :mod:`.sharded`
 (FSDP2 DTensor parameters), :mod:`.amp` (GradScaler), :mod:`.graph` (the graph, once), :mod:`.evaluation` and
