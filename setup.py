@@ -33,7 +33,10 @@ setup(
     install_requires=[
         "torch>=2.0,<3",
         "torchvision>=0.15,<1",
-        "tensorboard>=2.14,<3",
+        # 2.14-2.20 import pkg_resources (gone from setuptools 81) and 2.14-2.16 use
+        # np.string_ (gone from numpy 2): 2.21 is the first that starts beside what pip
+        # resolves today (tests/server/test_tensorboard_range.py installs this floor).
+        "tensorboard>=2.21,<3",
         "protobuf>=3.20",
         "numpy>=1.21",
         "tqdm>=4.60",
@@ -49,6 +52,8 @@ setup(
             "transformers>=4.40",
             "accelerate>=0.26",
             "cleanlab>=2.6,<3",  # reference for the confident-learning tests
+            "moto[s3,server]>=5",  # an S3-compatible server on 127.0.0.1 (tests/server/test_s3_logdir.py)
+            "s3fs",  # fsspec's S3 file system, TensorBoard's other way to read s3:// logdirs
         ],
         "lightning": ["lightning>=2.0"],
         "transformers": ["transformers>=4.40", "accelerate>=0.26"],

@@ -41,7 +41,8 @@ SERVER_LAYERS = (
     ("building blocks", {"series", "event_blobs", "caches", "limits"}),
 )
 #: Imports inside one layer, each a module building on its base.
-SERVER_SAME_LAYER = {("diagnostics_reader", "reader"), ("responses", "json_encoding"), ("series", "caches")}
+SERVER_SAME_LAYER = {("diagnostics_reader", "reader"), ("responses", "json_encoding"), ("series", "caches"),
+                     ("event_blobs", "caches")}
 
 
 def module_files() -> Iterator[Tuple[str, Path]]:

@@ -117,6 +117,9 @@ def _resolve_device(choice: str, dist: _Dist) -> torch.device:
 
 def _check_logdir(path: str) -> None:
     """Create the log directory and prove it is writable, before training."""
+    if "://" in path:  # s3://, gs://: would become a local folder named "s3:"
+        raise UsageError(f"--logdir takes a local folder, got {path!r}: write locally and sync it to remote "
+                         "storage (README: Remote logs)")
     try:
         os.makedirs(path, exist_ok=True)
         with tempfile.TemporaryFile(dir=path):

@@ -47,6 +47,16 @@ class StampedCache:
             self._entries.move_to_end(key)
             return entry[1]
 
+    def latest(self, key: Hashable) -> Optional[Tuple[Hashable, Any]]:
+        """``(stamp, value)`` stored for ``key`` whatever its stamp, or None:
+        a value to extend when its data only grew (then ``put`` it again)."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None:
+                return None
+            self._entries.move_to_end(key)
+            return entry[0], entry[1]
+
     def put(self, key: Hashable, stamp: Hashable, value: Any, nbytes: int) -> None:
         """Keep ``value`` (about ``nbytes`` bytes) for ``key`` at ``stamp``."""
         if self._max_entries <= 0 or nbytes > self._max_bytes:

@@ -24,7 +24,7 @@ from tb_fmnist_plugin.format import diagnostics_metadata as dm
 from tb_fmnist_plugin.format import metadata
 from tb_fmnist_plugin.server.caches import StampedCache
 from tb_fmnist_plugin.server.reader import ConfusionReader, Listing
-from tb_fmnist_plugin.server.series import ListedSeries, MatrixSeries
+from tb_fmnist_plugin.server.series import ListedSeries, MatrixSeries, StepWrite
 
 #: Decoded values kept between requests: at most this many series (or single
 #: steps of one), of at most this many bytes in all.
@@ -163,7 +163,8 @@ class DiagnosticsReader:
         self, kind: str, matrix: MatrixSeries, tag: str, content: Dict[str, Any], datums: Sequence[Any], step: Optional[int]
     ) -> DiagnosticSteps:
         """The readable values among ``datums`` (the last write of a step
-        wins), at ``step`` only unless it is None; a refused value logged once."""
+        wins, as for every series: :mod:`~tb_fmnist_plugin.server.series`),
+        at ``step`` only unless it is None; a refused value logged once."""
         last = {d.step: d for d in datums if step is None or d.step == step}
         values: Dict[int, np.ndarray] = {}
         unreadable: Dict[int, str] = {}
@@ -176,9 +177,9 @@ class DiagnosticsReader:
                                        what=f"the value at step {at} (and any other with the same problem)")
         return DiagnosticSteps(kind, matrix.run, matrix.tag, values, unreadable)
 
-    def read_suspects(self, ctx: Any, experiment_id: str, matrix: MatrixSeries, step: int) -> Tuple[Any, Dict[str, Any]]:
-        """The suspects datum of ``matrix`` at ``step`` and its decoded index;
-        ``NotFoundError`` saying why."""
+    def read_suspects(self, ctx: Any, experiment_id: str, matrix: MatrixSeries, step: int) -> Tuple[StepWrite, Dict[str, Any]]:
+        """The suspects value of ``matrix`` at ``step`` and its decoded
+        index; ``NotFoundError`` saying why."""
         kind = metadata.KIND_SUSPECTS
         return self.reader.read_indexed(ctx, experiment_id, matrix, step, kind, _tag_of(kind), dm.decode_suspects_index,
                                         WHAT[kind])
@@ -186,10 +187,10 @@ class DiagnosticsReader:
     def read_suspects_sprite(self, ctx: Any, experiment_id: str, matrix: MatrixSeries, step: int) -> bytes:
         """The PNG sprite of the suspects of ``matrix`` at ``step``; 404 when
         they were logged without images."""
-        datum, index = self.read_suspects(ctx, experiment_id, matrix, step)
+        write, index = self.read_suspects(ctx, experiment_id, matrix, step)
         tag = dm.diagnostic_tag(matrix.tag, metadata.KIND_SUSPECTS)
-        sprite = b"" if not has_images(index) else self.reader.blob(ctx, matrix.run, tag, step, datum.values,
-                                                                     dm.SUSPECTS_SPRITE_BLOB, "suspects")
+        sprite = b"" if not has_images(index) else self.reader.blob(ctx, matrix.run, tag, step, write.datum.values,
+                                                                     dm.SUSPECTS_SPRITE_BLOB, "suspects", write.rewritten)
         if not sprite:
             raise errors.NotFoundError(f"the suspects at step {step} were logged without images")
         return sprite

@@ -3,9 +3,11 @@
 All reading for the plugin lives here and, for the diagnostic kinds, in
 :mod:`tb_fmnist_plugin.server.diagnostics_reader` (decoding is the format's), so the views only
 shape answers. Every read goes through ``context.data_provider``, the same under
-``--load_fast=true`` (the Rust data server) and ``false``; the one exception is a blob the
-Rust server cannot hand out (:mod:`tb_fmnist_plugin.server.event_blobs`). A run, tag or step
-that is not there raises :class:`tensorboard.errors.NotFoundError` (HTTP 404).
+``--load_fast=true`` (the Rust data server) and ``false``, but for the blobs it cannot hand
+out, read from the event files (:mod:`tb_fmnist_plugin.server.event_blobs`): those of a run
+or tag name the Rust server cannot parse, and those of a step written again, of which the Python
+provider hands out the first write's (:class:`~tb_fmnist_plugin.server.series.StepWrite`).
+A run, tag or step that is not there raises :class:`tensorboard.errors.NotFoundError` (404).
 
 The listing costs a constant number of provider calls whatever the number of
 runs and tags: one ``list_tensors`` and one ``list_blob_sequences``
@@ -30,7 +32,7 @@ from tb_fmnist_plugin.format import metadata
 from tb_fmnist_plugin.server import event_blobs
 from tb_fmnist_plugin.server.caches import SkipLog, StampedCache
 from tb_fmnist_plugin.server.limits import name_problem
-from tb_fmnist_plugin.server.series import ListedSeries, MatrixSeries, MatrixValues, matrix_values
+from tb_fmnist_plugin.server.series import ListedSeries, MatrixSeries, MatrixValues, StepWrite, matrix_values
 
 #: ``downsample`` passed to the provider: larger than any plausible number of
 #: kept steps, so the provider returns every step it holds.
@@ -68,12 +70,14 @@ class Listing:
 
 @dataclasses.dataclass(frozen=True)
 class ExamplesStep:
-    """The per-cell examples of one step: parsed index and blob references."""
+    """The per-cell examples of one step: parsed index and blob references
+    (``rewritten``: see :class:`~tb_fmnist_plugin.server.series.StepWrite`)."""
 
     step: int
     wall_time: float
     index: Dict[str, Any]
     refs: Tuple[Any, ...]
+    rewritten: bool = False
 
 
 class ConfusionReader:
@@ -190,22 +194,23 @@ class ConfusionReader:
 
     # --- Matrices ----------------------------------------------------------------
 
-    def read_matrices(
-        self, ctx: Any, experiment_id: str, run: str, tag: str, series: Optional[MatrixSeries] = None
-    ) -> MatrixValues:
-        """Every readable kept step of ``(run, tag)``; raises ``NotFoundError``.
-
-        Costs one provider call while the series is cached, two otherwise
-        (one less given ``series``, its fresh :meth:`matrix_series`).
-        """
+    def read_matrices(self, ctx: Any, experiment_id: str, run: str, tag: str,
+                      series: Optional[MatrixSeries] = None) -> MatrixValues:
+        """Every readable kept step of ``(run, tag)``; raises ``NotFoundError``. Costs one provider call
+        while the series is cached, two otherwise (one less given ``series``, its fresh :meth:`matrix_series`)."""
         series = series if series is not None else self.matrix_series(ctx, experiment_id, run, tag)
+        values = self.matrix_values(ctx, experiment_id, series)
+        if not values.steps.size:  # not listed either
+            problems = "; ".join(sorted(set(values.unreadable.values()))) or "no values"
+            raise errors.NotFoundError(f"tag {tag!r} of run {run!r} has no readable value: {problems}")
+        return values
+
+    def matrix_values(self, ctx: Any, experiment_id: str, series: MatrixSeries) -> MatrixValues:
+        """The values of the listed ``series``, cached (else one provider call); possibly no readable step."""
         values = self._values.get(_key(experiment_id, series), series.stamp)
         if values is None:
             values = self._values_of(series, self.read_series(self.provider.read_tensors, ctx, experiment_id, [series]))
             self._keep(experiment_id, values)
-        if not values.steps.size:  # not listed either
-            problems = "; ".join(sorted(set(values.unreadable.values()))) or "no values"
-            raise errors.NotFoundError(f"tag {tag!r} of run {run!r} has no readable value: {problems}")
         return values
 
     def _values_of(self, series: MatrixSeries, data: Dict[str, Any]) -> MatrixValues:
@@ -276,23 +281,24 @@ class ConfusionReader:
 
     def read_examples(self, ctx: Any, experiment_id: str, series: MatrixSeries, step: int) -> ExamplesStep:
         """The examples of the matrix ``series`` at ``step``; raises ``NotFoundError``."""
-        datum, index = self.read_indexed(ctx, experiment_id, series, step, metadata.KIND_EXAMPLES, metadata.examples_tag,
+        write, index = self.read_indexed(ctx, experiment_id, series, step, metadata.KIND_EXAMPLES, metadata.examples_tag,
                                          metadata.decode_examples_index, "examples")
-        return ExamplesStep(step, datum.wall_time, index, tuple(datum.values))
+        return ExamplesStep(step, write.datum.wall_time, index, tuple(write.datum.values), write.rewritten)
 
     def read_indexed(self, ctx: Any, experiment_id: str, series: MatrixSeries, step: int, kind: str,
-                     tag_of: Callable[[str], str], decode: Callable[[bytes, int], Any], what: str) -> Tuple[Any, Any]:
-        """The datum at ``step`` of the ``kind`` blob sequence ``tag_of(series.tag)`` (examples, suspects)
+                     tag_of: Callable[[str], str], decode: Callable[[bytes, int], Any], what: str) -> Tuple[StepWrite, Any]:
+        """The value at ``step`` of the ``kind`` blob sequence ``tag_of(series.tag)`` (examples, suspects)
         and its blob 0 parsed by ``decode(blob, num_classes)``; ``NotFoundError`` saying why."""
         run, tag = series.run, tag_of(series.tag)
         listing = self.list_one(self.provider.list_blob_sequences, ctx, experiment_id, run, tag)
         if self.owned_content(run, tag, listing.get(run, {}).get(tag), {series.tag: series}, kind, tag_of) is None:
             raise errors.NotFoundError(f"no {what} for run {run!r}, tag {series.tag!r}")
         data = self.read_series(self.provider.read_blob_sequences, ctx, experiment_id, [(run, tag)])
-        match = next((d for d in reversed(data.get(run, {}).get(tag, [])) if d.step == step), None)  # last write wins
-        if match is None:
+        datum = next((d for d in reversed(data.get(run, {}).get(tag, [])) if d.step == step), None)
+        if datum is None:
             raise errors.NotFoundError(f"no {what} at step {step} for run {run!r}, tag {series.tag!r}")
-        blob = self.blob(ctx, run, tag, step, match.values, 0, what)
+        match = StepWrite(datum, step in self.matrix_values(ctx, experiment_id, series).rewritten)
+        blob = self.blob(ctx, run, tag, step, datum.values, 0, what, match.rewritten)
         try:
             return match, decode(blob, series.num_classes)
         except ValueError as error:
@@ -301,22 +307,26 @@ class ConfusionReader:
 
     def read_sprite(self, ctx: Any, experiment_id: str, series: MatrixSeries, step: int) -> bytes:
         """The PNG sprite of the examples of ``series`` at ``step``."""
-        refs = self.read_examples(ctx, experiment_id, series, step).refs
-        return self.blob(ctx, series.run, metadata.examples_tag(series.tag), step, refs, metadata.EXAMPLES_SPRITE_BLOB)
+        found = self.read_examples(ctx, experiment_id, series, step)
+        return self.blob(ctx, series.run, metadata.examples_tag(series.tag), step, found.refs,
+                         metadata.EXAMPLES_SPRITE_BLOB, "examples", found.rewritten)
 
-    def blob(self, ctx: Any, run: str, tag: str, step: int, refs: Sequence[Any], position: int, what: str = "examples") -> bytes:
-        """Blob ``position`` of the value ``refs`` (index, sprite) of ``(run, tag)`` at ``step``,
-        read from the event files where the Rust server cannot name it (``event_blobs``)."""
+    def blob(self, ctx: Any, run: str, tag: str, step: int, refs: Sequence[Any], position: int, what: str = "examples",
+             rewritten: bool = False) -> bytes:
+        """Blob ``position`` of the value ``refs`` (index, sprite) of ``(run, tag)`` at ``step``, read from the
+        event files (``event_blobs``) where the Rust server cannot name it or the step was ``rewritten``."""
         if len(refs) <= max(metadata.EXAMPLES_INDEX_BLOB, metadata.EXAMPLES_SPRITE_BLOB):
             raise errors.NotFoundError(f"the stored {what} at step {step} are incomplete")
-        try:
-            return self.provider.read_blob(ctx, blob_key=refs[position].blob_key)
-        except errors.InvalidArgumentError:
-            if self._logdir is None or not event_blobs.key_cannot_name(run, tag):
-                raise
-        blobs = event_blobs.read_blob_sequence(self._logdir, run, tag, step)
+        if not rewritten:
+            try:
+                return self.provider.read_blob(ctx, blob_key=refs[position].blob_key)
+            except errors.InvalidArgumentError:
+                if self._logdir is None or not event_blobs.key_cannot_name(run, tag):
+                    raise
+        blobs = event_blobs.read_blob_sequence(self._logdir, run, tag, step) if self._logdir is not None else None
         if blobs is None or len(blobs) <= position:
-            raise errors.NotFoundError(f"the stored {what} at step {step} are unreadable")
+            again = " (written more than once: the last write is not in the event files under --logdir)"
+            raise errors.NotFoundError(f"the stored {what} at step {step} are unreadable{again if rewritten else ''}")
         return blobs[position]
 
     # --- Provider calls and metadata -------------------------------------------
@@ -352,12 +362,8 @@ class ConfusionReader:
     def list_one(self, list_series: Any, ctx: Any, experiment_id: str, run: str, *tags: str) -> Dict[str, Any]:
         """``list_series`` (``list_tensors`` or ``list_blob_sequences``) of
         the series ``tags`` of one run, in one call."""
-        return list_series(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=metadata.PLUGIN_NAME,
-            run_tag_filter=provider.RunTagFilter(runs=[run], tags=list(tags)),
-        )
+        return list_series(ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME,
+                           run_tag_filter=provider.RunTagFilter(runs=[run], tags=list(tags)))
 
     @staticmethod
     def read_series(read: Any, ctx: Any, experiment_id: str, series: Sequence[Any]) -> Dict[str, Any]:
@@ -388,13 +394,6 @@ def _key(experiment_id: str, series: MatrixSeries) -> Key:
 def _matrix_series(
     run: str, tag: str, series: Any, content: Dict[str, Any], excluded_stamp: Optional[Tuple[Any, Any]]
 ) -> MatrixSeries:
-    return MatrixSeries(
-        run=run,
-        tag=tag,
-        num_classes=int(content["num_classes"]),
-        class_names=list(content["class_names"]),
-        description=series.description or "",
-        max_step=series.max_step,
-        max_wall_time=series.max_wall_time,
-        excluded_stamp=excluded_stamp,
-    )
+    return MatrixSeries(run=run, tag=tag, num_classes=int(content["num_classes"]),
+                        class_names=list(content["class_names"]), description=series.description or "",
+                        max_step=series.max_step, max_wall_time=series.max_wall_time, excluded_stamp=excluded_stamp)

@@ -6,11 +6,19 @@ with their stored values and excluded-row counts (built by
 :func:`matrix_values`, which skips, and logs once, every value the format
 refuses); :class:`ListedSeries` the little of it the ``tags`` listing shows.
 Decoding is :mod:`tb_fmnist_plugin.format.metadata`'s.
+
+A step written more than once (a run resumed in its folder): every series
+(matrix, excluded rows, examples, diagnostics) shows its last write, as the
+Rust data server keeps (a value at a step drops those the series held at that
+step and later). TensorBoard's Python data provider keeps every tensor write
+but hands out the first write's blobs, so the blobs of a step whose matrix it
+holds more than once (:attr:`MatrixValues.rewritten`) are read from the
+event files (:class:`StepWrite`).
 """
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Dict, Hashable, List, Optional, Sequence, Tuple
+from typing import Any, Dict, FrozenSet, Hashable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from tensorboard import errors
@@ -71,10 +79,12 @@ class MatrixValues:
 
     ``values[i]`` is the stored (possibly sparse) encoding of step
     ``steps[i]``, already checked by the format; :meth:`dense` decodes one
-    step, :meth:`cells` gives its non-dense form. When a step was written more than
-    once, the last write wins. ``unreadable`` maps each skipped step to why.
-    ``excluded[i]`` is the count of rows left out of step ``steps[i]``'s
-    matrix, ``-1`` where unknown (:meth:`excluded_rows`).
+    step, :meth:`cells` gives its non-dense form. When a step was written
+    more than once, the last write wins (module docstring). ``unreadable``
+    maps each skipped step to why. ``excluded[i]`` is the count of rows
+    left out of step ``steps[i]``'s matrix, ``-1`` where unknown
+    (:meth:`excluded_rows`). ``rewritten``: the steps the provider holds more
+    than one write of.
     """
 
     series: MatrixSeries
@@ -83,6 +93,7 @@ class MatrixValues:
     values: Tuple[np.ndarray, ...]
     unreadable: Dict[int, str]
     excluded: np.ndarray
+    rewritten: FrozenSet[int] = frozenset()
     _memo: Dict[str, Any] = dataclasses.field(default_factory=dict, compare=False, repr=False)
 
     def position(self, step: int) -> int:
@@ -145,13 +156,23 @@ class MatrixValues:
         """About how much memory the series holds (with its marginals and metrics)."""
         arrays = (self.steps, self.wall_times, self.excluded, *self.values)
         derived = (3 + 3) * 8 * self.steps.size * self.series.num_classes + 8 * self.steps.size
-        return derived + sum(a.nbytes + _ARRAY_OVERHEAD_BYTES for a in arrays)
+        return derived + 64 * len(self.rewritten) + sum(a.nbytes + _ARRAY_OVERHEAD_BYTES for a in arrays)
 
     def listed(self) -> ListedSeries:
         """The listing's view of the series."""
         last = self.values[-1] if self.values else None
         last_excluded = self.excluded_rows(len(self.values) - 1) if self.values else None
         return ListedSeries(self.series, self.steps.tolist(), self.wall_times.tolist(), last, last_excluded)
+
+
+@dataclasses.dataclass(frozen=True)
+class StepWrite:
+    """A blob-sequence value (examples, suspects) of one step: the provider's
+    datum, and whether its step was ``rewritten`` (its blobs are then read
+    from the event files, whose last write is the one the matrix shows)."""
+
+    datum: Any
+    rewritten: bool
 
 
 def _last_of_each_step(steps: np.ndarray) -> np.ndarray:
@@ -193,7 +214,9 @@ def matrix_values(
     kept = np.array(keep, dtype=np.int64)
     counts = _excluded_counts(series, excluded_datums, skips)
     excluded = np.array([counts.get(int(step), -1) for step in steps[kept].tolist()], dtype=np.int64)
-    return MatrixValues(series, steps[kept], wall_times[kept], tuple(values), unreadable, excluded)
+    unique, writes = np.unique(steps, return_counts=True)
+    rewritten = frozenset(unique[writes > 1].tolist())
+    return MatrixValues(series, steps[kept], wall_times[kept], tuple(values), unreadable, excluded, rewritten)
 
 
 def _excluded_counts(series: MatrixSeries, datums: Sequence[Any], skips: SkipLog) -> Dict[int, int]:

@@ -174,6 +174,14 @@ def test_unwritable_logdir_is_one_clear_message(tmp_path, capsys) -> None:
     assert len(err.strip().splitlines()) == 1
 
 
+def test_remote_logdir_is_refused_with_the_way_to_get_there(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    code = cli.main(["--logdir", "s3://bucket/runs", "--data-dir", str(tmp_path / "data")])
+    err = capsys.readouterr().err
+    assert code == 2 and "--logdir takes a local folder" in err and "sync" in err
+    assert not (tmp_path / "s3:").exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
 def test_cuda_without_gpu_is_one_clear_message(tmp_path, capsys) -> None:
     code = cli.main(["--device", "cuda", "--logdir", str(tmp_path / "run")])

@@ -10,7 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from typing import Iterator, List, Optional
+from typing import Iterator, List, Optional, Sequence
 
 from tests.support.events import free_port
 
@@ -51,17 +51,19 @@ def tensorboard_server(
     reload_wait_s: float = 60.0,
     tmp_dir: Optional[str] = None,
     path_prefix: str = "",
+    command: Optional[Sequence[str]] = None,
 ) -> Iterator[TensorBoardServer]:
     """Run ``tensorboard --logdir logdir`` until the block exits.
 
     Waits until the server answers and the first load of ``logdir`` finished
     (``/data/runs`` non-empty, when the logdir has runs). With ``path_prefix``
     the server gets ``--path_prefix`` and every route lives under it.
+    ``command`` starts TensorBoard (default: this Python's ``-m
+    tensorboard.main``; e.g. another environment's ``tensorboard`` script).
     """
     port = free_port()
     log_path = os.path.join(tmp_dir or logdir, f"tensorboard-{port}.log")
-    args = [
-        sys.executable, "-m", "tensorboard.main",
+    args = list(command or [sys.executable, "-m", "tensorboard.main"]) + [
         "--logdir", logdir,
         "--port", str(port),
         "--host", "127.0.0.1",
