@@ -27,7 +27,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tb_fmnist_plugin import summary
 from tb_fmnist_plugin.format import metadata
 from tests.support.events import ROUTES, route_url
-from tests.support.plugin_app import CTX, EID, load_provider, make_app
+from tests.support.plugin_app import CTX, EID, load_provider, make_app, status_and_body
 from tests.support.tensorboard_server import tensorboard_server
 
 TAG = "confusion/test"
@@ -131,11 +131,7 @@ def check_served(fetch: Fetch, run: str, kept: Tuple[List[int], Optional[int]],
 
 @pytest.mark.parametrize("run", RUNS)
 def test_python_loader_serves_what_its_reader_keeps(logdir, run):
-    client = make_app(logdir)[0]
-
-    def fetch(url: str) -> Tuple[int, bytes]:
-        response = client.get(url)
-        return response.status_code, response.get_data()
+    fetch = status_and_body(make_app(logdir)[0].get)
 
     listed = check_served(fetch, run, KEPT["python"][run])
     read = load_provider(logdir).read_tensors(
@@ -151,10 +147,7 @@ def test_python_loader_serves_what_its_reader_keeps(logdir, run):
 @pytest.mark.parametrize("loader, flags", [("rust", []), ("rust --checksum", ["--extra_data_server_flags=--checksum"])])
 def test_rust_loader_serves_what_it_keeps(logdir, tmp_path, loader, flags):
     with tensorboard_server(logdir, load_fast=True, extra_args=flags, tmp_dir=str(tmp_path)) as server:
-
-        def fetch(url: str) -> Tuple[int, bytes]:
-            status, _, body = server.get(url)
-            return status, body
+        fetch = status_and_body(server.get)
 
         wait_listed(fetch, {run: KEPT[loader][run][0] for run in RUNS})
         for run in RUNS:

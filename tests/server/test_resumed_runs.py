@@ -22,7 +22,7 @@ from tb_fmnist_plugin import summary
 from tb_fmnist_plugin.format import diagnostics_metadata as dm
 from tb_fmnist_plugin.format import metadata
 from tests.support.events import ROUTES, route_url
-from tests.support.plugin_app import make_app
+from tests.support.plugin_app import make_app, status_and_body
 from tests.support.tensorboard_server import tensorboard_server
 
 TAG = "confusion/test"
@@ -133,11 +133,7 @@ def mismatches(fetch: Fetch, run: str, steps: Sequence[int] = STEPS) -> List[str
 
 @pytest.mark.parametrize("run", RUNS)
 def test_python_loader_serves_the_last_write_of_every_step(logdir, run):
-    client = make_app(logdir)[0]
-
-    def fetch(url: str) -> Tuple[int, bytes]:
-        response = client.get(url)
-        return response.status_code, response.get_data()
+    fetch = status_and_body(make_app(logdir)[0].get)
 
     assert mismatches(fetch, run) == []
 
@@ -145,10 +141,7 @@ def test_python_loader_serves_the_last_write_of_every_step(logdir, run):
 @pytest.mark.subprocess
 def test_rust_loader_serves_the_last_write_of_every_step(logdir, tmp_path):
     with tensorboard_server(logdir, load_fast=True, tmp_dir=str(tmp_path)) as server:
-
-        def fetch(url: str) -> Tuple[int, bytes]:
-            status, _, body = server.get(url)
-            return status, body
+        fetch = status_and_body(server.get)
 
         deadline = time.monotonic() + 30  # the first load of every run may still be going on
         while time.monotonic() < deadline and not all(

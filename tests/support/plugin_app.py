@@ -50,6 +50,20 @@ def make_app(logdir: str, argv=(), provider_class=tb_data_provider.MultiplexerDa
     return Client(app), multiplexer, tb.flags
 
 
+def status_and_body(get):
+    """``url -> (status, body bytes)`` over a WSGI test client (``get`` =
+    ``client.get``) or a :class:`~tests.support.tensorboard_server.TensorBoardServer`'s
+    ``get``, so one check can run against either."""
+
+    def fetch(url: str):
+        answer = get(url)
+        if isinstance(answer, tuple):  # TensorBoardServer.get: (status, headers, body)
+            return answer[0], answer[2]
+        return answer.status_code, answer.get_data()
+
+    return fetch
+
+
 def get_json(client, url: str, code: int = 200):
     """The JSON answer of ``url``, checked for ``code`` and the JSON headers."""
     response = client.get(url)
