@@ -18,7 +18,16 @@ chromium and reads the performance marks the tab sets:
   (the 10-class tab has fetched every step in the background by then; the
   1,000-class tab fetches each step on demand, so that figure includes the
   HTTP round trip and JSON parsing; on the long run each step's matrix
-  too).
+  too);
+- run table (sweeps): from the click on the tab until both the first
+  matrix (``tbc-first-draw``) and the run table's rows (``tbc-run-table``,
+  the frame after they first showed) are drawn, and per keystroke typed into
+  its filter, ``tbc-run-filter``: from the input event to the next animation
+  frame after the table updated;
+- 1,000-class overview (issue 18), per class order (``--large-orders``, on
+  the tab's own page): from the matrix in hand (``tbc-matrix-loaded``, its
+  JSON parsed) to the frame after the fitted overview is drawn
+  (``tbc-first-draw``), and ``tbc-slider-redraw`` of successive steps.
 
 On the long run it also times, in the tab's page, ``fetch`` +
 ``response.json()`` of ``metrics_series`` (13 MB of JSON by default, and
@@ -27,7 +36,7 @@ cards.
 
 Usage: python benchmarks/bench_ui.py [--repeats 5] [--slider-moves 10]
 [--sweeps 200,1000] [--no-long] [--sweep-modes false,true] [--scale-dir DIR]
-[--no-base]. Prints Markdown tables. ``--scale-dir`` keeps the sweeps' and
+[--no-base] [--large-orders original,cluster]. Prints Markdown tables. ``--scale-dir`` keeps the sweeps' and
 the long run's log directories (writing them takes minutes) for later runs,
 as in ``bench_plugin.py`` (the same directory serves both).
 """
@@ -45,6 +54,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))  # the repository root: the tests' helpers
 
 import plugin_scale  # noqa: E402
+import ui_run_table  # noqa: E402
 
 from tests.support.tensorboard_server import tensorboard_server  # noqa: E402
 from tests.ui import ui_browser as ub  # noqa: E402
@@ -76,9 +86,10 @@ def add_scalar(logdir: str) -> None:
     writer.close()
 
 
-def click_tab(browser, url: str) -> float:
+def click_tab(browser, url: str, marks=("tbc-first-draw",), then=None) -> float:
     """Start on the Scalars dashboard, click the Confusion tab; ms from the
-    click to the tab's first matrix drawn (both clocks mapped to epoch time)."""
+    click to the tab's first matrix drawn (both clocks mapped to epoch time),
+    or to the last of ``marks``; ``then(page, frame)`` runs before the page closes."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     try:
@@ -91,8 +102,12 @@ def click_tab(browser, url: str) -> float:
         clicked = page.evaluate("performance.timeOrigin + performance.now()")
         tab.first.click()
         frame = ub.plugin_frame(page, timeout=60000)
-        frame.wait_for_function("performance.getEntriesByName('tbc-first-draw').length > 0", timeout=60000)
-        drawn = frame.evaluate("performance.timeOrigin + performance.getEntriesByName('tbc-first-draw')[0].startTime")
+        drawn = 0.0
+        for mark in marks:
+            frame.wait_for_function("m => performance.getEntriesByName(m).length > 0", arg=mark, timeout=60000)
+            drawn = max(drawn, frame.evaluate("m => performance.timeOrigin + performance.getEntriesByName(m)[0].startTime", mark))
+        if then is not None:
+            then(page, frame)
         return drawn - clicked
     finally:
         context.close()
@@ -178,7 +193,8 @@ def measure_scale(browser, logdir: str, name: str, load_fast: bool, repeats: int
             plugin_scale.wait_listed(tb, int(name[len("sweep"):]), plugin_scale.SWEEP_STEPS)
         found = measure(browser, tb.url, repeats, slider_moves if name == "long" else 0)
         fetches = fetch_in_page(browser, tb.url, LONG_FETCHES, repeats) if name == "long" else {}
-        return found, fetches
+        table = ui_run_table.measure_run_table(click_tab, browser, tb.url, repeats) if name != "long" else None
+        return found, fetches, table
 
 
 _SERIES = "metrics_series?run=long&tag=" + plugin_scale.TAG.replace("/", "%2F")
@@ -199,6 +215,8 @@ def main() -> None:
     parser.add_argument("--sweep-modes", default="false,true", help="--load_fast modes of the sweep and long-run rows")
     parser.add_argument("--scale-dir", default=None, help="where the sweep log directories are kept (default: a temporary one)")
     parser.add_argument("--no-base", action="store_true", help="only the sweep rows (not the 10- and 1,000-class ones)")
+    parser.add_argument("--large-orders", default="original,cluster",
+                        help="class orders of the 1,000-class overview rows (issue 18; '' for none; needs the base rows)")
     args = parser.parse_args()
     scales = [f"sweep{int(n)}" for n in args.sweeps.split(",") if n.strip()] + ([] if args.no_long else ["long"])
     sweep_modes = [m.strip() == "true" for m in args.sweep_modes.split(",") if m.strip()]
@@ -219,11 +237,14 @@ def main() -> None:
             with tensorboard_server(logdir, load_fast=False, reload_wait_s=180) as tb:
                 first_click, first_tab, first_page, redraws = measure(browser, tb.url, args.repeats, args.slider_moves)
             rows.append((label, "false", first_click, first_tab, first_page, redraws, first_target, redraw_target))
+        large_orders = [o.strip() for o in args.large_orders.split(",") if o.strip()] if not args.no_base else []
+        large_rows = measure_large_matrix(browser, big, large_orders, args.repeats, args.slider_moves)
         fetch_rows = []
+        table_rows = []
         for name in scales:
             logdir = scale_logdir(args.scale_dir or tmp, name)
             for load_fast in sweep_modes:
-                (first_click, first_tab, first_page, redraws), fetches = measure_scale(
+                (first_click, first_tab, first_page, redraws), fetches, table = measure_scale(
                     browser, logdir, name, load_fast, args.repeats, args.slider_moves)
                 if name == "long":
                     label = f"1 run x {plugin_scale.LONG_STEPS:,} steps, {plugin_scale.LONG_CLASSES} classes"
@@ -232,6 +253,8 @@ def main() -> None:
                 mode = str(load_fast).lower()
                 rows.append((label, mode, first_click, first_tab, first_page, redraws, SWEEP_FIRST_DRAW_MS, None))
                 fetch_rows += [(mode, label, elapsed) for label, elapsed in fetches.items()]
+                if table is not None:
+                    table_rows.append((label, mode) + table)
                 print(f"measured {name}, load_fast={load_fast}; load average {os.getloadavg()[0]:.1f}", file=sys.stderr, flush=True)
         browser.close()
 
@@ -255,6 +278,8 @@ def main() -> None:
             met = met and bool(redraws) and statistics.median(redraws) < redraw_target
         redraw = f"{ms(redraws)} / {max(redraws):.0f}" if redraws else "–"
         print(f"| {label} | {mode} | {ms(first_click)} | {ms(first_tab)} | {ms(first_page)} | {redraw} | {target} | {'yes' if met else 'no'} |")
+    ui_run_table.print_run_table(table_rows, args.repeats)
+    print_large_matrix(large_rows, args.repeats, args.slider_moves)
     if fetch_rows:
         print()
         print(f"In-page `fetch` + `response.json()` on the long run, median of {args.repeats}:")
@@ -263,6 +288,79 @@ def main() -> None:
         print("|---|---|---:|")
         for mode, label, elapsed in fetch_rows:
             print(f"| {mode} | {label} | {elapsed:.0f} |")
+
+
+# ---------------------------------------------------------------- 1,000-class overview (issue 18)
+
+#: The 1,000-class overview drawn this soon after its matrix is in hand, and a slider step redrawn this soon.
+LARGE_OVERVIEW_MS = 300
+LARGE_SLIDER_MS = 100
+_SETTINGS_KEY = "tb_fmnist_confusion.settings.v1"
+
+
+def overview_and_slider(browser, url: str, order: str, slider_moves: int):
+    """Open the tab's own page with class order ``order``; ms from the matrix
+    in hand (``tbc-matrix-loaded``, set once the JSON is parsed) to the frame
+    after the first draw (``tbc-first-draw``), and ``tbc-slider-redraw`` of
+    ``slider_moves`` steps (each step's matrix prefetched as the tab does)."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    try:
+        page.goto(url + ub.ENTRY)
+        ub.wait_ready(page, timeout=60000)  # it saves its settings once drawn: set the order after that
+        page.evaluate("([k, o]) => localStorage.setItem(k, JSON.stringify({order: o}))", [_SETTINGS_KEY, order])
+        page.reload()
+        page.wait_for_function("performance.getEntriesByName('tbc-first-draw').length > 0", timeout=60000)
+        assert page.evaluate("window.__tbConfusion.state().order") == order
+        overview = page.evaluate("performance.getEntriesByName('tbc-first-draw')[0].startTime"
+                                 " - performance.getEntriesByName('tbc-matrix-loaded')[0].startTime")
+        redraws: List[float] = []
+        if slider_moves > 0:
+            page.wait_for_timeout(1000)
+            page.evaluate("document.querySelector('#tbc-step').value = 0; document.querySelector('#tbc-step').dispatchEvent(new Event('input'))")
+            page.wait_for_function("performance.getEntriesByName('tbc-slider-redraw').length >= 1", timeout=60000)
+            page.locator("#tbc-step").focus()
+            for _ in range(slider_moves):
+                before = page.evaluate("performance.getEntriesByName('tbc-slider-redraw').length")
+                page.keyboard.press("ArrowRight")
+                page.wait_for_function("n => performance.getEntriesByName('tbc-slider-redraw').length > n", arg=before, timeout=60000)
+            redraws = page.evaluate("performance.getEntriesByName('tbc-slider-redraw').map(e => e.duration)")[1:]
+        return overview, redraws
+    finally:
+        context.close()
+
+
+def measure_large_matrix(browser, logdir: str, orders: List[str], repeats: int, slider_moves: int):
+    """Per class order: the overview times of ``repeats`` openings, and the slider steps of the first."""
+    rows = []
+    if not orders:
+        return rows
+    with tensorboard_server(logdir, load_fast=False, reload_wait_s=180) as tb:
+        for order in orders:
+            overviews, redraws = [], []
+            for repeat in range(repeats):
+                overview, steps = overview_and_slider(browser, tb.url, order, slider_moves if repeat == 0 else 0)
+                overviews.append(overview)
+                redraws += steps
+            rows.append((order, overviews, redraws))
+    return rows
+
+
+def print_large_matrix(rows, repeats: int, slider_moves: int) -> None:
+    """The 1,000-class rows: matrix in hand → fitted overview drawn, and slider steps."""
+    if not rows:
+        return
+    print()
+    print(f"1 run, 1,000 classes, the tab's own page: median of {repeats} openings, {slider_moves} slider steps; "
+          f"load average {', '.join(f'{x:.1f}' for x in os.getloadavg())}:")
+    print()
+    print("| class order | matrix in hand → overview drawn, median / max (ms) | slider step → redrawn, median / max (ms) | target | met |")
+    print("|---|---|---|---|---|")
+    for order, overviews, redraws in rows:
+        met = max(overviews) < LARGE_OVERVIEW_MS and bool(redraws) and statistics.median(redraws) < LARGE_SLIDER_MS
+        slider = f"{statistics.median(redraws):.0f} / {max(redraws):.0f}" if redraws else "–"
+        print(f"| {order} | {statistics.median(overviews):.0f} / {max(overviews):.0f} | {slider} | "
+              f"overview < {LARGE_OVERVIEW_MS} ms, slider < {LARGE_SLIDER_MS} ms | {'yes' if met else 'no'} |")
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ part of the monitor that accumulates them in ``record()`` and writes them in
 :class:`~tb_fmnist_plugin.hooks.label_issues.LabelIssueAccumulator` (either
 may be off). What it writes, for the matrix tag ``confusion/<name>``: the
 value kinds of :mod:`tb_fmnist_plugin.format.diagnostics_writers` under
-``confusion/<name>/reliability``, ``/cell_confidence``, ``/class_loss``,
+``confusion/<name>/reliability``, ``/classwise_reliability``,
+``/reliability_by_predicted``, ``/cell_confidence``, ``/class_loss``,
 ``/confident_joint``, ``/label_issues`` and ``/suspects``, and the scalars
 ``calibration/<name>/ece`` and ``label_issues/<name>/count``.
 """
@@ -85,7 +86,7 @@ class EvalDiagnostics:
         labels = labels.to(device=logits.device, dtype=torch.long)
         if self.calibration is not None:
             loss = -log_probs.gather(1, labels[:, None])[:, 0]
-            staged = self.calibration.stage(labels, predicted, confidence, loss, logits.shape[1], keep)
+            staged = self.calibration.stage(labels, predicted, confidence, loss, logits.shape[1], keep, log_probs.exp())
             commits.append(lambda: self.calibration.commit(staged))
         if self.label_issues is not None:
             payload_of = (lambda rows: {"images": thumbnails(rows)}) if thumbnails is not None else None
@@ -114,6 +115,9 @@ def write_diagnostics(writer: Any, name: str, tag: str, step: int, names: List[s
         diagnostics_summary.write_calibration(
             writer, tag, calibration.bins, step, cell_confidence=calibration.cell_confidence(),
             class_loss=calibration.class_loss(), class_names=names,
+        )
+        diagnostics_summary.write_class_calibration(
+            writer, tag, calibration.classwise, step, by_predicted=calibration.by_predicted, class_names=names,
         )
         ece = calibration.ece()
         if ece == ece:  # not NaN

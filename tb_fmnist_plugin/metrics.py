@@ -1,5 +1,6 @@
 """Per-class metrics of a confusion matrix and calibration metrics of
-reliability bins: the one definition of these numbers.
+reliability bins (top-label, classwise, by predicted class): the one
+definition of these numbers.
 
 Every per-class number shown anywhere is defined here: the scalars the hooks
 log at ``end_eval`` (Scalars dashboard), the plugin's ``metrics``,
@@ -125,6 +126,35 @@ def expected_calibration_error(bins: np.ndarray) -> np.ndarray:
         total = values[..., 0].sum(axis=-1)
         gap = np.abs(values[..., 2] - values[..., 1]).sum(axis=-1)
         return np.where(total > 0, gap / total, np.nan)
+
+
+def classwise_calibration_error(classwise: np.ndarray) -> np.ndarray:
+    """Classwise ECE (Kull et al., NeurIPS 2019) per class from classwise
+    bins ``[..., C, B, 3]`` (per class ``k`` and bin of ``p_k`` over all
+    examples: count, sum of ``p_k``, examples labelled ``k``).
+
+    ``ECE_k = sum_b (n_kb / N) |acc_kb - conf_kb|`` with ``acc_kb`` the share
+    of the bin's examples labelled ``k`` and ``conf_kb`` their mean ``p_k``,
+    which is ``sum_b |positives_kb - probability_sum_kb| / N``: the
+    top-label formula of :func:`expected_calibration_error` applied to each
+    class's bins (``N``, every example, is each class's count total). NaN
+    where there are no examples.
+    """
+    return expected_calibration_error(classwise)
+
+
+def predicted_class_reliability(by_predicted: np.ndarray) -> Dict[str, np.ndarray]:
+    """Per predicted class ``k``: :func:`reliability` of the examples
+    predicted ``k`` (bins ``[..., C, B, 3]`` of top-1 confidence: count,
+    confidence sum, correct), i.e. "when the model says ``k`` with
+    confidence ``c``, how often it is right", plus ``ece`` ``[..., C]``, the
+    top-label ECE of those examples, and ``predicted`` ``[..., C]``, their number."""
+    values = np.asarray(by_predicted, dtype=np.float64)
+    out = reliability(values)
+    with np.errstate(over="ignore"):
+        out["predicted"] = values[..., 0].sum(axis=-1)
+    out["ece"] = expected_calibration_error(values)
+    return out
 
 
 def bin_edges(bins: int) -> np.ndarray:

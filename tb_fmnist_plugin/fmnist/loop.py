@@ -2,7 +2,9 @@
 
 :func:`run` trains the reference CNN (:class:`~tb_fmnist_plugin.fmnist.models.FashionMNISTCNN`)
 with Adam and cross-entropy as the reference script does, writes its scalars
-(``Training Loss``, ``Test Loss``, ``Test Accuracy``), and logs everything else
+(``Training Loss`` at batch counts; ``Test Loss``, ``Test Accuracy`` and the
+hooks' evaluations at the number of the epoch just completed, 1-based), and
+logs everything else
 through :func:`tb_fmnist_plugin.hooks.attach_hooks`. On one process or many
 (``torchrun``: data-parallel, rank 0 writes and prints). Logging never stops
 training: a failing logging call warns once and training goes on.
@@ -280,17 +282,19 @@ def _run(args: argparse.Namespace, dist: _Dist, device: torch.device, logdir: st
                 result.steady_seconds += seconds - first[1]
                 loss, accuracy, matrix = evaluate(net, test_loader, device, test_batches, monitor, dist.enabled, safe)
                 result.test_loss, result.test_accuracy, result.confusion = loss, accuracy, matrix
+                # the evaluation after epoch k (1-based, as printed below) is logged at step k
+                eval_step = epoch + 1
                 if writer is not None:
-                    safe("Test Loss", writer.add_scalar, "Test Loss", loss, epoch)
-                    safe("Test Accuracy", writer.add_scalar, "Test Accuracy", accuracy, epoch)
+                    safe("Test Loss", writer.add_scalar, "Test Loss", loss, eval_step)
+                    safe("Test Accuracy", writer.add_scalar, "Test Accuracy", accuracy, eval_step)
                 if monitor is not None:
-                    safe("end_eval", monitor.end_eval, step=epoch)
+                    safe("end_eval", monitor.end_eval, step=eval_step)
                 gap = ""
                 if train_subset is not None and monitor is not None:
                     # The same statistics on training images, in eval mode: the train/test gap.
                     _, train_accuracy, train_matrix = evaluate(net, train_subset, device, test_batches, monitor, dist.enabled, safe)
                     result.train_eval_accuracy, result.train_eval_confusion = train_accuracy, train_matrix
-                    safe("end_eval", monitor.end_eval, step=epoch, name="train")
+                    safe("end_eval", monitor.end_eval, step=eval_step, name="train")
                     gap = f" (train subset {train_accuracy:.2f}%)"
                 if writer is not None:
                     safe("flush", writer.flush)

@@ -7,18 +7,20 @@ matrix encoding these kinds reuse) and written by
 :mod:`tb_fmnist_plugin.format.diagnostics_writers`. Every series here belongs to a
 confusion-matrix tag ``M`` and is stored under ``M`` plus a suffix, at the
 matrix's step; its metadata content is the matrix's class metadata plus
-``matrix_tag`` (and ``bins`` for reliability bins):
+``matrix_tag`` (and ``bins`` for the three kinds of bins):
 
-========================  ====================  ===============================================
-tag                       kind                  value
-========================  ====================  ===============================================
-``M/reliability``         ``reliability_bins``  float64 ``[C, B, 3]``
-``M/cell_confidence``     ``cell_confidence``   float64 ``[C, C]`` or sparse pairs
-``M/class_loss``          ``class_loss``        float64 ``[C]``
-``M/confident_joint``     ``confident_joint``   counts, matrix encoding
-``M/label_issues``        ``label_issues``      counts, matrix encoding
-``M/suspects``            ``suspects``          blob sequence: JSON index, PNG sprite
-========================  ====================  ===============================================
+==============================  ==============================  =================================
+tag                             kind                            value
+==============================  ==============================  =================================
+``M/reliability``               ``reliability_bins``            float64 ``[C, B, 3]``
+``M/classwise_reliability``     ``classwise_bins``              float64 ``[C, B, 3]``
+``M/reliability_by_predicted``  ``predicted_reliability_bins``  float64 ``[C, B, 3]``
+``M/cell_confidence``           ``cell_confidence``             float64 ``[C, C]`` or sparse pairs
+``M/class_loss``                ``class_loss``                  float64 ``[C]``
+``M/confident_joint``           ``confident_joint``             counts, matrix encoding
+``M/label_issues``              ``label_issues``                counts, matrix encoding
+``M/suspects``                  ``suspects``                    blob sequence: JSON index, PNG sprite
+==============================  ==============================  =================================
 """
 from __future__ import annotations
 
@@ -37,10 +39,15 @@ SUFFIXES: Dict[str, str] = {
     metadata.KIND_CONFIDENT_JOINT: "/confident_joint",
     metadata.KIND_LABEL_ISSUES: "/label_issues",
     metadata.KIND_SUSPECTS: "/suspects",
+    metadata.KIND_CLASSWISE: "/classwise_reliability",
+    metadata.KIND_PREDICTED_RELIABILITY: "/reliability_by_predicted",
 }
 
 #: Fields of a reliability bin, in storage order (last axis of the value).
 BIN_FIELDS = ("count", "confidence_sum", "correct")
+#: Fields of a classwise bin of class k: examples whose p_k falls in the bin,
+#: the sum of their p_k, how many of them have label k.
+CLASSWISE_FIELDS = ("count", "probability_sum", "positives")
 
 SUSPECTS_INDEX_BLOB = thumbnail_index.INDEX_BLOB
 SUSPECTS_SPRITE_BLOB = thumbnail_index.SPRITE_BLOB
@@ -54,12 +61,12 @@ def diagnostic_tag(matrix_tag: str, kind: str) -> str:
 def create_diagnostic_metadata(
     kind: str, class_names: Sequence[str], matrix_tag: str, *, bins: Optional[int] = None, description: str = ""
 ) -> summary_pb2.SummaryMetadata:
-    """Metadata of a ``kind`` series of ``matrix_tag`` (``bins`` for
-    reliability bins only)."""
+    """Metadata of a ``kind`` series of ``matrix_tag`` (``bins`` for the
+    kinds of bins only: :data:`~tb_fmnist_plugin.format.metadata.BINNED_KINDS`)."""
     if kind not in SUFFIXES:
         raise ValueError(f"unknown diagnostic kind {kind!r}")
     content: Dict[str, Any] = {"num_classes": len(class_names), "class_names": list(class_names), "matrix_tag": matrix_tag}
-    if kind == metadata.KIND_RELIABILITY:
+    if kind in metadata.BINNED_KINDS:
         content["bins"] = int(bins or 0)
     data_class = summary_pb2.DATA_CLASS_BLOB_SEQUENCE if kind == metadata.KIND_SUSPECTS else summary_pb2.DATA_CLASS_TENSOR
     return metadata.create_metadata(kind, content, data_class, description)
@@ -67,31 +74,50 @@ def create_diagnostic_metadata(
 
 # --- Reliability bins ---------------------------------------------------------------
 #
-# Per true class c and confidence bin b (B equal-width bins on [0, 1]; bin
-# min(floor(confidence * B), B - 1)): number of examples, sum of their top-1
-# confidence, number predicted correctly. The whole set is the sum over c.
+# Three kinds share one layout, [C, B, 3] float64 over B equal-width bins on
+# [0, 1] (a probability p is in bin min(floor(p * B), B - 1)):
+# - reliability_bins, per TRUE class c (the older per-class definition): the
+#   examples of class c by top-1 confidence: count, confidence sum, correct.
+#   The whole set is the sum over c.
+# - predicted_reliability_bins, per PREDICTED class k: the examples predicted
+#   k by top-1 confidence: count, confidence sum, correct. Also sums to the
+#   whole set's bins.
+# - classwise_bins, per class k over ALL examples (Kull et al., 2019): the
+#   examples whose p_k is in the bin, the sum of their p_k, how many have
+#   label k. Every class counts every example once.
 
 
 def encode_reliability(bins: np.ndarray) -> np.ndarray:
-    """Store ``[C, B, 3]`` bins as they are, in float64."""
+    """Store ``[C, B, 3]`` bins (any of the three kinds) as they are, in float64."""
     return np.asarray(bins, dtype=np.float64)
 
 
-def decode_reliability(value: Any, num_classes: int, bins: int) -> np.ndarray:
-    """``[C, B, 3]`` float64 bins; ``ValueError`` unless the value has that
-    shape and finite, non-negative entries with ``correct <= count``."""
+def decode_reliability(value: Any, num_classes: int, bins: int, *, what: str = "reliability bins") -> np.ndarray:
+    """``[C, B, 3]`` float64 bins of any of the three kinds; ``ValueError``
+    unless the value has that shape and finite, non-negative entries with
+    ``field 2 <= count`` and ``field 1 <= count`` (a sum of probabilities)."""
     array = np.asarray(value)
     if array.shape != (num_classes, bins, 3) or array.dtype.kind != "f":
-        raise ValueError(f"reliability bins of shape {array.shape} and dtype {array.dtype}, expected float [{num_classes}, {bins}, 3]")
+        raise ValueError(f"{what} of shape {array.shape} and dtype {array.dtype}, expected float [{num_classes}, {bins}, 3]")
     array = array.astype(np.float64)
     if not np.isfinite(array).all() or (array < 0).any():
-        raise ValueError("reliability bins hold negative or non-finite values")
-    count, confidence_sum, correct = array[..., 0], array[..., 1], array[..., 2]
-    if (count != np.round(count)).any() or (correct != np.round(correct)).any():
-        raise ValueError("reliability bins hold fractional counts")
-    # a sum of confidences of at most 1 each, up to float32 accumulation error
-    if (correct > count).any() or (confidence_sum > count * (1 + 1e-5) + 1e-6).any():
-        raise ValueError("reliability bins are inconsistent: more correct or more confidence than examples")
+        raise ValueError(f"{what} hold negative or non-finite values")
+    count, probability_sum, hits = array[..., 0], array[..., 1], array[..., 2]
+    if (count != np.round(count)).any() or (hits != np.round(hits)).any():
+        raise ValueError(f"{what} hold fractional counts")
+    # a sum of probabilities of at most 1 each, up to float32 accumulation error
+    if (hits > count).any() or (probability_sum > count * (1 + 1e-5) + 1e-6).any():
+        raise ValueError(f"{what} are inconsistent: more correct (or labelled) or more confidence than examples")
+    return array
+
+
+def decode_classwise(value: Any, num_classes: int, bins: int) -> np.ndarray:
+    """``[C, B, 3]`` classwise bins: :func:`decode_reliability`'s checks,
+    and every class counts the same examples (equal count totals)."""
+    array = decode_reliability(value, num_classes, bins, what="classwise bins")
+    totals = array[..., 0].sum(axis=1)
+    if (totals != totals[0]).any():
+        raise ValueError("classwise bins are inconsistent: the classes count different numbers of examples")
     return array
 
 

@@ -7,6 +7,8 @@ Typical use, at the step of the matrix ``"confusion/test"``::
     from tb_fmnist_plugin.format import diagnostics_writers as ds
     ds.write_calibration(writer, "confusion/test", bins, step, cell_confidence=mean_conf,
                          class_loss=loss, class_names=names)
+    ds.write_class_calibration(writer, "confusion/test", classwise, step, by_predicted=by_predicted,
+                               class_names=names)
     ds.write_label_issues(writer, "confusion/test", joint, step, suspect_counts=counts,
                           class_names=names)
     ds.write_suspects(writer, "confusion/test", images, step, given=given, suggested=suggested,
@@ -80,12 +82,7 @@ def calibration_pb(
     tag = _validate_tag(tag)
     names = metadata.validate_class_names(class_names)
     c = len(names)
-    bins_array = check_array(bins, "bins")
-    if bins_array.ndim != 3 or bins_array.shape[0] != c or bins_array.shape[2] != 3 or bins_array.shape[1] < 1:
-        raise ValueError(f"bins must have shape [{c}, B, 3], got {bins_array.shape}")
-    bins_array = _floats(bins_array, "bins", bins_array.shape)
-    if (bins_array[..., 2] > bins_array[..., 0]).any() or (bins_array[..., 1] > bins_array[..., 0] * (1 + 1e-9)).any():
-        raise ValueError("bins: correct and confidence sum cannot exceed the count")
+    bins_array = _bins(bins, "bins", c)
     cells = _floats(cell_confidence, "cell_confidence", (c, c))
     if (cells > 1 + 1e-9).any():
         raise ValueError("cell_confidence must be mean probabilities in [0, 1]")
@@ -104,6 +101,51 @@ write_calibration = accepts_old_order("writer", "tag", "step")(
     write_function(calibration_pb, "write_calibration",
                    """Write the calibration of matrix ``tag`` at ``step`` (see :func:`calibration_pb`).""")
 )
+
+
+def _bins(value: Any, what: str, num_classes: int, *, bins: int = 0) -> np.ndarray:
+    """``[C, B, 3]`` bins as float64 (``B`` = ``bins`` unless 0); the last
+    two fields (a probability sum, a count of hits) cannot exceed the count."""
+    array = check_array(value, what)
+    if array.ndim != 3 or array.shape[0] != num_classes or array.shape[2] != 3 or array.shape[1] < 1 \
+            or (bins and array.shape[1] != bins):
+        raise ValueError(f"{what} must have shape [{num_classes}, {bins or 'B'}, 3], got {array.shape}")
+    array = _floats(array, what, array.shape)
+    if (array[..., 2] > array[..., 0]).any() or (array[..., 1] > array[..., 0] * (1 + 1e-9)).any():
+        raise ValueError(f"{what}: the probability sum and the hits cannot exceed the count")
+    return array
+
+
+def class_calibration_pb(
+    tag: str, classwise: Any, *, by_predicted: Any, class_names: Sequence[str]
+) -> summary_pb2.Summary:
+    """The per-class calibration ``Summary`` of matrix ``tag``: two values.
+
+    Args:
+      classwise: ``[C, B, 3]`` per class ``k`` and bin of ``p_k`` (the
+        softmax probability of ``k``), over all examples: count, sum of
+        ``p_k``, examples labelled ``k``. Every class counts every example.
+      by_predicted: ``[C, B, 3]`` per predicted class and bin of top-1
+        confidence: count, confidence sum, correct.
+    """
+    tag = _validate_tag(tag)
+    names = metadata.validate_class_names(class_names)
+    c = len(names)
+    classwise_array = _bins(classwise, "classwise", c)
+    predicted_array = _bins(by_predicted, "by_predicted", c, bins=classwise_array.shape[1])
+    totals = classwise_array[..., 0].sum(axis=1)
+    if (totals != totals[0]).any():
+        raise ValueError("classwise: every class must count the same examples (equal count totals)")
+    out = summary_pb2.Summary()
+    for kind, array in ((metadata.KIND_CLASSWISE, classwise_array), (metadata.KIND_PREDICTED_RELIABILITY, predicted_array)):
+        out.value.append(_value(tag, kind, names, tensor_util.make_tensor_proto(dm.encode_reliability(array)),
+                                bins=array.shape[1]))
+    return out
+
+
+write_class_calibration = write_function(
+    class_calibration_pb, "write_class_calibration",
+    """Write the per-class calibration of matrix ``tag`` at ``step`` (see :func:`class_calibration_pb`).""")
 
 
 # --- Label issues -------------------------------------------------------------------

@@ -30,6 +30,8 @@ PLUGIN_NAME = "tb_fmnist_confusion"
 
 #: Version of the metadata content and value encodings this code writes.
 #: Readers accept this version and older ones; newer ones are skipped.
+#: Bumped for a new encoding or meaning of a kind; new kinds (older readers
+#: skip them) came without a bump, the per-class calibration kinds included.
 FORMAT_VERSION = 1
 
 KIND_MATRIX = "confusion_matrix"
@@ -43,8 +45,15 @@ KIND_CLASS_LOSS = "class_loss"
 KIND_CONFIDENT_JOINT = "confident_joint"
 KIND_LABEL_ISSUES = "label_issues"
 KIND_SUSPECTS = "suspects"
+# Per-class calibration by the standard definitions (classwise, and by
+# predicted class); ``reliability_bins`` is per true class.
+KIND_CLASSWISE = "classwise_bins"
+KIND_PREDICTED_RELIABILITY = "predicted_reliability_bins"
+#: Kinds whose content carries ``bins``.
+BINNED_KINDS = (KIND_RELIABILITY, KIND_CLASSWISE, KIND_PREDICTED_RELIABILITY)
 DIAGNOSTIC_KINDS = (
     KIND_RELIABILITY, KIND_CELL_CONFIDENCE, KIND_CLASS_LOSS, KIND_CONFIDENT_JOINT, KIND_LABEL_ISSUES, KIND_SUSPECTS,
+    KIND_CLASSWISE, KIND_PREDICTED_RELIABILITY,
 )
 
 #: Suffix appended to a matrix tag to name its per-cell examples series.
@@ -204,8 +213,8 @@ def read_plugin_content(content: bytes) -> Tuple[Optional[Dict[str, Any]], Optio
         problem = "an examples series without a matrix tag"
     if problem is None and kind in DIAGNOSTIC_KINDS and not isinstance(parsed.get("matrix_tag"), str):
         problem = f"a {kind} series without a matrix tag"
-    if problem is None and kind == KIND_RELIABILITY and not (is_int(parsed.get("bins")) and parsed["bins"] >= 1):
-        problem = "a reliability series without a valid bin count"
+    if problem is None and kind in BINNED_KINDS and not (is_int(parsed.get("bins")) and parsed["bins"] >= 1):
+        problem = f"a {kind} series without a valid bin count"
     return (None, problem) if problem is not None else (parsed, None)
 
 

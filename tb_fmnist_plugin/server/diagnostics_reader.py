@@ -35,6 +35,9 @@ _ARRAY_OVERHEAD_BYTES = 128
 #: How each tensor kind's stored value decodes, given the series' metadata content.
 _DECODERS: Dict[str, Callable[[Any, Dict[str, Any]], np.ndarray]] = {
     metadata.KIND_RELIABILITY: lambda value, content: dm.decode_reliability(value, content["num_classes"], content["bins"]),
+    metadata.KIND_PREDICTED_RELIABILITY: lambda value, content: dm.decode_reliability(
+        value, content["num_classes"], content["bins"], what="reliability bins by predicted class"),
+    metadata.KIND_CLASSWISE: lambda value, content: dm.decode_classwise(value, content["num_classes"], content["bins"]),
     metadata.KIND_CELL_CONFIDENCE: lambda value, content: dm.decode_cell_values(value, content["num_classes"]),
     metadata.KIND_CLASS_LOSS: lambda value, content: dm.decode_class_loss(value, content["num_classes"]),
     metadata.KIND_CONFIDENT_JOINT: lambda value, content: metadata.decode_matrix(value, content["num_classes"]),
@@ -151,6 +154,51 @@ class DiagnosticsReader:
                 decoded = self._decode(kind, matrix, tag, content, read.get(matrix.run, {}).get(tag, []), step)
                 self._decoded.put((experiment_id, matrix.run, tag, step), stamp, decoded, decoded.nbytes)
                 result[kind] = decoded
+        return result
+
+    def last_reliability(
+        self, ctx: Any, experiment_id: str, listing: Listing, matrices: Dict[str, Dict[str, ListedSeries]]
+    ) -> Dict[Tuple[str, str], np.ndarray]:
+        """``{(run, matrix_tag): reliability bins [n, B, 3]}`` at the last
+        listed step of each of ``matrices`` whose reliability series ``listing``
+        holds with a readable value at that step (the run table's ECE). No
+        provider call while cached (the same entries as :meth:`read` at that
+        step), else one batched ``read_tensors`` for all the series with new data."""
+        kind = metadata.KIND_RELIABILITY
+        wanted: List[Tuple[str, str, int, Any]] = []  # run, matrix tag, step, cache key
+        stale: List[Tuple[str, str, Dict[str, Any], Any, int, MatrixSeries]] = []
+        found: Dict[Tuple[str, str], DiagnosticSteps] = {}
+        for run, tags in matrices.items():
+            run_matrices = {tag: listed.series for tag, listed in tags.items()}
+            tensors = listing.tensors.get(run, {})
+            for matrix_tag, listed in tags.items():
+                tag = dm.diagnostic_tag(matrix_tag, kind)
+                series = tensors.get(tag)
+                if series is None or not listed.steps:
+                    continue
+                content = self.reader.owned_content(run, tag, series, run_matrices, kind, _tag_of(kind))
+                if content is None:
+                    continue
+                step = listed.steps[-1]
+                stamp = (series.max_step, series.max_wall_time, content["num_classes"], content.get("bins"))
+                hit = self._decoded.get((experiment_id, run, tag, step), stamp)
+                wanted.append((run, matrix_tag, step, stamp))
+                if hit is None:
+                    stale.append((run, tag, content, stamp, step, listed.series))
+                else:
+                    found[(run, matrix_tag)] = hit
+        if stale:
+            read = self.reader.read_series(self.reader.provider.read_tensors, ctx, experiment_id,
+                                           [(run, tag) for run, tag, *_ in stale])
+            for run, tag, content, stamp, step, matrix in stale:
+                decoded = self._decode(kind, matrix, tag, content, read.get(run, {}).get(tag, []), step)
+                self._decoded.put((experiment_id, run, tag, step), stamp, decoded, decoded.nbytes)
+                found[(run, matrix.tag)] = decoded
+        result: Dict[Tuple[str, str], np.ndarray] = {}
+        for run, matrix_tag, step, _ in wanted:
+            value = found[(run, matrix_tag)].get(step)
+            if value is not None:
+                result[(run, matrix_tag)] = value
         return result
 
     def require(self, found: Dict[str, DiagnosticSteps], kind: str, matrix: MatrixSeries) -> DiagnosticSteps:

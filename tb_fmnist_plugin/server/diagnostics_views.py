@@ -27,7 +27,10 @@ from tb_fmnist_plugin.server.json_encoding import ratios
 from tb_fmnist_plugin.server.limits import bounded, bounded_counts
 from tb_fmnist_plugin.server.series import MatrixSeries
 
-_CALIBRATION = (metadata.KIND_RELIABILITY, metadata.KIND_CLASS_LOSS)
+_CALIBRATION = (metadata.KIND_RELIABILITY, metadata.KIND_CLASS_LOSS, metadata.KIND_PREDICTED_RELIABILITY,
+                metadata.KIND_CLASSWISE)
+#: ``per_class_kind`` of a calibration answer: what its per-class bins are conditioned on.
+_BY_PREDICTED, _BY_TRUE = "predicted_class", "true_class"
 #: JSON bytes per step and class of ``calibration_series`` (a ratio, a loss).
 _SERIES_BYTES_PER_CLASS = 9 + 26
 #: JSON bytes per bin and class of ``calibration`` (a count, two ratios).
@@ -55,6 +58,33 @@ def _bins(reliability: Dict[str, np.ndarray]) -> Dict[str, Any]:
     }
 
 
+def _per_class_at(found: Dict[str, Any], step: int) -> Optional[Tuple[str, np.ndarray, Optional[np.ndarray]]]:
+    """``(per_class_kind, [C, B, 3] top-label bins, classwise bins or None)``
+    at ``step``: the bins by predicted class where the step has them (with
+    the classwise bins if readable), else the older per-true-class bins
+    (no classwise ECE); None when the step has neither."""
+    def value(kind: str) -> Optional[np.ndarray]:
+        series = found.get(kind)
+        return series.get(step) if series is not None else None
+
+    by_predicted, classwise = value(metadata.KIND_PREDICTED_RELIABILITY), value(metadata.KIND_CLASSWISE)
+    if classwise is not None and (by_predicted is None or classwise.shape != by_predicted.shape):
+        classwise = None  # bins of another count than the top-label ones: not shown beside them
+    if by_predicted is not None:
+        return _BY_PREDICTED, by_predicted, classwise
+    by_true = value(metadata.KIND_RELIABILITY)
+    return None if by_true is None else (_BY_TRUE, by_true, None)
+
+
+def _top_label_steps(found: Dict[str, Any]) -> List[int]:
+    """Steps with readable top-label bins of either kind."""
+    steps = set()
+    for kind in (metadata.KIND_PREDICTED_RELIABILITY, metadata.KIND_RELIABILITY):
+        if kind in found:
+            steps.update(found[kind].steps)
+    return sorted(steps)
+
+
 class DiagnosticsViews:
     """The diagnostics routes' answers over one data provider's reader
     (None when TensorBoard has no data provider: every answer is a 404)."""
@@ -69,25 +99,36 @@ class DiagnosticsViews:
         return self._reader_or_none, self._reader_or_none.matrix_series(ctx, experiment, run, tag)
 
     def calibration_impl(self, ctx: Any, experiment: str, run: str, tag: str, step: int) -> Dict[str, Any]:
-        """Reliability bins, ECE and mean loss at ``step``, of the whole set and per true class."""
+        """Reliability bins, ECE and mean loss at ``step``, of the whole set
+        and per class: by predicted class with the classwise ECE where the
+        step has those series (``per_class_kind`` ``"predicted_class"``),
+        else the older per-true-class bins and ECE (``"true_class"``)."""
         reader, matrix = self._matrix(ctx, experiment, run, tag)
         found = reader.read(ctx, experiment, matrix, _CALIBRATION, step)
-        bins = reader.require(found, metadata.KIND_RELIABILITY, matrix).at(step)
+        per_class = _per_class_at(found, step)
+        if per_class is None:  # 404 saying why, of the newer kind where the matrix has it
+            newer = metadata.KIND_PREDICTED_RELIABILITY in found
+            reader.require(found, metadata.KIND_PREDICTED_RELIABILITY if newer else metadata.KIND_RELIABILITY, matrix).at(step)
+        kind, bins, classwise = per_class
         classes_count, num_bins = bins.shape[0], bins.shape[1]
         bounded(classes_count * num_bins * _CALIBRATION_BYTES_PER_BIN, "the calibration of this step")
         loss_series = found.get(metadata.KIND_CLASS_LOSS)
         loss = loss_series.get(step) if loss_series is not None else None
         with np.errstate(over="ignore"):
-            support, overall = bins[..., 0].sum(axis=1), bins.sum(axis=0)
-        supports = _counts(support)
-        per_class = metrics.reliability(bins)
-        class_ece = ratios(metrics.expected_calibration_error(bins))
+            overall = bins.sum(axis=0)
+            support = classwise[..., 2].sum(axis=1) if classwise is not None else bins[..., 0].sum(axis=1)
+        supports, predicted = _counts(support), _counts(bins[..., 0].sum(axis=1))
+        class_bins = metrics.reliability(bins)
+        bins_ece = ratios(metrics.expected_calibration_error(bins))
+        class_ece = ratios(metrics.classwise_calibration_error(classwise)) if classwise is not None else bins_ece
         class_loss = _floats(loss) if loss is not None else [None] * classes_count
         classes = []
         for c in range(classes_count):
-            entry = {"index": c, "name": matrix.class_names[c], "support": supports[c],
-                     "ece": class_ece[c], "loss": class_loss[c]}
-            entry.update(_bins({key: value[c] for key, value in per_class.items()}))
+            entry = {"index": c, "name": matrix.class_names[c], "support": supports[c], "ece": class_ece[c],
+                     "loss": class_loss[c]}
+            if kind == _BY_PREDICTED:
+                entry.update({"predicted": predicted[c], "predicted_ece": bins_ece[c]})
+            entry.update(_bins({key: value[c] for key, value in class_bins.items()}))
             classes.append(entry)
         return {
             "run": matrix.run,
@@ -95,6 +136,8 @@ class DiagnosticsViews:
             "step": step,
             "num_bins": num_bins,
             "edges": ratios(metrics.bin_edges(num_bins)),
+            "per_class_kind": kind,
+            "class_ece_kind": "classwise" if classwise is not None else _BY_TRUE,
             "overall": {"ece": ratios(metrics.expected_calibration_error(overall))[0], **_bins(metrics.reliability(overall))},
             "loss": None if loss is None else _floats([metrics.mean_loss(loss, support)])[0],
             "classes": classes,
@@ -102,27 +145,36 @@ class DiagnosticsViews:
 
     def calibration_series_impl(self, ctx: Any, experiment: str, run: str, tag: str) -> Dict[str, Any]:
         """ECE overall and per class, and loss per class, at every readable
-        step of the reliability series: ``"ece"`` ``[steps]`` and
-        ``"class_ece"`` ``[steps, C]`` float arrays (NaN: undefined),
-        ``"class_loss"`` ``[[float or None]]``."""
+        step of the reliability series (either kind of top-label bins):
+        ``"ece"`` ``[steps]``, ``"class_ece"`` ``[steps, C]`` classwise ECE
+        (float arrays, NaN: undefined or not that step's kind),
+        ``"true_class_ece"`` ``[[ratio or None]]`` the older per-true-class
+        ECE of steps without classwise bins, ``"class_loss"`` ``[[float or None]]``."""
         reader, matrix = self._matrix(ctx, experiment, run, tag)
         found = reader.read(ctx, experiment, matrix, _CALIBRATION)
-        reliability = reader.require(found, metadata.KIND_RELIABILITY, matrix)
-        steps = reliability.steps
-        bounded(len(steps) * matrix.num_classes * _SERIES_BYTES_PER_CLASS, "the calibration of this series")
-        loss_series = found.get(metadata.KIND_CLASS_LOSS)
         n = matrix.num_classes
-        bins = np.stack([reliability.values[s] for s in steps]) if steps else np.zeros((0, n, 1, 3))
-        class_loss = []
-        for s in steps:
+        at = {s: _per_class_at(found, s) for s in _top_label_steps(found)}
+        steps = sorted(s for s, value in at.items() if value is not None)
+        if metadata.KIND_PREDICTED_RELIABILITY not in found:
+            reader.require(found, metadata.KIND_RELIABILITY, matrix)  # 404 without either kind
+        bounded(len(steps) * n * (_SERIES_BYTES_PER_CLASS + 9), "the calibration of this series")
+        loss_series = found.get(metadata.KIND_CLASS_LOSS)
+        ece, class_ece, true_class_ece, class_loss = [], np.full((len(steps), n), np.nan), np.full((len(steps), n), np.nan), []
+        for i, s in enumerate(steps):
+            _, bins, classwise = at[s]
+            with np.errstate(over="ignore"):
+                ece.append(float(metrics.expected_calibration_error(bins.sum(axis=0))))
+            if classwise is not None:
+                class_ece[i] = metrics.classwise_calibration_error(classwise)
+            else:
+                true_class_ece[i] = metrics.expected_calibration_error(bins)
             loss = loss_series.get(s) if loss_series is not None else None
             class_loss.append(_floats(loss) if loss is not None else [None] * n)
-        with np.errstate(over="ignore"):
-            overall = bins.sum(axis=1)
         return {
             "steps": steps,
-            "ece": metrics.expected_calibration_error(overall),
-            "class_ece": metrics.expected_calibration_error(bins).reshape(len(steps), n),
+            "ece": np.asarray(ece, dtype=np.float64),
+            "class_ece": class_ece,
+            "true_class_ece": [ratios(row) for row in true_class_ece],  # JSON-ready (the route encodes two arrays fast)
             "class_loss": class_loss,
         }
 

@@ -15,15 +15,17 @@ from __future__ import annotations
 import urllib.parse
 from typing import Any, Dict, Optional, Sequence, Tuple
 
+import numpy as np
 from tensorboard import errors
 
 from tb_fmnist_plugin import metrics
 from tb_fmnist_plugin.format import metadata
 from tb_fmnist_plugin.server import diagnostics_reader, queries
+from tb_fmnist_plugin.server.caches import StampedCache
 from tb_fmnist_plugin.server.json_encoding import ratios
 from tb_fmnist_plugin.server.limits import bounded, bounded_counts
 from tb_fmnist_plugin.server.reader import ConfusionReader, Listing
-from tb_fmnist_plugin.server.series import MatrixSeries, MatrixValues
+from tb_fmnist_plugin.server.series import ListedSeries, MatrixSeries, MatrixValues
 
 #: Default and largest ``n`` of ``top_confusions``.
 TOP_N_DEFAULT = 10
@@ -33,6 +35,11 @@ TOP_N_MAX = 1000
 #: in all (a sweep of hundreds of runs: the tab asks /matrix for the rest).
 LATEST_MAX_CLASSES = 100
 LATEST_MAX_CELLS = 1_000_000
+#: ``tags`` summarizes the last step of each series of at most this many
+#: classes (the run table's numbers), with every class's recall up to
+#: ``SUMMARY_RECALL_MAX_CLASSES`` classes.
+SUMMARY_MAX_CLASSES = 1000
+SUMMARY_RECALL_MAX_CLASSES = 100
 #: The fields of ``metrics_series`` (all of them unless its ``metrics`` parameter picks some).
 SERIES_METRICS = ("accuracy", "precision", "recall", "f1", "support")
 #: JSON bytes per step and class of ``metrics_series`` (4 ratios, a count).
@@ -50,6 +57,9 @@ class ConfusionViews:
     def __init__(self, reader: Optional[ConfusionReader], samples_limit: Optional[int]) -> None:
         self._reader_or_none = reader
         self._samples_limit = samples_limit
+        self._calibration = diagnostics_reader.DiagnosticsReader(reader) if reader is not None else None
+        # summaries of listed series, kept while a series' stamp is unchanged
+        self._summaries = StampedCache(1_000_000, 64 * 1024 * 1024)
 
     @property
     def _reader(self) -> ConfusionReader:
@@ -82,18 +92,22 @@ class ConfusionViews:
         ``with_latest`` also the last matrix of each series of at most
         ``LATEST_MAX_CLASSES`` classes (up to ``LATEST_MAX_CELLS`` cells in
         all) and its excluded-row count, so the tab draws without a second
-        round trip. A constant number
+        round trip. ``summaries`` (:meth:`_summary`) holds the run table's
+        numbers at each series' last step. A constant number
         of provider calls, whatever the number of runs and tags (none but the
-        reads of new data given a fresh ``listing``)."""
+        reads of new data given a fresh ``listing``; one more batched read
+        for the reliability series with new data, when runs log calibration)."""
         reader = self._reader
         listing = listing if listing is not None else reader.listing(ctx, experiment)
         matrices = reader.listed_series(ctx, experiment, listing)
         examples = reader.examples_steps(ctx, experiment, listing, matrices) if matrices else {}
         diagnostics = diagnostics_reader.listed_kinds(reader, listing, matrices)
+        reliability = self._calibration.last_reliability(ctx, experiment, listing, matrices) if self._calibration else {}
         limit = self._samples_limit
         runs: Dict[str, Any] = {}
         latest: Dict[str, Dict[str, Any]] = {}
         latest_excluded: Dict[str, Dict[str, Optional[int]]] = {}
+        summaries: Dict[str, Dict[str, Any]] = {}
         cells_left = LATEST_MAX_CELLS
         for run in sorted(matrices):
             tags: Dict[str, Any] = {}
@@ -113,6 +127,9 @@ class ConfusionViews:
                     "possibly_sampled": limit is not None
                     and (len(listed.steps) >= limit or len(examples_steps) >= limit),
                 }
+                summary = self._summary(experiment, listed, reliability.get((run, tag)))
+                if summary is not None:
+                    summaries.setdefault(run, {})[tag] = summary
                 cells = series.num_classes**2
                 if with_latest and series.num_classes <= LATEST_MAX_CLASSES and cells <= cells_left:
                     # checked when read; past the budget the tab asks /matrix
@@ -122,10 +139,44 @@ class ConfusionViews:
                     cells_left -= cells
             runs[run] = tags
         payload: Dict[str, Any] = {"runs": runs}
+        if summaries:  # absent when no series has one (nothing listed, or only series over SUMMARY_MAX_CLASSES)
+            payload["summaries"] = summaries
         if with_latest:
             payload["latest"] = latest
             payload["latest_excluded_rows"] = latest_excluded
         return payload
+
+    def _summary(self, experiment: str, listed: ListedSeries, bins: Optional[Any]) -> Optional[Dict[str, Any]]:
+        """The run table's numbers at the last listed step of a series of at
+        most ``SUMMARY_MAX_CLASSES`` classes (None otherwise), computed with
+        :mod:`tb_fmnist_plugin.metrics`: ``accuracy``, the lowest recall of a
+        class with support (``worst_recall``, ``worst_class``; None when no
+        class has any), ``recall`` per class (only up to
+        ``SUMMARY_RECALL_MAX_CLASSES`` classes) and ``ece`` from the
+        reliability ``bins`` at that step (None when not logged there)."""
+        series = listed.series
+        if series.num_classes > SUMMARY_MAX_CLASSES or listed.last_value is None:
+            return None
+        key = (experiment, series.run, series.tag)
+        stamp = (series.stamp, None if bins is None else bins.tobytes())
+        cached = self._summaries.get(key, stamp)
+        if cached is not None:
+            return cached
+        matrix = metadata.decode_matrix(listed.last_value, series.num_classes, checked=True)
+        result = metrics.per_class_metrics(matrix)
+        recall = result["recall"]
+        worst = None if np.isnan(recall).all() else int(np.nanargmin(recall))
+        summary: Dict[str, Any] = {
+            "step": listed.steps[-1],
+            "accuracy": ratios(result["accuracy"])[0],
+            "worst_recall": None if worst is None else ratios(recall[worst])[0],
+            "worst_class": worst,
+            "ece": None if bins is None else ratios(metrics.expected_calibration_error(bins.sum(axis=0)))[0],
+        }
+        if series.num_classes <= SUMMARY_RECALL_MAX_CLASSES:
+            summary["recall"] = ratios(recall)
+        self._summaries.put(key, stamp, summary, 64 + 16 * series.num_classes)
+        return summary
 
     def matrix_impl(
         self, ctx: Any, experiment: str, run: str, tag: str, step: int, series: Optional[MatrixSeries] = None

@@ -63,16 +63,17 @@ def test_event_files_hold_every_dashboard(quick_start) -> None:
     per_epoch = (quick_start.train_size + 63) // 64
     steps = [e.step for e in acc.Scalars("Training Loss")]
     assert steps[:2] == [0, 50] and per_epoch in steps
-    assert [e.step for e in acc.Scalars("Test Accuracy")] == [0, 1]
+    # evaluations at the epoch just completed (1-based), as the job prints "Epoch [k/2]"
+    assert [e.step for e in acc.Scalars("Test Accuracy")] == [1, 2]
     assert acc.Scalars("Test Accuracy")[-1].value == pytest.approx(result.test_accuracy, rel=1e-6)
     assert tags["histograms"] and tags["graph"] and tags["images"]
     assert set(acc.PluginTagToContent("hparams")) >= {
         "_hparams_/experiment", "_hparams_/session_start_info", "_hparams_/session_end_info"
     }
     matrices = read_matrices(acc)
-    assert sorted(matrices) == [0, 1]
-    assert matrices[1].sum() == quick_start.test_size
-    assert np.array_equal(matrices[1], result.confusion)
+    assert sorted(matrices) == [1, 2]
+    assert matrices[2].sum() == quick_start.test_size
+    assert np.array_equal(matrices[2], result.confusion)
 
 
 @pytest.mark.slow
@@ -108,7 +109,9 @@ def test_module_runs_as_a_subprocess(tmp_path) -> None:
     assert proc.returncode == 0, proc.stderr
     assert "Epoch [1/1]" in proc.stdout and "most confused" in proc.stdout
     assert f"tensorboard --logdir {tmp_path / 'run'}" in proc.stdout
-    assert read_matrices(load(str(tmp_path / "run")))[0].sum() == 200
+    # "Epoch [1/1]" is the evaluation logged at step 1
+    matrices = read_matrices(load(str(tmp_path / "run")))
+    assert sorted(matrices) == [1] and matrices[1].sum() == 200
 
 
 @pytest.mark.parametrize("module", ["tb_fmnist_plugin.train", "tb_fmnist_plugin.fmnist"])

@@ -59,11 +59,11 @@ def test_train_subset_and_label_noise_are_logged(tmp_path):
     assert clean[record["indices"]].tolist() == record["original"] != record["noisy"]
 
     acc = load(result.logdir)
-    test_matrix = read_matrices(acc)[0]
+    test_matrix = read_matrices(acc)[1]  # the evaluation after epoch 1, at step 1
     noisy = clean.copy()
     noisy[record["indices"]] = record["noisy"]
     np.testing.assert_array_equal(test_matrix.sum(axis=1), np.bincount(noisy, minlength=10))  # rows: given labels
-    train_matrix = read_matrices(acc, "confusion/train")[0]
+    train_matrix = read_matrices(acc, "confusion/train")[1]
     assert train_matrix.sum() == 200  # default: as many training images as test images
     np.testing.assert_array_equal(train_matrix, result.train_eval_confusion)
     scalars = acc.Tags()["scalars"]
@@ -80,7 +80,7 @@ def test_train_subset_and_label_noise_are_logged(tmp_path):
 def test_train_eval_size_picks_a_fixed_subset_and_zero_turns_it_off(tmp_path):
     result = _run(tmp_path, "--train-eval-size", "96", "--epochs", "2", name="some")
     matrices = read_matrices(load(result.logdir), "confusion/train")
-    assert sorted(matrices) == [0, 1] and all(m.sum() == 96 for m in matrices.values())
+    assert sorted(matrices) == [1, 2] and all(m.sum() == 96 for m in matrices.values())
     np.testing.assert_array_equal(fmnist_data.subset_indices(640, 96, 0), fmnist_data.subset_indices(640, 96, 0))
     assert len(set(fmnist_data.subset_indices(640, 96, 0).tolist())) == 96
     off = _run(tmp_path, "--train-eval-size", "0", name="off")
@@ -140,7 +140,7 @@ def _single_process_logs(tmp_path, state_file: str, test_size: int, train_size: 
         for name, dataset, indices in subsets:
             for images, labels, index in fmnist_data.make_eval_loader(dataset, indices, batch_size=64):
                 monitor.record(model(images), labels, images, index)
-            monitor.end_eval(step=0, name=name)
+            monitor.end_eval(step=1, name=name)  # the job logs its one epoch at step 1
     monitor.remove()
     writer.close()
     return logdir
@@ -158,7 +158,7 @@ def test_torchrun_two_processes_match_a_single_process_evaluation(tmp_path, torc
                                             torchrun_run.label_noise))
     for name in ("test", "train"):
         tag = f"confusion/{name}"
-        np.testing.assert_array_equal(read_matrices(dist_acc, tag)[0], read_matrices(single_acc, tag)[0])
+        np.testing.assert_array_equal(read_matrices(dist_acc, tag)[1], read_matrices(single_acc, tag)[1])
         for suffix in ("/confident_joint", "/label_issues"):
             np.testing.assert_array_equal(metadata.decode_matrix(last_value(dist_acc, tag + suffix), 10),
                                           metadata.decode_matrix(last_value(single_acc, tag + suffix), 10))

@@ -29,6 +29,7 @@ WRITERS = {
     "write_excluded_rows": "count",
     "write_cell_examples": "images",
     "write_calibration": "bins",
+    "write_class_calibration": "classwise",
     "write_label_issues": "confident_joint",
     "write_suspects": "images",
 }
@@ -37,6 +38,7 @@ BUILDERS = {
     "excluded_rows_pb": "count",
     "cell_examples_pb": "images",
     "calibration_pb": "bins",
+    "class_calibration_pb": "classwise",
     "label_issues_pb": "confident_joint",
     "suspects_pb": "images",
 }

@@ -39,7 +39,8 @@ def _calibration(logits, labels, bins=15, keep=None, parts=None):
     for part in parts or _batches(len(labels), 64):
         predicted, confidence, _ = classify(logits[part])
         loss = functional.cross_entropy(logits[part], labels[part], reduction="none")
-        acc.add(labels[part], predicted, confidence, loss, logits.shape[1], None if keep is None else keep[part])
+        acc.add(labels[part], predicted, confidence, loss, logits.shape[1], None if keep is None else keep[part],
+                torch.softmax(logits[part], dim=1))
     return acc
 
 
@@ -72,7 +73,11 @@ def test_reliability_bins_ece_and_cell_confidence_equal_numpy(classes):
         return total
 
     assert result.ece() == pytest.approx(direct_ece(np.ones_like(true, dtype=bool)), rel=1e-9)
-    np.testing.assert_allclose(result.class_ece(), [direct_ece(true == c) for c in range(classes)], rtol=1e-9)
+    # the older per-true-class ECE, still computable from the true-class bins
+    np.testing.assert_allclose(metrics.expected_calibration_error(result.bins),
+                               [direct_ece(true == c) for c in range(classes)], rtol=1e-9)
+    # the top-label bins by predicted class sum to the whole set's, as the true-class ones do
+    np.testing.assert_allclose(result.by_predicted.sum(axis=0), result.bins.sum(axis=0), rtol=1e-12, atol=1e-9)
 
     rel = metrics.reliability(result.bins.sum(axis=0))
     for b in range(15):
@@ -105,14 +110,19 @@ def test_class_loss_equals_torch_cross_entropy_and_skips_excluded_rows():
     assert result.bins[..., 0].sum() == keep.sum().item()
     assert result.cells[..., 0].sum() == keep.sum().item()
     assert result.loss[:, 1].sum() == finite.sum().item()
+    # classwise bins: every class counts every row with finite probabilities (the infinite logit's row is out)
+    assert (result.classwise[..., 0].sum(axis=1) == finite.sum().item()).all()
 
 
-def test_calibration_of_a_class_without_examples_is_nan():
+def test_calibration_of_a_class_without_examples():
     logits, labels = _logits(200, 5, seed=1)
     labels[labels == 4] = 3
     result = _calibration(logits, labels, bins=10).result()
-    assert np.isnan(result.class_ece()[4]) and np.isnan(result.class_loss()[4])
-    assert np.isfinite(result.class_ece()[:4]).all()
+    assert np.isnan(result.class_loss()[4])
+    # classwise: every example counts for class 4, none is labelled 4, so ECE_4 is the mean p_4
+    assert result.class_ece()[4] == pytest.approx(torch.softmax(logits, dim=1)[:, 4].double().mean().item(), rel=1e-6)
+    assert np.isfinite(result.class_ece()).all()
+    assert np.isnan(metrics.expected_calibration_error(result.bins)[4])  # the older per-true-class ECE: undefined
 
 
 def test_calibration_parts_sum_to_the_whole():
@@ -125,6 +135,8 @@ def test_calibration_parts_sum_to_the_whole():
     np.testing.assert_allclose(merged.bins, whole.bins, rtol=1e-12)
     np.testing.assert_allclose(merged.cells, whole.cells, rtol=1e-12)
     np.testing.assert_allclose(merged.loss, whole.loss, rtol=1e-12)
+    np.testing.assert_allclose(merged.by_predicted, whole.by_predicted, rtol=1e-12)
+    np.testing.assert_allclose(merged.classwise, whole.classwise, rtol=1e-12)
     assert merged.ece() == pytest.approx(whole.ece(), rel=1e-12)
     empty = CalibrationAccumulator().flat(12)
     assert empty.shape == (CalibrationResult.size(12, 15),) and not empty.any()
@@ -136,7 +148,7 @@ def test_calibration_memory_does_not_grow_with_examples():
     acc.add(labels[:64], *classify(logits[:64])[:2], torch.zeros(64), 10)
     size = acc.flat(10).numel()
     acc.add(labels, *classify(logits)[:2], torch.zeros(2048), 10)
-    assert acc.flat(10).numel() == size == 3 * 10 * 15 + 2 * 100 + 2 * 10
+    assert acc.flat(10).numel() == size == 9 * 10 * 15 + 2 * 100 + 2 * 10
 
 
 # --- Label issues vs cleanlab ------------------------------------------------------------

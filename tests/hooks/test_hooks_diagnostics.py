@@ -113,7 +113,8 @@ def test_nan_rows_are_left_out_of_the_diagnostics(tmp_path):
               torch.cat([torch.tensor([900, 901, 902]), index])), data[1]]
     with pytest.warns(RuntimeWarning, match="NaN"):
         acc = _log(tmp_path, dirty, "dirty")
-    for suffix in ("/reliability", "/class_loss", "/confident_joint", "/label_issues"):
+    for suffix in ("/reliability", "/reliability_by_predicted", "/classwise_reliability", "/class_loss", "/confident_joint",
+                   "/label_issues"):
         np.testing.assert_allclose(_value(acc, "confusion/test" + suffix), _value(clean, "confusion/test" + suffix), rtol=1e-12)
     assert dm.decode_suspects_index(_value(acc, "confusion/test/suspects")[0], 10)["index"] == \
         dm.decode_suspects_index(_value(clean, "confusion/test/suspects")[0], 10)["index"]
@@ -136,7 +137,7 @@ def test_two_process_gloo_diagnostics_equal_single_process(tmp_path):
     dist_acc = load(tmp_path / "dist")
     for suffix in ("/confident_joint", "/label_issues"):
         np.testing.assert_array_equal(_value(dist_acc, "confusion/test" + suffix), _value(single_acc, "confusion/test" + suffix))
-    for suffix in ("/reliability", "/class_loss", "/cell_confidence"):
+    for suffix in ("/reliability", "/reliability_by_predicted", "/classwise_reliability", "/class_loss", "/cell_confidence"):
         np.testing.assert_allclose(_value(dist_acc, "confusion/test" + suffix), _value(single_acc, "confusion/test" + suffix), rtol=1e-6)
     a = dm.decode_suspects_index(_value(dist_acc, "confusion/test/suspects")[0], 10)
     b = dm.decode_suspects_index(_value(single_acc, "confusion/test/suspects")[0], 10)

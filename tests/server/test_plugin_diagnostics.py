@@ -189,6 +189,8 @@ def test_calibration_equals_a_direct_computation(client, step):
     body = ok(client, "calibration", step=step)
     labels, probs = evaluation(step)
     assert (body["run"], body["tag"], body["step"], body["num_bins"]) == (RUN, TAG, step, B)
+    # written with calibration_pb only: the older per-true-class numbers, labelled so
+    assert (body["per_class_kind"], body["class_ece_kind"]) == ("true_class", "true_class")
     assert body["edges"] == [0, 0.2, 0.4, 0.6, 0.8, 1]
     bins, ece = expected_bins(labels, probs, np.ones(len(labels), dtype=bool))
     assert body["overall"] == {"ece": ece, **bins}
@@ -208,9 +210,11 @@ def test_calibration_series_lists_readable_steps(client):
     for i, step in enumerate(STEPS + [23]):
         calibration = ok(client, "calibration", step=step)
         assert body["ece"][i] == calibration["overall"]["ece"]
-        assert body["class_ece"][i] == [entry["ece"] for entry in calibration["classes"]]
+        # no classwise bins in these files: the older per-true-class ECE, never as classwise
+        assert body["true_class_ece"][i] == [entry["ece"] for entry in calibration["classes"]]
+        assert body["class_ece"][i] == [None] * C
         assert body["class_loss"][i] == [entry["loss"] for entry in calibration["classes"]]
-    assert body["class_loss"][2] == [None] * C and body["class_ece"][1][3] is None
+    assert body["class_loss"][2] == [None] * C and body["true_class_ece"][1][3] is None
 
 
 def test_counts_whose_sums_overflow_are_null_not_an_error(client):
@@ -411,12 +415,20 @@ def test_route_equals_what_the_monitor_computed(tmp_path):
     conf, true, pred = confidence.numpy().astype(np.float64), labels.numpy(), predicted.numpy()
     bin_of = np.minimum(np.floor(confidence.numpy() * np.float32(10)), 9)
     assert body["overall"]["count"] == [int((bin_of == b).sum()) for b in range(10)]
+    assert (body["per_class_kind"], body["class_ece_kind"]) == ("predicted_class", "classwise")
+    probs = torch.softmax(logits, dim=1).numpy()
     for c in range(10):
         expected = functional.cross_entropy(logits[labels == c], labels[labels == c]).item()
         assert body["classes"][c]["loss"] == pytest.approx(expected, rel=1e-5)
-        rows = true == c
-        ece = sum(abs((pred[rows & (bin_of == b)] == c).sum() - conf[rows & (bin_of == b)].sum()) for b in range(10)) / rows.sum()
-        assert body["classes"][c]["ece"] == pytest.approx(ece, abs=1e-6)
+        rows = pred == c  # the per-class bins: the examples predicted c
+        assert body["classes"][c]["count"] == [int((rows & (bin_of == b)).sum()) for b in range(10)]
+        ece = sum(abs((true[rows & (bin_of == b)] == c).sum() - conf[rows & (bin_of == b)].sum()) for b in range(10)) / rows.sum()
+        assert body["classes"][c]["predicted_ece"] == pytest.approx(ece, abs=1e-6)
+        p_c = probs[:, c]  # classwise: every example, outcome [label == c], bins of p_c
+        bin_c = np.minimum(np.floor(p_c * np.float32(10)), 9)
+        classwise = sum(abs((true[bin_c == b] == c).sum() - p_c[bin_c == b].astype(np.float64).sum()) for b in range(10)) / len(true)
+        assert body["classes"][c]["ece"] == pytest.approx(classwise, abs=1e-6)
+        assert body["classes"][c]["support"] == int((true == c).sum())
     assert body["loss"] == pytest.approx(functional.cross_entropy(logits, labels).item(), rel=1e-5)
     issues = ok(client, "label_issues", run="run", step=2)
     assert issues["total"] == scalars(acc, "label_issues/test/count")[2]
