@@ -70,13 +70,16 @@ def diagnostics(browser, tmp: str, logdir: str = "") -> None:
         page = context.new_page()
         ub.open_plugin(page, tb.url)
         ub.click_and_redraw(page, "#tbc-colour-confidence")
-        ub.click_and_redraw(page, "#tbc-suspects-overlay")
-        # the cell with the most suspects, from the heatmap's own overlay
-        cell = page.locator(".hm-cell[data-suspects]").evaluate_all(
-            "els => els.sort((a, b) => b.dataset.suspects - a.dataset.suspects).map(e => [e.dataset.trueIndex, e.dataset.predIndex])[0]")
+        # the given -> suggested pair with the most listed suspects, from the suspects card's own matrix
+        page.locator("#tbc-suspects-matrix button.suspect-pair").first.wait_for()
+        cell = page.locator("#tbc-suspects-matrix button.suspect-pair").evaluate_all(
+            "els => els.sort((a, b) => b.dataset.count - a.dataset.count).map(e => [e.dataset.given, e.dataset.suggested])[0]")
         before = ub.draws(page)
         page.locator(f'.hm-cell[data-true-index="{cell[0]}"][data-pred-index="{cell[1]}"]').first.click()
         ub.wait_redraw(page, before)
+        pair = f'#tbc-suspects-matrix button.suspect-pair[data-given="{cell[0]}"][data-suggested="{cell[1]}"]'
+        page.locator(pair).click()
+        page.locator(pair + '[aria-pressed="true"]').wait_for()
         for sel in ("#tbc-examples .thumb", "#tbc-suspects .thumb.suspect", '#tbc-calibration figure[data-scope="all"] + figure',
                     "#tbc-calibration-trend svg.chart"):
             page.locator(sel).first.wait_for()
@@ -86,8 +89,7 @@ def diagnostics(browser, tmp: str, logdir: str = "") -> None:
         ub.click_and_redraw(page, "#tbc-mode-diff")
         before = ub.draws(page)
         page.locator("#tbc-diff-kind").select_option("sets")
-        ub.wait_redraw(page, before)
-        ub.click_and_redraw(page, "#tbc-norm-true")
+        ub.wait_redraw(page, before)  # opens normalized by true class
         page.locator('#tbc-classes td[data-col="gap"]').first.wait_for()
         page.mouse.move(5, 5)
         save(page, "diagnostics-sets.png", full_page=True, clip=clip_of(page, ["#tbc-diffbar", "#tbc-panels", "#tbc-classes"]))

@@ -14,6 +14,18 @@ export interface TagInfo {
   /** Kinds of the diagnostic series of this matrix tag (calibration, label issues); absent or [] in older files. */
   diagnostics?: string[];
 }
+/** A series' numbers at its last listed step (`tags`' `summaries`, computed by tb_fmnist_plugin/metrics.py). */
+export interface RunSummary {
+  step: number;
+  accuracy: Ratio;
+  /** The lowest recall of a class with support, and that class; null when no class has any. */
+  worst_recall: Ratio;
+  worst_class: number | null;
+  /** Recall per class; only for series of at most 100 classes. */
+  recall?: Ratio[];
+  /** Expected calibration error at that step; null when the run logged no calibration there. */
+  ece: Ratio;
+}
 /** `{run: {tag: value}}`, the shape of every per-series listing. */
 export type ByRunTag<T> = Record<string, Record<string, T>>;
 /** A ratio as the routes send it: null where its denominator is zero. */
@@ -21,6 +33,8 @@ export type Ratio = number | null;
 
 export interface TagsResponse {
   runs: ByRunTag<TagInfo>;
+  /** The run table's numbers for each series of at most 1,000 classes; absent when there is none. */
+  summaries?: ByRunTag<RunSummary>;
   /** With the request header X-Confusion-Latest: 1, the matrix at the last step of each series of at most 100 classes. */
   latest?: ByRunTag<number[][]>;
   /** With `latest`: the rows of each of those evaluations left out of its matrix (NaN logits); null where unknown. */
@@ -53,12 +67,22 @@ export interface ExamplesResponse { tile_width: number; tile_height: number; cha
 
 /** Reliability bins (count, mean top-1 confidence, accuracy per bin) and their ECE. */
 export interface ReliabilityBins { count: number[]; confidence: Ratio[]; accuracy: Ratio[] }
-export interface ClassCalibration extends ReliabilityBins { index: number; name: string; support: number; ece: Ratio; loss: number | null }
+/** One class's calibration. With `per_class_kind` "predicted_class": the bins of the examples predicted
+ * this class (`predicted` of them, their top-label ECE `predicted_ece`) and `ece` the classwise ECE; with
+ * "true_class" (files from before): the bins and top-label ECE of the examples of this true class. */
+export interface ClassCalibration extends ReliabilityBins {
+  index: number; name: string; support: number; ece: Ratio; loss: number | null; predicted?: number; predicted_ece?: Ratio;
+}
+/** What a calibration answer's per-class bins are conditioned on, and which per-class ECE it sends. */
+export type PerClassKind = "predicted_class" | "true_class";
+export type ClassEceKind = "classwise" | "true_class";
 export interface CalibrationResponse {
+  per_class_kind: PerClassKind; class_ece_kind: ClassEceKind;
   run: string; tag: string; step: number; num_bins: number; edges: number[];
   overall: ReliabilityBins & { ece: Ratio }; loss: number | null; classes: ClassCalibration[];
 }
-export interface CalibrationSeries { steps: number[]; ece: Ratio[]; class_ece: Ratio[][]; class_loss: (number | null)[][] }
+/** `class_ece`: classwise ECE; `true_class_ece`: the older per-true-class ECE of steps logged before classwise bins. */
+export interface CalibrationSeries { steps: number[]; ece: Ratio[]; class_ece: Ratio[][]; true_class_ece: Ratio[][]; class_loss: (number | null)[][] }
 export interface CellConfidenceResponse { step: number; mean_confidence: Ratio[][] }
 export interface LabelIssuesResponse { step: number; confident_joint: number[][]; suspects: number[][]; issues: number[]; total: number }
 export interface Suspect {

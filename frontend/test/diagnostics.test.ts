@@ -80,13 +80,16 @@ test("reliability bins: ranges, empty bins without values, shares, gaps", () => 
   assert.throws(() => reliabilityBins([0], { count: [], confidence: [], accuracy: [] }));
 });
 
-test("settings remember the colour choice and the suspects overlay, and reject junk", () => {
+test("settings remember the colour choice, ignore the removed suspects overlay, and reject junk", () => {
   assert.equal(DEFAULT_SETTINGS.colourBy, "count");
-  assert.equal(DEFAULT_SETTINGS.suspectsOverlay, false);
-  const s = parseSettings(serializeSettings({ ...DEFAULT_SETTINGS, colourBy: "confidence", suspectsOverlay: true }));
-  assert.equal(s.colourBy, "confidence");
-  assert.equal(s.suspectsOverlay, true);
+  assert.ok(!("suspectsOverlay" in DEFAULT_SETTINGS));
+  // an old saved object with the overlay on still parses: the rest is kept, the overlay dropped
+  const old = parseSettings(JSON.stringify({ ...DEFAULT_SETTINGS, colourBy: "confidence", norm: "true", suspectsOverlay: true }));
+  assert.equal(old.colourBy, "confidence");
+  assert.equal(old.norm, "true");
+  assert.ok(!("suspectsOverlay" in old));
+  assert.ok(!serializeSettings(old).includes("suspectsOverlay"));
   const bad = parseSettings(JSON.stringify({ colourBy: "<b>", suspectsOverlay: "yes" }));
   assert.equal(bad.colourBy, "count");
-  assert.equal(bad.suspectsOverlay, false);
+  assert.ok(!("suspectsOverlay" in bad));
 });

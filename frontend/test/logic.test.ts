@@ -3,9 +3,9 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { diverging, prefersDarkText, rgbToOklab, sequential } from "../src/logic/colors";
 import { csvField, exportFileName, toCSV, toJSON, type ExportView } from "../src/logic/exporter";
-import { excludedRowsNotice, formatCell, formatMetric, formatShare } from "../src/logic/format";
+import { excludedRowsNotice, formatCell, formatCount, formatMetric, formatProbability, formatShare } from "../src/logic/format";
 import {
-  colourDomain, difference, fromRows, matchSubset, mostConfusedClasses, normalize, orderClasses, shownClasses, toRows,
+  colourDomain, difference, fromRows, matchSubset, normalize, orderClasses, shownClasses, toRows, topConfusionClasses,
 } from "../src/logic/matrix";
 import { parseSettings, serializeSettings, DEFAULT_SETTINGS } from "../src/logic/settings";
 import { nearestIndex, nearestStep, unionSteps } from "../src/logic/steps";
@@ -49,8 +49,10 @@ test("class ordering: original, by error, alphabetical", () => {
 test("filtering: subset by exact name or part of a name, top-k most confused", () => {
   assert.deepEqual(Array.from(matchSubset(names, " DOG ,bi")!).sort(), [1, 2]);
   assert.equal(matchSubset(names, " , "), null);
-  assert.deepEqual(Array.from(mostConfusedClasses(M, 2)).sort(), [1, 2]);
-  assert.deepEqual(shownClasses(M, names, "alpha", "", 2), [2, 1]);
+  // the two largest off-diagonal cells are dog->bird (4) and cat->dog (2): all three ends
+  assert.deepEqual(Array.from(topConfusionClasses(M, 2)).sort(), [0, 1, 2]);
+  assert.deepEqual(Array.from(topConfusionClasses(M, 1)).sort(), [1, 2]);
+  assert.deepEqual(shownClasses(M, names, "alpha", "", 1), [2, 1]);
   assert.deepEqual(shownClasses(M, names, "error", "cat,dog", 0), [1, 0]);
 });
 
@@ -80,6 +82,23 @@ test("display formatting", () => {
   assert.equal(formatShare(0.5), "50.0%");
   assert.equal(formatMetric(null), "–");
   assert.equal(formatMetric(0.91234), "0.912");
+  // never "-0.0" (a tiny negative difference, or -0 itself)
+  assert.equal(formatCell(-0.0004, "true", true), "0");
+  assert.equal(formatCell(-0.0004, "true", false), "0");
+  assert.equal(formatCell(0.0004, "true", true), "0");
+  assert.equal(formatCell(-0, "counts", true), "0");
+  assert.equal(formatCell(-0.2, "counts", true), "0");
+  assert.equal(formatCell(-0.0123, "true", true), "-1.2");
+  assert.equal(formatShare(-0.00001), "0.0%");
+  assert.equal(formatMetric(-0.0001), "0.000");
+  assert.equal(formatCount(-0.3), "0");
+  assert.equal(formatProbability(0.1314), "0.13");
+  assert.equal(formatProbability(-0.001), "0.00");
+  for (const v of [-1e-9, -0.0004, -0.04, -0.00049]) {
+    for (const text of [formatCell(v, "true", true), formatCell(v, "pred", false), formatShare(v), formatMetric(v), formatProbability(v / 100)]) {
+      assert.ok(!/^-0(\.0*)?%?$/.test(text), text);
+    }
+  }
 });
 
 test("the notice of rows left out names the hooks' scalar only for their tags", () => {

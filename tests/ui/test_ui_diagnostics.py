@@ -1,7 +1,8 @@
 """Browser tests of the tab's diagnoses (issue 11): the calibration card and
 its reliability diagrams, ECE and loss per class, "Colour cells by: mean
 confidence" (grid and canvas), the "sets" difference (train vs test), the
-recall gap, the suspected label errors card and the suspects overlay;
+recall gap, the suspected label errors card (and no suspects overlay on the
+confusion matrix: suspects count by given and suggested label);
 hostile class names, dark mode, and runs without diagnoses looking as before.
 
 Headless Debian chromium driven by Playwright against a real ``tensorboard``
@@ -113,7 +114,7 @@ def test_runs_without_diagnoses_look_as_before(page, server):
     open_run(page, server, run=dd.PLAIN_RUN)
     page.locator("#tbc-classes table").wait_for()
     assert page.locator("#tbc-colour-by").is_hidden()
-    assert page.locator("#tbc-suspects-overlay").is_hidden()
+    assert page.locator("#tbc-suspects-overlay").count() == 0
     assert page.locator("#tbc-calibration").count() == 0
     assert page.locator("#tbc-suspects").count() == 0
     headers = page.locator("#tbc-classes th button").evaluate_all("els => els.map(e => e.dataset.sort)")
@@ -121,9 +122,17 @@ def test_runs_without_diagnoses_look_as_before(page, server):
     assert page.locator(".hm-cell[data-confidence]").count() == 0
 
 
+def classwise_ece(labels, probs, k):
+    """Classwise ECE of class ``k`` straight from probabilities and labels (numpy)."""
+    p = probs[:, k]
+    bin_of = np.minimum(np.floor(p * dd.NUM_BINS), dd.NUM_BINS - 1)
+    return sum(abs((labels[bin_of == b] == k).sum() - p[bin_of == b].sum()) for b in range(dd.NUM_BINS)) / len(labels)
+
+
 def test_reliability_diagrams_ece_and_loss(page, server):
     open_run(page, server)
-    bins = dd.bins_of(dd.TEST[STEP], STEP)
+    labels, probs = dd.evaluation_of(dd.TEST[STEP], STEP)
+    bins = dd.calibration_of(labels, probs)["by_predicted"]
     overall = page.locator('#tbc-calibration figure[data-scope="all"]')
     overall.wait_for()
     assert_diagram(overall, bins.sum(axis=0))
@@ -132,29 +141,30 @@ def test_reliability_diagrams_ece_and_loss(page, server):
     mean_loss = float((dd.CLASS_LOSS[STEP] * support).sum() / support.sum())
     assert abs(float(summary.get_attribute("data-loss")) - mean_loss) <= 1e-6
     ece = expected_bins(bins.sum(axis=0))[3]
-    shown = re.search(r"ECE (\d\.\d{3})", summary.inner_text())
+    shown = re.search(r"ECE \(top-label\) (\d\.\d{3})", summary.inner_text())
     assert shown and abs(float(shown.group(1)) - ece) <= 0.0005 + 1e-9
     # no class selected: one diagram and a hint
     assert page.locator("#tbc-calibration figure").count() == 1
-    # a cell selects its true class: the class's diagram
+    # a cell selects its true class: that class's diagram, of the examples predicted as it
     shirt = dd.NAMES.index("Shirt")
     click_cell(page, shirt, 0)
     figure = page.locator(f'#tbc-calibration figure[data-scope="{shirt}"]')
     figure.wait_for()
     assert_diagram(figure, bins[shirt])
-    assert "True class Shirt" in figure.locator("figcaption").inner_text()
-    # ECE and loss per class in the table
+    assert "Predicted class Shirt" in figure.locator("figcaption").inner_text()
+    # classwise ECE and loss per class in the table
     page.locator('#tbc-classes td[data-col="ece"]').first.wait_for()
+    expected = [classwise_ece(labels, probs, k) for k in range(len(dd.NAMES))]
     for t in range(len(dd.NAMES)):
         row = page.locator(f'#tbc-classes tr[data-class-index="{t}"]')
         got_ece = float(row.locator('td[data-col="ece"]').get_attribute("data-value"))
-        assert abs(got_ece - expected_bins(bins[t])[3]) <= 1e-6
+        assert abs(got_ece - expected[t]) <= 1e-6
         assert abs(float(row.locator('td[data-col="loss"]').get_attribute("data-value")) - dd.CLASS_LOSS[STEP][t]) <= 1e-9
     # sorting by ECE puts the worst-calibrated class first
     page.locator('#tbc-classes th button[data-sort="ece"]').click()
     page.wait_for_function("document.querySelector('#tbc-classes th[aria-sort=descending] button')?.dataset.sort === 'ece'")
     first = int(page.locator("#tbc-classes tbody tr").first.get_attribute("data-class-index"))
-    assert first == int(np.argmax([expected_bins(bins[t])[3] for t in range(len(dd.NAMES))]))
+    assert first == int(np.argmax(expected))
     # the class's ECE and loss over the steps, next to its recall trend
     trend = page.locator("#tbc-calibration-trend")
     trend.locator("svg.chart").first.wait_for()
@@ -257,8 +267,10 @@ def test_sets_difference_train_vs_test(page, server):
     assert state["diffKind"] == "sets"
     assert f"{dd.TEST_TAG} − {dd.TRAIN_TAG}" in state["panels"][0]["label"]
     a, b = dd.TRAIN[STEP], dd.TEST[STEP]
-    for norm in ("counts", "true", "pred"):
-        if norm != "counts":
+    # the sets differ in size: the view opens normalized by true class
+    assert state["norm"] == "true" and page.locator("#tbc-norm-true").is_checked()
+    for norm in ("true", "counts", "pred"):
+        if norm != "true":
             ub.click_and_redraw(page, f"#tbc-norm-{norm}")
         got = np.array(page.evaluate("window.__tbConfusion.panel('')")["values"], dtype=float)
         np.testing.assert_allclose(got, _normalize(b, norm) - _normalize(a, norm), atol=1e-12)
@@ -307,12 +319,12 @@ def test_suspects_card_thumbnails_and_filters(page, server):
     listed = thumbs.evaluate_all("els => els.map(e => [+e.dataset.given, +e.dataset.suggested, +e.dataset.selfConfidence, +e.dataset.datasetIndex])")
     assert listed == [list(x) for x in dd.LISTED]
     assert "Shirt → T-shirt/top" in thumbs.first.inner_text() and "#501" in thumbs.first.inner_text()
-    # a click on a cell shows its suspects (given = true, suggested = predicted) next to its examples
+    # a click on a cell shows the suspects of its row (given label = the true class) next to its examples
     click_cell(page, 1, 0)
     page.wait_for_function("document.querySelector('#tbc-suspects-counts')?.dataset.shown === '2'")
     assert page.locator("#tbc-examples-title").is_visible()
     assert thumbs.evaluate_all("els => els.map(e => +e.dataset.datasetIndex)") == [501, 502]
-    assert "2 with given label Shirt and suggested T-shirt/top" in counts.inner_text()
+    assert "Shown: 2 with given label Shirt." in counts.inner_text()
     # a cell without suspects says so
     click_cell(page, 3, 3)
     page.locator("#tbc-suspects [data-empty]").wait_for()
@@ -325,31 +337,35 @@ def test_suspects_card_thumbnails_and_filters(page, server):
     ub.screenshot(page, "diag-03-suspects.png")
 
 
-def test_suspects_overlay(page, server):
+def test_no_suspects_overlay_on_the_confusion_matrix(page, server):
+    """Suspects count by (given, suggested) label, the matrix by (true,
+    predicted): their counts are the suspects card's matrix (tests/ui/test_ui_cells.py),
+    not badges on the confusion matrix, even with the old setting stored."""
     open_run(page, server)
-    assert page.locator(".hm-suspects").count() == 0
-    ub.click_and_redraw(page, "#tbc-suspects-overlay")
-    want = dd.SUSPECT_COUNTS[STEP]
-    badges = page.locator(".hm-cell").evaluate_all(
-        "els => els.filter(e => e.querySelector('.hm-suspects')).map(e => [+e.dataset.trueIndex, +e.dataset.predIndex, e.querySelector('.hm-suspects').textContent])")
-    assert sorted(badges) == sorted([t, p, str(want[t, p])] for t, p in zip(*np.nonzero(want)))
-    assert cell(page, 1, 0).get_attribute("data-suspects") == "3"
+    page.locator("#tbc-suspects-matrix").wait_for()
+    assert page.locator("#tbc-suspects-overlay").count() == 0
+    settings = page.evaluate("JSON.parse(localStorage.getItem('tb_fmnist_confusion.settings.v1'))")
+    settings["suspectsOverlay"] = True
+    page.evaluate("s => localStorage.setItem('tb_fmnist_confusion.settings.v1', JSON.stringify(s))", settings)
+    page.reload()
+    ub.wait_ready(page)
+    page.locator("#tbc-suspects-matrix").wait_for()
+    assert page.locator("#tbc-suspects-overlay").count() == 0
+    assert page.locator(".panel .hm-cell").count() > 0
+    assert page.locator(".hm-suspects").count() == 0 and page.locator(".hm-cell[data-suspects]").count() == 0
+    assert "suspectsOverlay" not in page.evaluate("window.__tbConfusion.state()")
     cell(page, 1, 0).hover()
     tip = page.locator("#tbc-tooltip")
     tip.wait_for(state="visible")
-    assert "Suspected label errors: 3" in tip.inner_text()
-    page.reload()
-    ub.wait_ready(page)
-    assert page.locator("#tbc-suspects-overlay").is_checked()
-    page.locator(".hm-suspects").first.wait_for()
-    ub.click_and_redraw(page, "#tbc-suspects-overlay")
-    assert page.locator(".hm-suspects").count() == 0
+    assert "Suspected" not in tip.inner_text() and "True: Shirt" in tip.inner_text()
+    # the next save drops the old key: the overlay cannot come back
+    ub.click_and_redraw(page, "#tbc-norm-true")
+    page.wait_for_function("!localStorage.getItem('tb_fmnist_confusion.settings.v1').includes('suspectsOverlay')")
 
 
 def test_hostile_class_names_stay_inert(page, server):
     open_run(page, server, run=dd.XSS_RUN, step=0)
     ub.click_and_redraw(page, "#tbc-colour-confidence")
-    ub.click_and_redraw(page, "#tbc-suspects-overlay")
     click_cell(page, 1, 0)
     page.locator('#tbc-calibration figure[data-scope="1"]').wait_for()
     assert ud.XSS_CLASS in page.locator('#tbc-calibration figure[data-scope="1"] figcaption').inner_text()
@@ -373,7 +389,6 @@ def test_dark_mode_renders_the_diagnoses(browser, server):
         frame.wait_for_function("document.documentElement.dataset.theme === 'dark'")
         ub.select_runs(frame, [dd.RUN])
         ub.click_and_redraw(frame, "#tbc-colour-confidence")
-        ub.click_and_redraw(frame, "#tbc-suspects-overlay")
         click_cell(frame, 1, 0)
         frame.locator('#tbc-calibration figure[data-scope="1"]').wait_for()
         frame.locator("#tbc-suspects .thumb.suspect").first.wait_for()
@@ -382,10 +397,10 @@ def test_dark_mode_renders_the_diagnoses(browser, server):
         assert background < 0.05
         for sel in ("#tbc-calibration figcaption", "#tbc-calibration-summary", "#tbc-suspects .suspect-labels", "#tbc-colour-by label"):
             assert luminance(style(sel, "color")) > 0.3, sel  # light text on the dark page
-        # the bars, the diagonal and the suspects' badges stand out from the background
+        # the bars, the diagonal and the suspects' counts stand out from the background
         assert luminance(style("#tbc-calibration rect.rel-bar", "fill")) > 0.3
         assert luminance(style("#tbc-calibration line.rel-diagonal", "stroke")) > 0.5
-        assert luminance(style(".hm-suspects", "backgroundColor")) > 0.1
+        assert luminance(style("#tbc-suspects .suspect-pair", "color")) > 0.3
         page.mouse.move(5, 5)
         frame.locator("#tbc-calibration").scroll_into_view_if_needed()
         ub.screenshot(page, "diag-04-dark-mode.png")

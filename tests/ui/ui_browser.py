@@ -97,15 +97,20 @@ def plugin_frame(page, timeout: float = 30000):
 
 
 def select_runs(target, runs: List[str]) -> None:
-    """Check exactly ``runs`` in the run list (waiting for each redraw)."""
-    boxes = target.locator(".run-list input[type=checkbox]")
-    for i in range(boxes.count()):
-        box = boxes.nth(i)
-        want = box.get_attribute("value") in runs
-        if box.is_checked() != want:
+    """Check exactly ``runs`` in the run table (waiting for each redraw).
+    Only the rows in the table's view are in the DOM: a run ticked or wanted
+    outside it is first shown by typing its name in the table's filter."""
+    for run in sorted(set(target.evaluate("window.__tbConfusion.state().runs")) | set(runs)):
+        box = target.locator(f".run-row input[type=checkbox][value={json.dumps(run)}]")
+        filtered = box.count() == 0
+        if filtered:
+            target.locator("#tbc-run-filter").fill(run)
+        if box.is_checked() != (run in runs):
             before = draws(target)
-            box.set_checked(want)
+            box.set_checked(run in runs)
             wait_redraw(target, before)
+        if filtered:
+            target.locator("#tbc-run-filter").fill("")
 
 
 def set_step(target, step: int) -> None:

@@ -5,11 +5,14 @@ train-versus-test gap, suspected label errors), written through a real
 
 Every value is known here, so the tests compute what the tab must show
 (reliability bins, ECE, B - A per cell, recall gaps, suspects per cell)
-from these arrays, not from the server's answers.
+from these arrays, not from the server's answers. Run ``RUN``'s calibration
+comes from made-up softmax probabilities and labels (:func:`evaluation_of`),
+its bins of all three kinds summed from them here; the other runs have only
+the older per-true-class bins (:func:`bins_of`), as files from before.
 """
 from __future__ import annotations
 
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -23,6 +26,8 @@ RUN = "diag"
 PLAIN_RUN = "plain"
 #: A run whose class names are markup, with every diagnosis.
 XSS_RUN = "hostile"
+#: A run as files before classwise calibration are: only the per-true-class bins.
+OLD_RUN = "older"
 #: A run of many classes (drawn on the canvas) with mean confidences.
 MANY_RUN = "many"
 MANY_CLASSES = 45
@@ -68,6 +73,43 @@ def bins_of(m: np.ndarray, step: int) -> np.ndarray:
     return out
 
 
+def evaluation_of(m: np.ndarray, step: int) -> Tuple[np.ndarray, np.ndarray]:
+    """``(labels [N], softmax probabilities [N, C])`` of an evaluation whose
+    confusion matrix is ``m``: each example's largest probability is its
+    cell's predicted class, how much larger made up (seeded by ``step``)."""
+    rng = np.random.default_rng(100 + step)
+    c = m.shape[0]
+    labels, rows = [], []
+    for t in range(c):
+        for p in range(c):
+            for _ in range(int(m[t, p])):
+                logits = rng.normal(0.0, 1.0, c)
+                logits[p] = logits.max() + rng.uniform(0.05, 3.0)
+                rows.append(np.exp(logits) / np.exp(logits).sum())
+                labels.append(t)
+    return np.array(labels), np.array(rows)
+
+
+def calibration_of(labels: np.ndarray, probs: np.ndarray) -> Dict[str, np.ndarray]:
+    """The three kinds of ``[C, B, 3]`` bins of an evaluation, by loops over
+    the examples: ``by_true`` / ``by_predicted`` (count, top-1 confidence sum,
+    correct) and ``classwise`` (count, ``p_k`` sum, labelled ``k``)."""
+    n, c = probs.shape
+    out = {kind: np.zeros((c, NUM_BINS, 3)) for kind in ("by_true", "by_predicted", "classwise")}
+
+    def bin_of(p: float) -> int:
+        return min(int(np.floor(p * NUM_BINS)), NUM_BINS - 1)
+
+    for i in range(n):
+        predicted, confidence = int(np.argmax(probs[i])), float(probs[i].max())
+        hit = float(predicted == labels[i])
+        out["by_true"][labels[i], bin_of(confidence)] += (1, confidence, hit)
+        out["by_predicted"][predicted, bin_of(confidence)] += (1, confidence, hit)
+        for k in range(c):
+            out["classwise"][k, bin_of(probs[i, k])] += (1, probs[i, k], float(labels[i] == k))
+    return out
+
+
 def cell_confidence_of(m: np.ndarray, step: int) -> np.ndarray:
     """Mean confidence per cell: 0 (no predictions) where the cell is empty."""
     c = m.shape[0]
@@ -83,12 +125,20 @@ def _images(count: int) -> np.ndarray:
     return images
 
 
-def _write_diagnostics(writer, names: List[str], m: np.ndarray, step: int, suspect_counts: np.ndarray, listed) -> None:
+def _write_diagnostics(writer, names: List[str], m: np.ndarray, step: int, suspect_counts: np.ndarray, listed,
+                       *, classwise: bool = False) -> None:
+    """Every diagnosis of matrix ``m``; ``classwise``: the calibration of
+    :func:`evaluation_of` with all three kinds of bins, else the older
+    per-true-class bins of :func:`bins_of` only."""
     from tb_fmnist_plugin.format import diagnostics_writers as ds
 
     c = len(names)
-    ds.write_calibration(writer, TEST_TAG, bins_of(m, step), step, cell_confidence=cell_confidence_of(m, step),
+    bins = calibration_of(*evaluation_of(m, step)) if classwise else {"by_true": bins_of(m, step)}
+    ds.write_calibration(writer, TEST_TAG, bins["by_true"], step, cell_confidence=cell_confidence_of(m, step),
                          class_loss=CLASS_LOSS[step][:c], class_names=names)
+    if classwise:
+        ds.write_class_calibration(writer, TEST_TAG, bins["classwise"], step, by_predicted=bins["by_predicted"],
+                                   class_names=names)
     ds.write_label_issues(writer, TEST_TAG, m + suspect_counts.T, step, suspect_counts=suspect_counts,
                           class_names=names)
     given = np.array([g for g, _, _, _ in listed])
@@ -114,6 +164,12 @@ def write_diagnostics_logdir(logdir: str) -> Dict[str, Dict[int, np.ndarray]]:
     writer = ud._writer(logdir, RUN)
     for step in STEPS:
         summary.write_confusion_matrix(writer, TRAIN_TAG, TRAIN[step], step, class_names=NAMES)
+        summary.write_confusion_matrix(writer, TEST_TAG, TEST[step], step, class_names=NAMES)
+        _write_diagnostics(writer, NAMES, TEST[step], step, SUSPECT_COUNTS[step], LISTED, classwise=True)
+    writer.close()
+
+    writer = ud._writer(logdir, OLD_RUN)
+    for step in STEPS:
         summary.write_confusion_matrix(writer, TEST_TAG, TEST[step], step, class_names=NAMES)
         _write_diagnostics(writer, NAMES, TEST[step], step, SUSPECT_COUNTS[step], LISTED)
     writer.close()

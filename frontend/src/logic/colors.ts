@@ -71,8 +71,18 @@ function oklch(L: number, C: number, hueDeg: number): RGB {
 }
 // Both ends at the same OKLab lightness, so equal |differences| look equally strong.
 const DIV_NEG = oklch(0.52, 0.12, 255); // blue: fewer in B than in A
-const DIV_MID = rgbToOklab(hexToRgb("ececec")); // neutral: no change
 const DIV_POS = oklch(0.52, 0.13, 55); // orange: more in B than in A
+/** The neutral middle (no change) per page theme: a light grey on a light
+ * page; on a dark page a mid grey, which stands out from the dark background
+ * (contrast ratio above 3) instead of glaring white. */
+export const DIVERGING_NEUTRAL = { light: "ececec", dark: "9aa0a6" } as const;
+export type Theme = keyof typeof DIVERGING_NEUTRAL;
+let DIV_MID = rgbToOklab(hexToRgb(DIVERGING_NEUTRAL.light));
+
+/** Make the diverging scale's neutral middle that of `theme` (the tab calls it when the theme changes). */
+export function setDivergingTheme(theme: Theme): void {
+  DIV_MID = rgbToOklab(hexToRgb(DIVERGING_NEUTRAL[theme]));
+}
 
 /** Diverging scale at t in [-1, 1]: negative blue, zero neutral, positive orange. */
 export function diverging(t: number): RGB {
@@ -84,6 +94,19 @@ export function diverging(t: number): RGB {
     DIV_MID[1] + (end[1] - DIV_MID[1]) * f,
     DIV_MID[2] + (end[2] - DIV_MID[2]) * f,
   ]);
+}
+
+/** Decades below the top of the colour domain that the log scale spans. */
+export const LOG_DECADES = 2;
+
+/** Position of `v` on a colour scale of domain [0, domain] (or [-domain, domain]): v / domain, or on the
+ * log scale sign(v) * log(1 + |v|/e) / log(1 + domain/e) with e = domain / 10^LOG_DECADES, which keeps 0
+ * at 0 and the top at 1 and spreads small values (a cell 1% of the top sits at 0.15, 10% at 0.52). Clamped to [-1, 1]. */
+export function scalePosition(v: number, domain: number, log: boolean): number {
+  if (!(domain > 0) || !Number.isFinite(v)) return 0;
+  const a = Math.min(1, Math.abs(v) / domain);
+  const t = log ? Math.log1p(a * 10 ** LOG_DECADES) / Math.log1p(10 ** LOG_DECADES) : a;
+  return v < 0 ? -t : t;
 }
 
 /** Precomputed 256-entry lookup tables (r, g, b per entry) for fast canvas fills. */
@@ -101,6 +124,13 @@ export function lut(kind: "seq" | "div"): Uint8Array {
 /** Whether dark text reads better than light text on this background. */
 export function prefersDarkText(c: RGB): boolean {
   return rgbToOklab(c)[0] > 0.68;
+}
+
+/** WCAG contrast ratio of two colours (1 to 21). */
+export function contrastRatio(a: RGB, b: RGB): number {
+  const lum = ([r, g, bl]: RGB) => 0.2126 * srgbToLinear(r) + 0.7152 * srgbToLinear(g) + 0.0722 * srgbToLinear(bl);
+  const [hi, lo] = [lum(a), lum(b)].sort((x, y) => y - x);
+  return (hi + 0.05) / (lo + 0.05);
 }
 
 export function cssColor(c: RGB): string {

@@ -1,19 +1,32 @@
 // Display formatting of counts, shares and metrics.
 import type { Norm } from "./matrix";
 
+/** `v` with `digits` decimals, never "-0.0": a value that rounds to zero is written without a sign. */
+export function fixed(v: number, digits: number): string {
+  const text = v.toFixed(digits);
+  return Number(text) === 0 ? (0).toFixed(digits) : text;
+}
+
 export function formatCount(v: number): string {
   if (!Number.isFinite(v)) return "–";
-  return String(Math.round(v));
+  const c = Math.round(v);
+  return String(c === 0 ? 0 : c);
 }
 
 export function formatShare(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return "–";
-  return `${(v * 100).toFixed(1)}%`;
+  return `${fixed(v * 100, 1)}%`;
 }
 
 export function formatMetric(v: number | null | undefined): string {
   if (v === null || v === undefined || !Number.isFinite(v)) return "–";
-  return v.toFixed(3);
+  return fixed(v, 3);
+}
+
+/** A probability for people: two decimals (0.13), "–" for none. */
+export function formatProbability(v: number | null | undefined): string {
+  if (v === null || v === undefined || !Number.isFinite(v)) return "–";
+  return fixed(v, 2);
 }
 
 /** A difference of metrics with its sign (+0.120, −0.045, 0.000), "–" for none. */
@@ -28,10 +41,11 @@ export function formatCell(v: number, norm: Norm, diff: boolean): string {
   if (!Number.isFinite(v)) return "–";
   if (norm === "counts") {
     const c = Math.round(v);
-    return diff && c > 0 ? `+${c}` : String(c);
+    return diff && c > 0 ? `+${c}` : formatCount(c);
   }
   const p = v * 100;
-  const text = Math.abs(p) >= 99.95 || p === 0 ? p.toFixed(0) : p.toFixed(1);
+  const text = Math.abs(p) >= 99.95 ? fixed(p, 0) : fixed(p, 1);
+  if (Number(text) === 0) return "0"; // no "-0.0", and no "+0.0" in a difference
   return diff && p > 0 ? `+${text}` : text;
 }
 

@@ -2,17 +2,20 @@
 // ordering and filtering, colour domain. Matrices are dense row-major
 // Float64Arrays (rows = true class, columns = predicted class). The per-class
 // metrics and top confusions come from the server (tb_fmnist_plugin/metrics.py).
+import { clusterOrder, setClusterOrderInUse } from "./cluster";
 
 export type Norm = "counts" | "true" | "pred" | "total";
 export const NORMS: Norm[] = ["counts", "true", "pred", "total"];
-export type Order = "original" | "error" | "alpha";
-export const ORDERS: Order[] = ["original", "error", "alpha"];
+export type Order = "original" | "error" | "alpha" | "cluster";
+export const ORDERS: Order[] = ["original", "error", "alpha", "cluster"];
 
 export interface Matrix {
   n: number;
   data: Float64Array;
 }
 
+/** A matrix from JSON rows (non-numbers become 0). Pure: the store warms a loaded matrix's cluster order
+ * (cluster.ts warmClusterOrder, see store.ts). */
 export function fromRows(rows: number[][]): Matrix {
   const n = rows.length;
   const data = new Float64Array(n * n);
@@ -51,13 +54,14 @@ export function colSums(m: Matrix): Float64Array {
 }
 
 /** Normalized copy: by true class (rows sum to 1), by predicted class (columns
- * sum to 1), by total, or counts unchanged. A zero denominator gives NaN. */
+ * sum to 1), by total; for counts `m` itself (matrices are never written to
+ * once made, and a copy of a 1,000-class matrix per slider step is wasted).
+ * A zero denominator gives NaN. */
 export function normalize(m: Matrix, norm: Norm): Matrix {
+  if (norm === "counts") return m;
   const n = m.n;
   const out = new Float64Array(n * n);
-  if (norm === "counts") {
-    out.set(m.data);
-  } else if (norm === "true") {
+  if (norm === "true") {
     const rs = rowSums(m);
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) out[i * n + j] = rs[i] > 0 ? m.data[i * n + j] / rs[i] : NaN;
   } else if (norm === "pred") {
@@ -80,8 +84,11 @@ export function difference(a: Matrix, b: Matrix): Matrix {
 }
 
 /** Class indices in the requested order: original, by error (misclassified
- * examples of the true class, most first; ties original), or alphabetical. */
+ * examples of the true class, most first; ties original), alphabetical, or
+ * clustered (mutually confused classes together, see cluster.ts). */
 export function orderClasses(m: Matrix, names: string[], order: Order): number[] {
+  setClusterOrderInUse(order === "cluster");
+  if (order === "cluster") return clusterOrder(m).slice();
   const idx = Array.from({ length: m.n }, (_, i) => i);
   if (order === "alpha") {
     idx.sort((a, b) => {
@@ -96,20 +103,29 @@ export function orderClasses(m: Matrix, names: string[], order: Order): number[]
   return idx;
 }
 
-/** Classes involved in the most confusion: off-diagonal row + column totals, most first. */
-export function mostConfusedClasses(m: Matrix, k: number): Set<number> {
-  const n = m.n;
-  const score = new Float64Array(n);
+/** The classes at either end of the k largest off-diagonal cells (non-zero
+ * only; ties by row, then column): the classes of the k largest confusions
+ * with their partners, so each of those cells is shown (at most 2k classes). */
+export function topConfusionClasses(m: Matrix, k: number): Set<number> {
+  const n = m.n, d = m.data;
+  const out = new Set<number>();
+  if (k <= 0) return out;
+  // the k largest so far, in descending order (values and cell indices)
+  const vals: number[] = [], cells: number[] = [];
   for (let i = 0; i < n; i++) {
+    const base = i * n;
     for (let j = 0; j < n; j++) {
-      if (i === j) continue;
-      const v = m.data[i * n + j];
-      score[i] += v;
-      score[j] += v;
+      const v = d[base + j];
+      if (!(v > 0) || i === j || (vals.length === k && v <= vals[k - 1])) continue;
+      let at = vals.length;
+      while (at > 0 && vals[at - 1] < v) at--;
+      vals.splice(at, 0, v);
+      cells.splice(at, 0, base + j);
+      if (vals.length > k) { vals.pop(); cells.pop(); }
     }
   }
-  const idx = Array.from({ length: n }, (_, i) => i).sort((a, b) => score[b] - score[a] || a - b);
-  return new Set(idx.slice(0, Math.max(0, k)));
+  for (const c of cells) { out.add(Math.floor(c / n)); out.add(c % n); }
+  return out;
 }
 
 /** Parse a class-subset filter: comma-separated names (exact, case-insensitive)
@@ -132,8 +148,8 @@ export function shownClasses(m: Matrix, names: string[], order: Order, subset: s
   let idx = orderClasses(m, names, order);
   const subsetSet = matchSubset(names, subset);
   if (subsetSet) idx = idx.filter((i) => subsetSet.has(i));
-  if (topK > 0 && topK < m.n) {
-    const top = mostConfusedClasses(m, topK);
+  if (topK > 0) {
+    const top = topConfusionClasses(m, topK);
     idx = idx.filter((i) => top.has(i));
   }
   return idx;
@@ -142,13 +158,16 @@ export function shownClasses(m: Matrix, names: string[], order: Order, subset: s
 /** Largest |value| over the shown cells (off-diagonal only when hideDiagonal). */
 export function colourDomain(values: Matrix, shown: number[], hideDiagonal: boolean): number {
   let max = 0;
-  const n = values.n;
-  for (const i of shown) {
-    const base = i * n;
-    for (const j of shown) {
+  const n = values.n, d = values.data, k = shown.length;
+  const cols = Int32Array.from(shown);
+  for (let r = 0; r < k; r++) {
+    const i = cols[r], base = i * n;
+    for (let c = 0; c < k; c++) {
+      const j = cols[c];
       if (hideDiagonal && i === j) continue;
-      const v = Math.abs(values.data[base + j]);
-      if (v > max) max = v;
+      const v = d[base + j];
+      const a = v < 0 ? -v : v;
+      if (a > max) max = a;
     }
   }
   return max;

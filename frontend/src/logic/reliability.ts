@@ -52,3 +52,25 @@ export function binGap(bin: Bin): number | null {
 function finiteOrNull(v: number | null | undefined): number | null {
   return v === null || v === undefined || !Number.isFinite(v) ? null : v;
 }
+
+/** What a calibration answer's per-class numbers are (its `per_class_kind` / `class_ece_kind`). */
+export type PerClassKind = "predicted_class" | "true_class";
+
+/** The classwise ECE (Kull et al., NeurIPS 2019), as the column's and the card's help text. */
+export const CLASSWISE_ECE_HELP = "Classwise ECE of class k: over all N examples, with the probability p_k the model gives class k "
+  + "and the outcome [label = k], in equal-width bins b of p_k: ECE_k = Σ_b (n_kb / N) · |acc_kb − conf_kb|, "
+  + "where acc_kb is the share of the bin's examples labelled k and conf_kb their mean p_k. "
+  + "0 is perfectly calibrated; unlike a per-true-class ECE it does not grow with low recall.";
+
+/** The older per-true-class ECE (files logged before classwise bins), as help text. */
+export const TRUE_CLASS_ECE_HELP = "Older definition (this step was logged before classwise calibration): the top-label ECE of the "
+  + "examples of this true class, which mixes miscalibration with low recall.";
+
+/** Column label, header tooltip and the per-class diagram's title for one kind of answer. */
+export function perClassText(kind: PerClassKind, name: string): { column: string; columnHelp: string; diagram: string; diagramHelp: string } {
+  return kind === "predicted_class"
+    ? { column: "ECE (classwise)", columnHelp: CLASSWISE_ECE_HELP, diagram: `Predicted class ${name}`,
+        diagramHelp: `Examples the model predicted as ${name}: when it says ${name} with confidence c, how often it is right.` }
+    : { column: "ECE (true class, older)", columnHelp: TRUE_CLASS_ECE_HELP, diagram: `True class ${name} (older definition)`,
+        diagramHelp: `Examples of true class ${name}, binned by top-1 confidence: the older per-true-class diagram, which mixes miscalibration with low recall.` };
+}

@@ -13,15 +13,15 @@ export interface Settings {
   topN: number;
   /** What colours the heatmap cells: the shown values, or the mean confidence of each cell's predictions. */
   colourBy: ColourBy;
-  /** Draw the number of suspected label errors in each cell. */
-  suspectsOverlay: boolean;
+  /** Colour counts on a log scale (two decades below the top of the colour domain). */
+  logColour: boolean;
 }
 
 export type ColourBy = "count" | "confidence";
 
 export const DEFAULT_SETTINGS: Settings = {
   norm: "counts", hideDiagonal: false, order: "original", subset: "", topK: 0, tag: null, runs: null, step: null, topN: 10,
-  colourBy: "count", suspectsOverlay: false,
+  colourBy: "count", logColour: false,
 };
 
 export function parseSettings(text: string | null): Settings {
@@ -41,7 +41,8 @@ export function parseSettings(text: string | null): Settings {
   if (Number.isInteger(r.step) && (r.step as number) >= 0) s.step = r.step as number;
   if (Number.isInteger(r.topN) && (r.topN as number) > 0 && (r.topN as number) <= 100) s.topN = r.topN as number;
   if (r.colourBy === "count" || r.colourBy === "confidence") s.colourBy = r.colourBy;
-  if (typeof r.suspectsOverlay === "boolean") s.suspectsOverlay = r.suspectsOverlay;
+  // older settings may hold suspectsOverlay (a removed overlay of suspects on the matrix): ignored
+  if (typeof r.logColour === "boolean") s.logColour = r.logColour;
   return s;
 }
 

@@ -2,7 +2,9 @@
 // panels, cards), lists runs and steps, and turns the selection into drawn
 // panels. Pure logic lives in ../logic; data comes through the DataStore.
 import { ApiError, type TagsResponse } from "../api";
+import { setDivergingTheme } from "../logic/colors";
 import { difference, normalize, shownClasses } from "../logic/matrix";
+import { mostRecent } from "../logic/run-filter";
 import { nearestStep, unionSteps } from "../logic/steps";
 import { Controls } from "./controls";
 import { DrawMarks } from "./debug";
@@ -13,11 +15,12 @@ import { describeError, Notices, PageState } from "./messages";
 import { loadExtras, NO_EXTRAS, type PanelExtras } from "./panel-extras";
 import { Panels } from "./panels";
 import { Player } from "./player";
-import { TabState, type Actions, type PanelError, type PanelView, type Plan } from "./state";
+import { RunTable } from "./run-table";
+import { MAX_PANELS, TabState, type Actions, type PanelError, type PanelView, type Plan } from "./state";
 import { DataStore, excludedOf, type LoadedMatrix } from "./store";
 
 const LOADING_NOTE_DELAY_MS = 150;
-/** Runs ticked by default. */
+/** Runs ticked by default: the most recent ones (by the wall time of their last step). */
 const DEFAULT_RUNS = 4;
 
 export class App implements Actions, ListingUser {
@@ -26,11 +29,18 @@ export class App implements Actions, ListingUser {
   private listing: TagsListing;
   private marks = new DrawMarks(this.state, () => this.listing.refresh());
   private controls = new Controls(this.state, this);
+  private runTable = new RunTable(this.state, this);
+  /** The runs ticked by default (the most recent), until a run is ticked or unticked: they then follow new runs. */
+  private defaultRuns: string[] | null = null;
+  /** Whether runs were ticked or unticked in the table (then even none stays none on a refresh). */
+  private runsTicked = false;
   private player = new Player(this.state, this);
   private details = new Details({ state: this.state, store: this.store, actions: this });
   private panels = new Panels(this.state, this, (view, cell) => this.details.hover(view, cell));
   private notices = new Notices();
   private main = h("div", { id: "tbc-main" });
+  /** The left column: what picks the runs. */
+  private side = h("aside", { id: "tbc-side", "aria-label": "Runs" }, this.runTable.el);
   private page = new PageState(this.main);
   private generation = 0;
 
@@ -40,8 +50,12 @@ export class App implements Actions, ListingUser {
     const reload = h("button", { type: "button", id: "tbc-reload", title: "Fetch the list of runs and steps again" }, "Reload");
     reload.addEventListener("click", () => this.reload());
     const header = h("div", { class: "toolbar" }, h("h1", {}, "Confusion matrices"), reload);
-    this.main.append(this.controls.runBox, this.controls.toolbar, this.player.el, this.controls.diffBar, this.notices.el,
-      this.panels.colourBar, this.panels.el, this.details.el);
+    // Layout (styles.ts): runs in the left column (#tbc-side: the slot of the
+    // run list), the controls and the step slider in a bar that stays on top
+    // while scrolling, the matrices side by side with the cards right under them.
+    this.main.append(this.side,
+      h("div", { id: "tbc-topbar" }, this.controls.toolbar, this.player.el, this.controls.diffBar),
+      h("div", { id: "tbc-content" }, this.notices.el, this.panels.colourBar, this.panels.el, this.details.el));
     this.main.hidden = true;
     root.append(header, this.page.el, this.main, this.panels.tooltip);
   }
@@ -53,6 +67,7 @@ export class App implements Actions, ListingUser {
   }
 
   onThemeChange(): void {
+    setDivergingTheme(document.documentElement.dataset.theme === "dark" ? "dark" : "light");
     if (this.state.views.length) this.redraw();
   }
 
@@ -76,7 +91,9 @@ export class App implements Actions, ListingUser {
 
   runsChanged(): void {
     const state = this.state;
-    if (!state.runs.includes(state.activeRun)) state.activeRun = state.runs[0] ?? "";
+    this.defaultRuns = null;
+    this.runsTicked = true;
+    if (!state.panelRuns().includes(state.activeRun)) state.activeRun = state.panelRuns()[0] ?? "";
     this.recomputeSteps(false);
     state.save();
     this.update();
@@ -127,6 +144,7 @@ export class App implements Actions, ListingUser {
     // at the last step: follow new steps as they arrive
     if (silent && state.targetStep !== null && state.targetStep === state.steps[state.steps.length - 1]) { state.targetStep = null; state.settings.step = null; }
     state.tags = runs;
+    state.summaries = tags && tags.summaries && typeof tags.summaries === "object" ? tags.summaries : {};
     // only the first listing asks for the last matrices (a Reload fetches them anew)
     if (withLatest && tags && tags.latest && typeof tags.latest === "object") this.store.seedLatest(runs, tags.latest, tags.latest_excluded_rows);
     const allTags = state.allTags();
@@ -147,10 +165,24 @@ export class App implements Actions, ListingUser {
   private onTagChanged(fromLoad: boolean): void {
     const state = this.state;
     const available = state.runsWithTag();
-    const wanted = (state.runs.length ? state.runs : state.settings.runs ?? []).filter((r) => available.includes(r));
-    state.runs = wanted.length ? wanted : available.slice(0, DEFAULT_RUNS);
-    if (!state.runs.includes(state.activeRun)) state.activeRun = state.runs[0] ?? "";
-    this.controls.setRuns(available);
+    // keep the ticked runs (on the first listing the saved ones); the default follows the most recent runs until one is ticked
+    const untouched = this.defaultRuns !== null && this.defaultRuns.join("\u0000") === state.runs.join("\u0000");
+    const kept = this.runsTicked || state.runs.length ? state.runs : state.settings.runs ?? [];
+    const wanted = untouched ? [] : kept.filter((r) => available.includes(r));
+    // none ticked on purpose (now, or saved as an empty list by an earlier visit) stays none;
+    // a first visit (no runs saved) gets the default
+    const noneChosen = !untouched && kept.length === 0 && (this.runsTicked || state.settings.runs !== null);
+    const lastWall = (r: string) => state.info(r)?.wall_times.slice(-1)[0] ?? 0;
+    if (wanted.length || noneChosen) {
+      state.runs = wanted;
+    } else {
+      state.runs = mostRecent(available.map((name) => ({ name, lastWall: lastWall(name) })), DEFAULT_RUNS);
+      this.defaultRuns = state.runs.slice();
+    }
+    if (!state.panelRuns().includes(state.activeRun)) state.activeRun = state.panelRuns()[0] ?? "";
+    const note = this.defaultRuns === null || available.length <= state.runs.length ? null
+      : `Showing the ${state.runs.length} most recent runs; tick others in the table.`;
+    this.runTable.setRuns(available, note);
     this.recomputeSteps(fromLoad);
     this.controls.syncMode();
     state.save();
@@ -268,7 +300,7 @@ export class App implements Actions, ListingUser {
     const shown = shownClasses(m.counts, m.names, order, subset, topK);
     return {
       run, tag, step, names: m.names, shown, counts: m.counts, countsA: a ? a.counts : null, values,
-      confidence: extras.confidence, suspects: extras.suspects, problems: extras.problems, diff: !!a, label, excluded,
+      confidence: extras.confidence, problems: extras.problems, diff: !!a, label, excluded,
     };
   }
 
@@ -290,10 +322,12 @@ export class App implements Actions, ListingUser {
     const why = views.length > 0 || errors.length > 0 ? null : state.mode === "difference"
       ? "Choose what to compare above (difference mode needs a run with at least one step)."
       : "Select at least one run above.";
+    this.notices.panelCap(state.mode === "matrix" ? state.runs.length : 0, MAX_PANELS);
     this.notices.excludedRows(views.flatMap((v) => v.excluded));
     this.notices.clear("diagnostics");
     for (const problem of views.flatMap((v) => v.problems)) this.notices.add("warn", problem, "diagnostics");
     this.panels.draw(views, why);
+    this.runTable.paintPanels(this.panels.el);
     if (this.marks.firstDrawDone) this.details.draw();
     else setTimeout(() => this.details.draw(), 0); // first paint: the matrices first, the details right after
     this.marks.drawn(this.panels.el, (first) => {

@@ -1,6 +1,7 @@
 // The calibration of one class over steps, next to its precision/recall/F1
-// trend: its ECE (with the whole set's) and its mean loss, from the
-// calibration_series route.
+// trend: its classwise ECE (with the whole set's top-label ECE; steps logged
+// before classwise bins as the older per-true-class ECE, a line of its own)
+// and its mean loss, from the calibration_series route.
 import type { CalibrationSeries } from "../api";
 import { classColumn } from "../logic/series";
 import { fillWhenLoaded } from "./card";
@@ -19,8 +20,10 @@ export function calibrationTrends(store: DataStore, v: PanelView, cls: number, s
     box.appendChild(shown(s, `ece\u0000${cls}\u0000${name}\u0000${v.run}`, () => lineChart({
       title: `${name}: expected calibration error (run ${v.run})`, steps: s.steps, marker: v.step,
       series: [
-        { name: `ECE of true class ${name}`, values: classColumn(s.class_ece, cls), colour: SERIES_COLOURS[0] },
-        { name: "ECE of all classes", values: s.ece, colour: SERIES_COLOURS[1] },
+        { name: `classwise ECE of ${name}`, values: classColumn(s.class_ece, cls), colour: SERIES_COLOURS[0] },
+        ...(hasValues(s.true_class_ece ?? [], cls)
+          ? [{ name: `ECE of true class ${name} (older definition)`, values: classColumn(s.true_class_ece, cls), colour: SERIES_COLOURS[3] }] : []),
+        { name: "ECE of all classes (top-label)", values: s.ece, colour: SERIES_COLOURS[1] },
       ],
     })));
     if (hasLoss(s, cls)) {
@@ -34,5 +37,10 @@ export function calibrationTrends(store: DataStore, v: PanelView, cls: number, s
 }
 
 function hasLoss(s: CalibrationSeries, cls: number): boolean {
-  return s.class_loss.some((row) => row && (row[cls] ?? null) !== null);
+  return hasValues(s.class_loss, cls);
+}
+
+/** Whether column `cls` of `rows` has a value at some step. */
+function hasValues(rows: (number | null)[][], cls: number): boolean {
+  return rows.some((row) => row && (row[cls] ?? null) !== null);
 }

@@ -24,12 +24,20 @@ export function examplesCard({ state, store }: CardContext, v: PanelView): HTMLE
     return el;
   }
   const exStep = exSteps.includes(v.step) ? v.step : nearestStep(exSteps, v.step)!;
+  const count = v.counts.data[sel.t * v.counts.n + sel.p];
+  if (exStep === v.step && count === 0) {
+    // an empty cell has nothing to show (and nothing was dropped)
+    el.appendChild(h("p", { class: "muted", "data-empty": "true" }, `No examples: no true ${v.names[sel.t]} was predicted as ${v.names[sel.p]} at step ${v.step} (the cell is 0).`));
+    return el;
+  }
   if (exStep !== v.step) el.appendChild(h("p", { class: "notice warn" }, `No examples were logged at step ${v.step}; showing step ${exStep}, the nearest step with examples.`));
   const body = h("div", { class: "thumbs", "data-step": exStep });
   el.appendChild(body);
   fillWhenLoaded(body, store.examples(v.run, v.tag, exStep, sel), "examples", (ex) => {
     if (ex.examples.length === 0) {
-      body.appendChild(h("p", { class: "muted", "data-empty": "true" }, `No examples of this cell at step ${exStep} (the cell is empty, or the byte budget of the examples summary dropped them).`));
+      body.appendChild(h("p", { class: "muted", "data-empty": "true" }, exStep === v.step
+        ? `No examples of this cell's ${count} prediction${count === 1 ? "" : "s"} were kept at step ${exStep} (the byte budget of the examples summary dropped them).`
+        : `No examples of this cell at step ${exStep}.`));
       return;
     }
     fillWhenLoaded(body, store.sprite(spriteUrl(ex.sprite, "examples")), "the sprite image", (img) => drawThumbs(body, ex, img, v.names[sel.p]),

@@ -14,6 +14,14 @@ import type { Cell, PanelView } from "./state";
 
 /** What the class chart draws (metrics_series' `metrics`). */
 const CLASS_METRICS: SeriesMetric[] = ["precision", "recall", "f1"];
+/** The line colours on a dark page: Okabe–Ito with its lighter sky blue for
+ * the blue, each at a contrast ratio above 3 with the dark background. */
+const DARK_SERIES_COLOURS = ["#56B4E9", "#E69F00", "#009E73", "#CC79A7"];
+
+/** The line colours for the page's theme. */
+function lineColours(): string[] {
+  return document.documentElement.dataset.theme === "dark" ? DARK_SERIES_COLOURS : SERIES_COLOURS;
+}
 
 export class TrendsCard {
   private cellBox: HTMLElement | null = null;
@@ -72,7 +80,7 @@ export class TrendsCard {
         for (const x of shares) if (x !== null && x > max) max = x;
         return lineChart({
           title, steps: s.steps, marker: v.step, percent: true, yMax: max > 0 ? Math.min(1, max * 1.1) : 1,
-          series: [{ name: `${v.names[t]} → ${v.names[p]}`, values: shares, colour: SERIES_COLOURS[3] }],
+          series: [{ name: `${v.names[t]} → ${v.names[p]}`, values: shares, colour: lineColours()[3] }],
         });
       }));
     });
@@ -80,7 +88,8 @@ export class TrendsCard {
 
   /** The chart of `data` (drawn by `build` the first time), its marker at `step`. */
   private shown(data: object, key: string, step: number, build: () => LineChart): HTMLElement {
-    const chart = this.charts.get(data, key, build);
+    // drawn again in the other theme (its line colours differ)
+    const chart = this.charts.get(data, `${key}\u0000${document.documentElement.dataset.theme ?? ""}`, build);
     chart.setMarker(step);
     return chart.el;
   }
@@ -95,13 +104,14 @@ function lowestRecall(m: MetricsResponse): number {
 
 function classChart(series: MetricsSeries, cls: number, v: PanelView): LineChart {
   const pick = (rows: MetricsSeries["recall"]) => classColumn(rows, cls, series.classes);
+  const colours = lineColours();
   return lineChart({
     title: `${series.class_names[cls] ?? cls}: precision, recall, F1 (run ${v.run})`,
     steps: series.steps, marker: v.step, yMax: 1,
     series: [
-      { name: "recall", values: pick(series.recall), colour: SERIES_COLOURS[0] },
-      { name: "precision", values: pick(series.precision), colour: SERIES_COLOURS[1] },
-      { name: "F1", values: pick(series.f1), colour: SERIES_COLOURS[2] },
+      { name: "recall", values: pick(series.recall), colour: colours[0] },
+      { name: "precision", values: pick(series.precision), colour: colours[1] },
+      { name: "F1", values: pick(series.f1), colour: colours[2] },
     ],
   });
 }

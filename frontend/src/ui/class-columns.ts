@@ -1,10 +1,12 @@
 // The per-class table's columns from the diagnoses, where the tag has them:
-// ECE and mean loss per true class (calibration route), and, when the run
+// the classwise ECE (or, for a step logged before it, the older per-true-class
+// ECE, labelled so) and mean loss per true class (calibration route), and, when the run
 // has a set to compare with (its train tag, or set A of the "sets"
 // difference), that set's recall and the gap to this set's recall.
 import type { MetricsResponse } from "../api";
 import { hasKind, recallGap, setName } from "../logic/diagnostics";
 import { formatMetric, formatSigned } from "../logic/format";
+import { perClassText } from "../logic/reliability";
 import { nearestStep } from "../logic/steps";
 import type { Cached } from "./cache";
 import type { CardContext } from "./card";
@@ -32,7 +34,8 @@ export function extraColumns({ state, store }: CardContext, v: PanelView, m: Met
     const columns: ExtraColumn[] = [];
     const cal = calibration?.value;
     if (cal && cal.classes.length === n) {
-      columns.push({ key: "ece", label: "ECE", title: "Expected calibration error (top-label) of the examples of this true class: the mean gap between confidence and accuracy over the confidence bins",
+      const text = perClassText(cal.class_ece_kind === "classwise" ? "predicted_class" : "true_class", "");
+      columns.push({ key: cal.class_ece_kind === "classwise" ? "ece" : "ece-true-class", label: text.column, title: text.columnHelp,
         values: cal.classes.map((c) => c.ece), format: formatMetric });
       columns.push({ key: "loss", label: "Loss", title: "Mean cross-entropy loss of the examples of this true class",
         values: cal.classes.map((c) => c.loss), format: formatMetric });

@@ -1,7 +1,9 @@
-// The view controls of the diagnoses, shown only when a ticked run's tag has
-// them: "Colour cells by: count | mean confidence" (cell_confidence) and the
-// suspects-per-cell overlay (label_issues). Both are remembered settings and
-// apply to the matrices (not to a difference, whose cells compare two).
+// The view control of the diagnoses, shown only when a ticked run's tag has
+// them: "Colour cells by: count | mean confidence" (cell_confidence). It is a
+// remembered setting and applies to the matrices (not to a difference, whose
+// cells compare two). Suspected label errors are counted by (given, suggested)
+// label, not (true, predicted): they have their own matrix in the suspects
+// card (card-suspects.ts), not a control here.
 import { hasKind, type DiagnosticKind } from "../logic/diagnostics";
 import type { ColourBy } from "../logic/settings";
 import { h } from "./dom";
@@ -9,8 +11,6 @@ import type { Actions, TabState } from "./state";
 
 export class DiagnosticControls {
   readonly colourBox = h("fieldset", { id: "tbc-colour-by", hidden: true }, h("legend", {}, "Colour cells by"));
-  readonly overlayLabel: HTMLLabelElement;
-  private overlay = h("input", { type: "checkbox", id: "tbc-suspects-overlay" });
 
   constructor(private state: TabState, private actions: Actions) {
     const settings = state.settings;
@@ -20,16 +20,11 @@ export class DiagnosticControls {
       input.addEventListener("change", () => { if (input.checked) { settings.colourBy = value; this.changed(); } });
       this.colourBox.appendChild(h("label", { title: value === "confidence" ? "Colour each cell by the mean top-1 confidence of its predictions: confident errors stand out from unsure ones" : "Colour each cell by its shown value" }, input, label));
     }
-    this.overlay.checked = settings.suspectsOverlay;
-    this.overlay.addEventListener("change", () => { settings.suspectsOverlay = this.overlay.checked; this.changed(); });
-    this.overlayLabel = h("label", { hidden: true, title: "Draw the number of suspected label errors (confident learning) in each cell: given label = row, suggested label = column" },
-      this.overlay, "Suspects per cell");
   }
 
-  /** Show each control only in matrix mode, if a ticked run's tag has its diagnosis. */
+  /** Show the control only in matrix mode, if a ticked run's tag has its diagnosis. */
   sync(): void {
     this.colourBox.hidden = !this.anyRunHas("cell_confidence");
-    this.overlayLabel.hidden = !this.anyRunHas("label_issues");
   }
 
   private anyRunHas(kind: DiagnosticKind): boolean {

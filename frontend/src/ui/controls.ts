@@ -1,4 +1,4 @@
-// The controls above the panels: run box, tag, view (matrices or difference),
+// The controls above the panels (the runs are the run table's, run-table.ts): tag, view (matrices or difference),
 // normalization, hide diagonal, classes (order, subset, top-k), export, and
 // the difference bar. Each writes the state and asks the tab to update.
 import { exportFileName, toCSV, toJSON, type ExportView } from "../logic/exporter";
@@ -11,7 +11,6 @@ import type { Actions, DiffKind, ExportKind, Mode, TabState } from "./state";
 const SUBSET_DEBOUNCE_MS = 200;
 
 export class Controls {
-  readonly runBox = h("fieldset", { class: "run-list" }, h("legend", {}, "Runs"));
   readonly toolbar: HTMLElement;
   readonly diffBar = h("div", { class: "diffbar", id: "tbc-diffbar", hidden: true });
   private diagnostics: DiagnosticControls;
@@ -24,36 +23,23 @@ export class Controls {
   constructor(private state: TabState, private actions: Actions) {
     this.tagSelect.addEventListener("change", () => { state.tag = this.tagSelect.value; actions.tagChanged(); });
     for (const m of ["matrix", "difference"] as const) {
-      this.modeButtons[m].addEventListener("click", () => { state.mode = m; this.syncMode(); actions.update(); });
+      this.modeButtons[m].addEventListener("click", () => {
+        state.mode = m;
+        if (m === "difference" && state.diffKind === "sets") this.openSets();
+        this.syncMode();
+        actions.update();
+      });
     }
     const modeBox = h("fieldset", {}, h("legend", {}, "View"), this.modeButtons.matrix, this.modeButtons.difference);
     this.diagnostics = new DiagnosticControls(state, actions);
     this.toolbar = h("div", { class: "toolbar" }, h("label", {}, "Tag ", this.tagSelect), modeBox, this.normBox(),
-      this.hideDiagonal(), this.diagnostics.colourBox, this.diagnostics.overlayLabel, this.classBox(), this.exportBox());
+      this.hideDiagonal(), this.diagnostics.colourBox, this.classBox(), this.exportBox());
   }
 
   /** Offer `tags`, with `state.tag` selected. */
   setTags(tags: string[]): void {
     clear(this.tagSelect);
     for (const t of tags) this.tagSelect.appendChild(option(t, t, t === this.state.tag));
-  }
-
-  /** One checkbox per run that has the tag. */
-  setRuns(available: string[]): void {
-    const state = this.state;
-    clear(this.runBox);
-    this.runBox.appendChild(h("legend", {}, `Runs with this tag (${available.length})`));
-    for (const run of available) {
-      const box = h("input", { type: "checkbox", value: run });
-      box.checked = state.runs.includes(run);
-      box.addEventListener("change", () => {
-        if (box.checked && !state.runs.includes(run)) state.runs.push(run);
-        if (!box.checked) state.runs = state.runs.filter((r) => r !== run);
-        state.runs.sort();
-        this.actions.runsChanged();
-      });
-      this.runBox.appendChild(h("label", { title: run }, box, run));
-    }
   }
 
   /** Show the mode in the View buttons, and the difference bar in difference mode. */
@@ -94,7 +80,7 @@ export class Controls {
   private classBox(): HTMLElement {
     const settings = this.state.settings;
     const order = h("select", { id: "tbc-order", "aria-label": "Class order" });
-    for (const [value, label] of [["original", "Original order"], ["error", "Most errors first"], ["alpha", "Alphabetical"]] as const) {
+    for (const [value, label] of [["original", "Original order"], ["error", "Most errors first"], ["alpha", "Alphabetical"], ["cluster", "Cluster (confused together)"]] as const) {
       order.appendChild(option(value, label, settings.order === value));
     }
     order.addEventListener("change", () => { settings.order = order.value as Order; this.changed(); });
@@ -105,7 +91,8 @@ export class Controls {
       if (subsetTimer !== null) clearTimeout(subsetTimer);
       subsetTimer = window.setTimeout(() => { settings.subset = subset.value; this.changed(); }, SUBSET_DEBOUNCE_MS);
     });
-    const topK = h("input", { type: "number", id: "tbc-topk", min: 0, step: 1, value: 0, style: "width:5em", "aria-label": "Show only the k most confused classes (0 = all)" });
+    const topKHelp = "Show only the classes of the k largest off-diagonal cells, both the true and the predicted class of each, so those k confusions are all visible (up to 2k classes; 0 = all)";
+    const topK = h("input", { type: "number", id: "tbc-topk", min: 0, step: 1, value: 0, style: "width:5em", "aria-label": topKHelp, title: topKHelp });
     topK.value = String(settings.topK);
     topK.addEventListener("change", () => {
       const k = Math.max(0, Math.floor(Number(topK.value) || 0));
@@ -114,7 +101,7 @@ export class Controls {
       this.changed();
     });
     return h("fieldset", {}, h("legend", {}, "Classes"), h("label", {}, "Order ", order),
-      h("label", {}, "Only ", subset), h("label", {}, "Top-k confused ", topK));
+      h("label", {}, "Only ", subset), h("label", { title: topKHelp }, "Top-k confusions ", topK));
   }
 
   private exportBox(): HTMLElement {
@@ -141,7 +128,12 @@ export class Controls {
     const kind = h("select", { id: "tbc-diff-kind", "aria-label": "Compare" });
     kind.append(option("steps", "Step A vs step B of one run", state.diffKind === "steps"), option("runs", "Run A vs run B at one step", state.diffKind === "runs"),
       option("sets", "Set A vs set B of one run (e.g. train vs test)", state.diffKind === "sets"));
-    kind.addEventListener("change", () => { state.diffKind = kind.value as DiffKind; this.buildDiffBar(); this.actions.update(); });
+    kind.addEventListener("change", () => {
+      state.diffKind = kind.value as DiffKind;
+      if (state.diffKind === "sets") this.openSets();
+      this.buildDiffBar();
+      this.actions.update();
+    });
     this.diffBar.append(h("label", {}, "Compare ", kind));
     const runSelect = (id: string, value: string, set: (v: string) => void, label: string) => {
       const s = h("select", { id, "aria-label": label });
@@ -164,6 +156,19 @@ export class Controls {
       this.diffBar.append(runSelect("tbc-diff-run-a", state.diffRunA, (v) => { state.diffRunA = v; }, "Run A"),
         runSelect("tbc-diff-run-b", state.diffRunB, (v) => { state.diffRunB = v; }, "Run B"),
         h("span", { class: "muted" }, "Both at the slider's step (nearest available in each run). Cells show B − A."));
+    }
+  }
+
+  /** Opening the "sets" difference: its sets differ in size (a training
+   * subset against the test set), so counts do not compare; it opens
+   * normalized by true class (each row's shares), which the user may change. */
+  private openSets(): void {
+    const settings = this.state.settings;
+    if (settings.norm === "counts") {
+      settings.norm = "true";
+      const radio = this.toolbar?.querySelector<HTMLInputElement>("#tbc-norm-true");
+      if (radio) radio.checked = true;
+      this.state.save();
     }
   }
 

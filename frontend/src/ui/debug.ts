@@ -82,7 +82,7 @@ export class DrawMarks {
     return {
       tag: s.tag, runs: s.runs.slice(), activeRun: s.activeRun, steps: s.steps.slice(), targetStep: s.targetStep,
       norm: s.settings.norm, hideDiagonal: s.settings.hideDiagonal, order: s.settings.order, mode: s.mode, diffKind: s.diffKind,
-      diffTagA: s.diffTagA, colourBy: s.settings.colourBy, suspectsOverlay: s.settings.suspectsOverlay,
+      diffTagA: s.diffTagA, colourBy: s.settings.colourBy,
       panels: s.views.map((v) => ({ run: v.run, step: v.step, diff: v.diff, label: v.label, classes: v.shown.map((i) => v.names[i]) })),
       theme: document.documentElement.dataset.theme ?? "light",
       selection: JSON.parse(JSON.stringify(s.selection)),

@@ -1,6 +1,7 @@
 // The cards below the panels, for the details panel (the active run, or the
-// difference, whose cards show B): top confusions, per-class metrics,
-// examples of the selected cell, suspected label errors, calibration, trends.
+// difference, whose cards show B): first what concerns the selected cell
+// (examples, suspected label errors, calibration), then top confusions,
+// trends and the per-class metrics (a full row).
 import { hasKind } from "../logic/diagnostics";
 import { calibrationCard } from "./card-calibration";
 import { ClassTable } from "./card-classes";
@@ -31,10 +32,11 @@ export class Details {
     const where = v.diff ? v.label : `${v.run} at step ${v.step}`;
     // the diagnoses' cards only where the tag's listing has them
     const listed = this.ctx.state.info(v.run, v.tag)?.diagnostics;
-    this.el.append(topCard(this.ctx, v, where), this.table.render(v, where), examplesCard(this.ctx, v));
+    // the selected cell's cards first, right under the matrices; the whole-matrix ones after
+    this.el.appendChild(examplesCard(this.ctx, v));
     if (hasKind(listed, "suspects")) this.el.appendChild(this.suspects.render(v));
     if (hasKind(listed, "reliability")) this.el.appendChild(calibrationCard(this.ctx, v, where));
-    this.el.appendChild(this.trends.render(v));
+    this.el.append(topCard(this.ctx, v, where), this.trends.render(v), this.table.render(v, where));
   }
 
   /** A cell of the panel showing `view` was hovered for a moment: show its trend. */

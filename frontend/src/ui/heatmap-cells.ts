@@ -1,6 +1,6 @@
 // What both heatmap renderers share: the data they draw, the events they
 // report, and each cell's tooltip text and colour.
-import { diverging, sequential, type RGB } from "../logic/colors";
+import { diverging, scalePosition, sequential, type RGB } from "../logic/colors";
 import { formatCell, formatCount, formatMetric, formatShare } from "../logic/format";
 import type { Matrix, Norm } from "../logic/matrix";
 
@@ -14,11 +14,11 @@ export interface HeatmapData {
   countsA: Matrix | null; // difference mode: counts of A
   values: Matrix; // displayed values
   confidence: Matrix | null; // colour by: mean confidence per cell (NaN: no predictions); null: colour by values
-  suspects: Matrix | null; // overlay: suspected label errors per cell
   norm: Norm;
   diff: boolean;
   hideDiagonal: boolean;
   domain: number;
+  log: boolean; // values (not confidences) coloured on the log scale (colors.ts scalePosition)
   label: string;
   selected: [number, number] | null;
 }
@@ -47,7 +47,6 @@ export function cellLines(d: HeatmapData, t: number, p: number, rowTotals: Float
     const conf = d.confidence.data[t * n + p];
     lines.push(`Mean confidence: ${Number.isFinite(conf) ? formatMetric(conf) : "– (no predictions)"}`);
   }
-  if (d.suspects) lines.push(`Suspected label errors: ${formatCount(d.suspects.data[t * n + p])}`);
   return lines;
 }
 
@@ -63,11 +62,6 @@ export function cellColour(d: HeatmapData, t: number, p: number, diagonalHidden:
   const v = colourValue(d, t, p);
   if (diagonalHidden || !Number.isFinite(v)) return null;
   if (d.confidence) return sequential(v);
-  if (d.diff) return diverging(d.domain > 0 ? v / d.domain : 0);
-  return sequential(d.domain > 0 ? v / d.domain : 0);
-}
-
-/** Suspected label errors in cell (t, p) when the overlay is on (0 otherwise). */
-export function suspectsIn(d: HeatmapData, t: number, p: number): number {
-  return d.suspects ? d.suspects.data[t * d.suspects.n + p] : 0;
+  const at = scalePosition(v, d.domain, d.log);
+  return d.diff ? diverging(at) : sequential(at);
 }

@@ -1,10 +1,10 @@
 // The heatmap as an ARIA grid of DOM cells: the count in each cell, a roving
 // tabindex for the arrow keys, data-* attributes with the exact values.
 import { cssColor, prefersDarkText } from "../logic/colors";
-import { formatCell, formatCount } from "../logic/format";
+import { formatCell } from "../logic/format";
 import { colSums, rowSums } from "../logic/matrix";
 import { clear, h } from "./dom";
-import { cellColour, cellLines, suspectsIn, type HeatmapData, type HeatmapEvents } from "./heatmap-cells";
+import { cellColour, cellLines, type HeatmapData, type HeatmapEvents } from "./heatmap-cells";
 
 export class GridHeatmap {
   readonly el = h("div", { class: "hm-grid", role: "grid" });
@@ -96,17 +96,12 @@ export class GridHeatmap {
         const hidden = d.hideDiagonal && t === p;
         const colour = cellColour(d, t, p, hidden);
         const text = hidden ? "" : formatCell(v, d.norm, d.diff);
-        const suspects = suspectsIn(d, t, p);
-        if (cell.textContent !== text || cell.childElementCount > 0 || suspects > 0) {
-          cell.textContent = text;
-          if (suspects > 0) cell.appendChild(h("span", { class: "hm-suspects", "aria-hidden": "true" }, formatCount(suspects)));
-        }
+        if (cell.textContent !== text) cell.textContent = text;
         cell.style.backgroundColor = colour ? cssColor(colour) : "";
         cell.style.color = colour ? (prefersDarkText(colour) ? "#111" : "#fff") : "";
         cell.dataset.value = Number.isFinite(v) ? String(v) : "NaN";
         cell.dataset.count = String(count);
         setData(cell, "confidence", d.confidence ? d.confidence.data[t * n + p] : null);
-        setData(cell, "suspects", d.suspects ? suspects : null);
         cell.classList.toggle("hm-hidden", hidden);
         cell.classList.toggle("hm-selected", !!sel && sel[0] === t && sel[1] === p);
         const lines = cellLines(d, t, p, this.rowTotals, this.colTotals);

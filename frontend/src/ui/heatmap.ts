@@ -7,6 +7,12 @@ import { GridHeatmap } from "./heatmap-grid";
 
 const GRID_LIMIT = 40;
 
+/** Whether the diagonal is left out of the colour domain of a view of `shownCount` classes (a large matrix,
+ * drawn on the canvas): its correct predictions would otherwise flatten every error to the darkest colour. */
+export function diagonalOutOfDomain(shownCount: number): boolean {
+  return shownCount > GRID_LIMIT;
+}
+
 export class Heatmap {
   readonly el = h("div", { class: "heatmap" });
   private impl: GridHeatmap | CanvasHeatmap | null = null;

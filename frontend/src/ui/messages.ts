@@ -3,6 +3,7 @@
 // a panel that failed to load).
 import { ApiError } from "../api";
 import { excludedRowsNotice, type ExcludedRows } from "../logic/format";
+import { panelCapNotice } from "../logic/run-filter";
 import { append, clear, h } from "./dom";
 
 /** An error as one line: the HTTP status and the server's message where there is one. */
@@ -85,6 +86,12 @@ export class Notices {
       el.appendChild(b);
     }
     this.el.appendChild(el);
+  }
+
+  /** Whether only `cap` of the `ticked` runs get a matrix panel (state.panelRuns), replacing the previous notice. */
+  panelCap(ticked: number, cap: number): void {
+    this.clear("panel-cap");
+    if (ticked > cap) this.add("info", panelCapNotice(ticked, cap), "panel-cap");
   }
 
   /** One warning per evaluation whose rows with NaN logits are left out of a drawn matrix (replacing the previous ones). */

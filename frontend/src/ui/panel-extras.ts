@@ -1,26 +1,24 @@
 // What a matrix panel draws besides its matrix, when the tag's listing has
 // the diagnosis and the user asked for it: the mean confidence of each cell's
-// predictions (Colour cells by: mean confidence) and the suspected label
-// errors per cell (the suspects overlay). A failure leaves the panel as it is
-// and is said in a notice.
+// predictions (Colour cells by: mean confidence). A failure leaves the panel
+// as it is and is said in a notice.
 import { hasKind, nullableMatrix } from "../logic/diagnostics";
-import { fromRows, type Matrix } from "../logic/matrix";
+import type { Matrix } from "../logic/matrix";
 import { describeError } from "./messages";
 import type { TabState } from "./state";
 import type { DataStore } from "./store";
 
 export interface PanelExtras {
   confidence: Matrix | null;
-  suspects: Matrix | null;
   /** What could not be loaded, one line each. */
   problems: string[];
 }
 
-export const NO_EXTRAS: PanelExtras = { confidence: null, suspects: null, problems: [] };
+export const NO_EXTRAS: PanelExtras = { confidence: null, problems: [] };
 
 /** Load the extras of `run`'s matrix of `tag` at `step` (`classes` classes) that the settings ask for. */
 export async function loadExtras(state: TabState, store: DataStore, run: string, tag: string, step: number, classes: number): Promise<PanelExtras> {
-  const { colourBy, suspectsOverlay } = state.settings;
+  const { colourBy } = state.settings;
   const listed = state.info(run, tag)?.diagnostics;
   const problems: string[] = [];
   const load = async <T>(wanted: boolean, what: string, get: () => Promise<T>, toMatrix: (value: T) => Matrix): Promise<Matrix | null> => {
@@ -34,11 +32,7 @@ export async function loadExtras(state: TabState, store: DataStore, run: string,
       return null;
     }
   };
-  const [confidence, suspects] = await Promise.all([
-    load(colourBy === "confidence" && hasKind(listed, "cell_confidence"), "mean confidence per cell",
-      () => store.cellConfidence(run, tag, step).load(), (r) => nullableMatrix(r.mean_confidence)),
-    load(suspectsOverlay && hasKind(listed, "label_issues"), "suspects per cell",
-      () => store.labelIssues(run, tag, step).load(), (r) => fromRows(r.suspects)),
-  ]);
-  return { confidence, suspects, problems };
+  const confidence = await load(colourBy === "confidence" && hasKind(listed, "cell_confidence"), "mean confidence per cell",
+    () => store.cellConfidence(run, tag, step).load(), (r) => nullableMatrix(r.mean_confidence));
+  return { confidence, problems };
 }

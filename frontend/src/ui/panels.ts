@@ -1,15 +1,22 @@
 // The matrix panels (one heatmap per run, or the difference), the colour bar
 // they share, and the tooltip of the hovered cell.
-import { cssColor, diverging, sequential } from "../logic/colors";
-import { formatCount, NORM_UNITS } from "../logic/format";
+import { cssColor, diverging, LOG_DECADES, sequential } from "../logic/colors";
+import { formatCount, formatShare, NORM_UNITS } from "../logic/format";
 import { colourDomain } from "../logic/matrix";
 import { clear, h } from "./dom";
-import { Heatmap } from "./heatmap";
+import { diagonalOutOfDomain, Heatmap } from "./heatmap";
 import type { Point } from "./heatmap-cells";
 import type { Actions, Cell, PanelView, TabState } from "./state";
 
 const HOVER_TREND_DELAY_MS = 250;
 const COLOUR_BAR_WIDTH = 200;
+/** Largest and smallest width of a grid heatmap's cells (CSS px): the cells
+ * shrink down to CELL_MIN so that the matrices fit side by side (two
+ * 10-class matrices at 1280 px); below that the panels wrap. */
+const CELL_MAX = 52;
+const CELL_MIN = 28;
+/** The gap between panels (.panels in styles.ts). */
+const PANEL_GAP = 14;
 /** The heatmap of the difference panel is kept under this key (run names cannot contain NUL). */
 const DIFF_KEY = "\u0000diff";
 
@@ -25,6 +32,11 @@ export class Panels {
   /** `hoverCell`: a cell of the panel that shows `view` was hovered for a moment (its trend is worth drawing). */
   constructor(private state: TabState, private actions: Actions, private hoverCell: (view: PanelView, cell: Cell) => void) {
     window.addEventListener("scroll", () => { this.tooltip.hidden = true; }, { passive: true });
+    let resizing = 0;
+    window.addEventListener("resize", () => {
+      cancelAnimationFrame(resizing);
+      resizing = requestAnimationFrame(() => this.fitCells());
+    });
   }
 
   /** Draw `views`, one section each, on one colour scale. `why`: what to say when there is none. */
@@ -32,9 +44,11 @@ export class Panels {
     const { settings, targetStep: target } = this.state;
     // domain shared by all panels so colours compare across runs
     let domain = 0;
-    for (const v of views) domain = Math.max(domain, colourDomain(v.values, v.shown, settings.hideDiagonal));
+    // large matrices leave the diagonal out of the domain (drawn at the top colour), so errors get the scale
+    const diagonalOut = !settings.hideDiagonal && views.some((v) => diagonalOutOfDomain(v.shown.length));
+    for (const v of views) domain = Math.max(domain, colourDomain(v.values, v.shown, settings.hideDiagonal || diagonalOutOfDomain(v.shown.length)));
     const byConfidence = views.length > 0 && views.every((v) => v.confidence !== null);
-    this.drawColourBar(domain, views.some((v) => v.diff), byConfidence);
+    this.drawColourBar(domain, views.some((v) => v.diff), byConfidence, diagonalOut);
 
     const seen = new Set<string>();
     const sections: HTMLElement[] = [];
@@ -60,8 +74,8 @@ export class Panels {
       }
       entry.hm.update({
         names: v.names, shown: v.shown, counts: v.counts, countsA: v.countsA, values: v.values, norm: settings.norm,
-        confidence: byConfidence ? v.confidence : null, suspects: v.suspects,
-        diff: v.diff, hideDiagonal: settings.hideDiagonal, domain, label: v.diff ? v.label : `Run ${v.run}`,
+        confidence: byConfidence ? v.confidence : null,
+        diff: v.diff, hideDiagonal: settings.hideDiagonal, domain, log: settings.logColour, label: v.diff ? v.label : `Run ${v.run}`,
         selected: selectedPair(this.state.selectedCellOf(v)),
       });
       entry.filterNote.hidden = v.shown.length > 0;
@@ -73,6 +87,33 @@ export class Panels {
       for (const s of sections) this.el.appendChild(s);
     }
     for (const key of Array.from(this.entries.keys())) if (!seen.has(key)) this.entries.delete(key);
+    this.fitCells();
+  }
+
+  /** Size the grid heatmaps' cells so that as many panels as possible (all,
+   * ideally) stand side by side in the width there is, between CELL_MIN and CELL_MAX. */
+  private fitCells(): void {
+    const grids = Array.from(this.el.querySelectorAll<HTMLElement>(".panel .hm-grid"));
+    const width = this.el.clientWidth;
+    if (grids.length === 0 || width <= 0) return;
+    const panels = this.el.querySelectorAll(".panel").length;
+    const current = parseFloat(getComputedStyle(grids[0]).getPropertyValue("--cell")) || CELL_MAX;
+    // what a panel needs besides its cells (headings, padding, borders), and its most classes
+    let overhead = 0, k = 1;
+    for (const g of grids) {
+      const classes = Number(g.style.getPropertyValue("--k")) || 1;
+      const section = g.closest<HTMLElement>(".panel") ?? g;
+      const frame = section.offsetWidth - section.clientWidth + parseFloat(getComputedStyle(section).paddingLeft) * 2;
+      overhead = Math.max(overhead, g.offsetWidth - classes * (current + 1) + frame);
+      k = Math.max(k, classes);
+    }
+    let cell = CELL_MIN;
+    for (let perRow = panels; perRow >= 1; perRow--) {
+      const room = (width - PANEL_GAP * (perRow - 1)) / perRow - overhead - 1; // 1: rounding
+      const fits = Math.floor(room / k - 1);
+      if (fits >= CELL_MIN) { cell = Math.min(CELL_MAX, fits); break; }
+    }
+    if (cell !== current) this.el.style.setProperty("--cell", `${cell}px`);
   }
 
   focusCell(view: PanelView, t: number, p: number): void {
@@ -107,7 +148,9 @@ export class Panels {
       return;
     }
     clear(tip);
-    lines.forEach((line, i) => { if (i) tip.appendChild(h("br")); tip.appendChild(document.createTextNode(line)); });
+    // which panel: the run (or the difference) first
+    tip.appendChild(h("strong", { class: "tip-run" }, view.diff ? view.label : `Run: ${view.run}`));
+    for (const line of lines) tip.append(h("br"), line);
     tip.hidden = false;
     const w = tip.offsetWidth, hgt = tip.offsetHeight;
     const x = Math.min(anchor.x + 4, window.innerWidth - w - 4);
@@ -119,7 +162,7 @@ export class Panels {
     this.hoverTimer = window.setTimeout(() => this.hoverCell(view, { t, p }), HOVER_TREND_DELAY_MS);
   }
 
-  private drawColourBar(domain: number, diff: boolean, byConfidence: boolean): void {
+  private drawColourBar(domain: number, diff: boolean, byConfidence: boolean, diagonalOut: boolean): void {
     const { norm, hideDiagonal } = this.state.settings;
     clear(this.colourBar);
     this.colourBar.dataset.colourBy = byConfidence ? "confidence" : "count";
@@ -133,14 +176,33 @@ export class Panels {
         ctx.fillRect(x, 0, 1, 12);
       }
     }
-    const fmt = (v: number) => norm === "counts" ? formatCount(v) : `${(v * 100).toFixed(1)}%`;
-    const lo = byConfidence ? "0" : diff ? `−${fmt(domain)}` : fmt(0);
-    const hi = byConfidence ? "1" : diff ? `+${fmt(domain)}` : fmt(domain);
+    const fmt = (v: number) => norm === "counts" ? formatCount(v) : formatShare(v);
+    // a difference with no change at all has a range of 0, not "−0 … +0"
+    const signed = diff && fmt(domain) !== fmt(0);
+    const lo = byConfidence ? "0" : signed ? `−${fmt(domain)}` : fmt(0);
+    const hi = byConfidence ? "1" : signed ? `+${fmt(domain)}` : fmt(domain);
     const what = byConfidence ? `mean confidence of the cell's predictions (grey: no predictions)${hideDiagonal ? ", diagonal hidden" : ""}`
       : diff ? `B − A in ${NORM_UNITS[norm]} (blue: fewer in B, orange: more in B)` : `${NORM_UNITS[norm]}${hideDiagonal ? ", diagonal hidden" : ""}`;
+    const outOfScale = (diagonalOut && !byConfidence ? " Diagonal left out of the scale (large matrix: drawn at the end colour); each pixel shows the largest cell it covers." : "")
+      + (this.state.settings.logColour && !byConfidence ? ` Log scale (${LOG_DECADES} decades below the top).` : "");
     const unavailable = this.state.settings.colourBy === "confidence" && !byConfidence && !diff && this.state.mode === "matrix"
       ? " (Mean confidence is not logged for every shown run.)" : "";
-    this.colourBar.append(h("span", {}, lo), canvas, h("span", {}, hi), h("span", {}, `Colour: ${what}. Cells show ${norm === "counts" ? "counts" : "percentages"}.${unavailable}`));
+    this.colourBar.append(h("span", {}, lo), canvas, h("span", {}, hi), h("span", {}, `Colour: ${what}. Cells show ${norm === "counts" ? "counts" : "percentages"}.${outOfScale}${unavailable}`));
+    if (!byConfidence) this.colourBar.append(this.logToggle());
+  }
+
+  /** "Log scale": colour the values on the log scale (remembered with the other settings). */
+  private logToggle(): HTMLElement {
+    const settings = this.state.settings;
+    const box = h("input", { type: "checkbox", id: "tbc-log-colour" });
+    box.checked = settings.logColour;
+    box.addEventListener("change", () => {
+      settings.logColour = box.checked;
+      this.state.save();
+      this.actions.redraw(); // rebuilds the colour bar: keep the keyboard on the new box
+      document.getElementById("tbc-log-colour")?.focus();
+    });
+    return h("label", { title: `Spread small values over the colours: a log scale spanning ${LOG_DECADES} decades below the largest value` }, box, "Log scale");
   }
 }
 

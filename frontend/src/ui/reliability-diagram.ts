@@ -1,17 +1,22 @@
 // A reliability diagram: per confidence bin, a bar up to the bin's accuracy,
-// the gap to its mean confidence, the diagonal of perfect calibration, and the
-// number of examples per bin below. Exact values are in data-* attributes and
-// a table under the chart.
+// the gap to its mean confidence (shaded: over- or under-confidence, in the
+// legend under the chart), the diagonal of perfect calibration, axes labelled
+// "Confidence" and "Accuracy" with ticks at 0, 0.5 and 1, and the number of
+// examples per bin below. Exact values are in data-* attributes and a table
+// under the chart.
 import { binGap, maxCount, reliabilityBins, type Bin, type BinsIn } from "../logic/reliability";
 import { formatCount, formatMetric } from "../logic/format";
 import { h, svg } from "./dom";
 
-const W = 280, PLOT = 180, STRIP = 34, L = 34, R = 8, T = 8, GAP = 18, B = 18;
+const W = 296, PLOT = 180, STRIP = 34, L = 50, R = 10, T = 8, GAP = 30, B = 18;
+const TICKS = [0, 0.5, 1];
 
 export interface DiagramOptions {
-  /** "all" for the whole set, else the true class's index. */
+  /** "all" for the whole set, else the class's index. */
   scope: "all" | number;
   title: string;
+  /** What the diagram's examples are (a tooltip on its caption). */
+  help?: string;
   edges: number[];
   bins: BinsIn;
   ece: number | null;
@@ -55,13 +60,29 @@ export function reliabilityDiagram(o: DiagramOptions): HTMLElement {
   root.appendChild(svg("line", { x1: L, y1: T, x2: L, y2: y(0), class: "axis" }));
   root.appendChild(svg("line", { x1: L, y1: y(0), x2: W - R, y2: y(0), class: "axis" }));
   root.appendChild(svg("line", { x1: L, y1: stripTop + STRIP, x2: W - R, y2: stripTop + STRIP, class: "axis" }));
-  const tick = (tx: number, ty: number, anchor: string, text: string) => svg("text", { x: tx, y: ty, "text-anchor": anchor, class: "tick" }, text);
-  root.append(tick(L - 4, T + 8, "end", "1"), tick(L - 4, y(0), "end", "0"), tick(L - 4, y(0.5) + 3, "end", "acc"),
-    tick(x(0), y(0) + 12, "start", "0"), tick(x(1), y(0) + 12, "end", "1"), tick(x(0.5), y(0) + 12, "middle", "confidence"),
-    tick(L - 4, stripTop + 8, "end", formatCount(most)), tick(L - 4, stripTop + STRIP, "end", "n"));
+  const tick = (tx: number, ty: number, anchor: string, text: string, axis: string) =>
+    svg("text", { x: tx, y: ty, "text-anchor": anchor, class: "tick", "data-axis": axis }, text);
+  for (const v of TICKS) {
+    root.append(svg("line", { x1: x(v), y1: y(0), x2: x(v), y2: y(0) + 3, class: "axis" }), svg("line", { x1: L - 3, y1: y(v), x2: L, y2: y(v), class: "axis" }),
+      tick(x(v), y(0) + 12, v === 0 ? "start" : v === 1 ? "end" : "middle", String(v), "x"), tick(L - 5, y(v) + 3, "end", String(v), "y"));
+  }
+  root.append(svg("text", { x: x(0.5), y: y(0) + 24, "text-anchor": "middle", class: "axis-label", "data-axis": "x" }, "Confidence"),
+    svg("text", { x: 10, y: y(0.5), "text-anchor": "middle", class: "axis-label", "data-axis": "y", transform: `rotate(-90 10 ${y(0.5)})` }, "Accuracy"),
+    tick(L - 5, stripTop + 8, "end", formatCount(most), "n"), tick(L - 5, stripTop + STRIP, "end", "n", "n"));
   const fig = h("figure", { class: "chart-fig reliability-fig", "data-scope": String(o.scope), "data-ece": o.ece === null ? "" : String(o.ece), "data-total": total },
-    h("figcaption", {}, `${o.title}: ECE ${formatMetric(o.ece)}`), root, binTable(bins));
+    h("figcaption", o.help ? { title: o.help } : {}, `${o.title}: ECE ${formatMetric(o.ece)}`), root, legend(), binTable(bins));
   return fig;
+}
+
+/** What the shading and the dashed line mean. */
+function legend(): HTMLElement {
+  const item = (cls: string, text: string, title: string) =>
+    h("span", { class: "rel-legend-item", title }, h("span", { class: `rel-swatch ${cls}`, "aria-hidden": "true" }), text);
+  return h("div", { class: "rel-legend" },
+    item("bar", "accuracy", "Bar: the share of the bin's examples that are right"),
+    item("over", "over-confidence", "Shaded above the bar: mean confidence higher than accuracy"),
+    item("under", "under-confidence", "Shaded (dashed) above the confidence: accuracy higher than mean confidence"),
+    item("diagonal", "perfect calibration", "Dashed diagonal: accuracy equal to confidence"));
 }
 
 function binText(b: Bin): string {

@@ -1,7 +1,7 @@
 // What the tab shows: the selection (tag, runs, step, mode, cell, class) and
 // the drawn panels, shared by the controls, the panels and the cards; plus the
 // names of the shapes they pass around and what they ask of the tab.
-import type { ByRunTag, TagInfo } from "../api";
+import type { ByRunTag, RunSummary, TagInfo } from "../api";
 import { pickSetA, trainTagOf, type TagClasses } from "../logic/diagnostics";
 import type { ExcludedRows } from "../logic/format";
 import type { Matrix } from "../logic/matrix";
@@ -10,6 +10,10 @@ import { parseSettings, serializeSettings, type Settings } from "../logic/settin
 import { nearestStep } from "../logic/steps";
 
 const STORAGE_KEY = "tb_fmnist_confusion.settings.v1";
+
+/** Most matrix panels drawn at once: with more runs ticked (All, at 1,000 runs), the first MAX_PANELS of
+ * them in the run table's order get a panel, and a notice says so. */
+export const MAX_PANELS = 24;
 
 export type Mode = "matrix" | "difference";
 export type DiffKind = "steps" | "runs" | "sets";
@@ -33,9 +37,7 @@ export interface PanelView {
   values: Matrix;
   /** Mean top-1 confidence per cell (NaN: no predictions), when the cells are coloured by it. */
   confidence: Matrix | null;
-  /** Suspected label errors per (given, suggested) cell, when the overlay is on. */
-  suspects: Matrix | null;
-  /** What of the two above could not be loaded, for the notices above the panels. */
+  /** What of the above could not be loaded, for the notices above the panels. */
   problems: string[];
   diff: boolean;
   label: string;
@@ -82,6 +84,8 @@ export interface Actions {
 export class TabState {
   settings: Settings;
   tags: ByRunTag<TagInfo> | null = null;
+  /** The listing's numbers at each series' last step (the run table's). */
+  summaries: ByRunTag<RunSummary> = {};
   tag = "";
   runs: string[] = [];
   activeRun = "";
@@ -97,6 +101,8 @@ export class TabState {
   diffTagA = "";
   /** The selected cell and class and the hovered cell; read them through the *Of(view) methods. */
   selection: Selection = emptySelection();
+  /** `runs` in the run table's order (its sort; set by the run table): which ticked runs get a panel beyond MAX_PANELS. */
+  tableOrder: (runs: string[]) => string[] = (runs) => runs;
   views: PanelView[] = [];
 
   constructor() {
@@ -105,10 +111,12 @@ export class TabState {
     this.settings = parseSettings(stored);
   }
 
-  /** Remember the view settings, tag and runs across reloads. */
+  /** Remember the view settings, tag and runs across reloads. Once runs are listed (a tag is picked) the ticked
+   * runs are saved as they are, none included: an empty list saved means none ticked, while nothing saved
+   * (null, a first visit) gets the default selection (app.ts onTagChanged). */
   save(): void {
     this.settings.tag = this.tag || this.settings.tag;
-    this.settings.runs = this.runs.length ? this.runs.slice() : this.settings.runs;
+    if (this.tag) this.settings.runs = this.runs.slice();
     try { window.localStorage.setItem(STORAGE_KEY, serializeSettings(this.settings)); } catch { /* storage blocked */ }
   }
 
@@ -158,10 +166,18 @@ export class TabState {
     return this.views.find((v) => v.run === this.activeRun) ?? this.views[0] ?? null;
   }
 
+  /** The ticked runs that get a matrix panel: every one up to MAX_PANELS, else the first MAX_PANELS in the
+   * run table's order (drawn, like the others, in the order of `runs`). */
+  panelRuns(): string[] {
+    if (this.runs.length <= MAX_PANELS) return this.runs;
+    const first = new Set(this.tableOrder(this.runs).slice(0, MAX_PANELS));
+    return this.runs.filter((run) => first.has(run));
+  }
+
   plan(target: number | null): Plan {
     if (this.mode === "matrix") {
       const panels: RunStep[] = [];
-      for (const run of this.runs) {
+      for (const run of this.panelRuns()) {
         const step = this.stepOf(run, target);
         if (step !== null) panels.push({ run, step });
       }

@@ -7,6 +7,7 @@ import {
   type SeriesMetric, type SuspectsResponse, type TagInfo, type TopConfusionsResponse,
 } from "../api";
 import type { ExcludedRows } from "../logic/format";
+import { warmClusterOrder } from "../logic/cluster";
 import { fromRows, type Matrix } from "../logic/matrix";
 import { PromiseCache, type Cached } from "./cache";
 import type { Cell, Plan, RunStep, TabState } from "./state";
@@ -20,6 +21,15 @@ function rowCount(value: unknown): number | null {
 }
 
 /** The rows left out of `m` (drawn for `run`, `tag`), as a list: empty when none or unknown. */
+/** The matrix of JSON `rows`, its cluster order warmed: while the shown order is "Cluster" (cluster.ts
+ * setClusterOrderInUse, set by orderClasses) a large matrix's order is computed when the page is idle, so a
+ * step fetched ahead of the slider finds it ready; otherwise warmClusterOrder returns at once (cheap). */
+function loadedCounts(rows: number[][]): Matrix {
+  const m = fromRows(rows);
+  warmClusterOrder(m);
+  return m;
+}
+
 export function excludedOf(run: string, tag: string, m: LoadedMatrix): ExcludedRows[] {
   if (!m.excluded) return [];
   return [{ run, tag, step: m.step, rows: m.excluded, evaluated: m.counts.data.reduce((s, x) => s + x, 0) + m.excluded }];
@@ -67,7 +77,7 @@ export class DataStore {
 
   matrix(run: string, tag: string, step: number): Cached<LoadedMatrix> {
     return this.matrices.entry(key(run, tag, step), () => getJson<MatrixResponse>("matrix", { run, tag, step }).then((r) => ({
-      step: r.step, names: r.class_names.map(String), counts: fromRows(r.matrix), wallTime: r.wall_time, excluded: rowCount(r.excluded_rows),
+      step: r.step, names: r.class_names.map(String), counts: loadedCounts(r.matrix), wallTime: r.wall_time, excluded: rowCount(r.excluded_rows),
     })));
   }
 
@@ -159,7 +169,7 @@ export class DataStore {
         let loaded: LoadedMatrix;
         try {
           loaded = {
-            step: info.steps[last], names: info.class_names.map(String), counts: fromRows(rows), wallTime: info.wall_times[last],
+            step: info.steps[last], names: info.class_names.map(String), counts: loadedCounts(rows), wallTime: info.wall_times[last],
             excluded: rowCount(excluded?.[run]?.[tag]),
           };
         } catch {
@@ -187,7 +197,8 @@ export class DataStore {
    * first (the matrices of the ticked runs and the cards' numbers of the
    * details run), so the slider and Play redraw without the network. */
   prefetchAll(state: TabState): void {
-    const { runs, tag, settings } = state;
+    const { tag, settings } = state;
+    const runs = state.panelRuns(); // the runs drawn (at most MAX_PANELS of those ticked)
     const stepsOf = new Map(runs.map((run) => [run, new Set(state.info(run, tag)?.steps ?? [])]));
     const classes = (run: string) => state.info(run, tag)?.num_classes ?? 0;
     if (!runs.every((r) => classes(r) <= PREFETCH_ALL_CLASSES && stepsOf.get(r)!.size <= PREFETCH_ALL_STEPS)) return;

@@ -47,6 +47,7 @@ pre.code { background:var(--code-bg); padding:8px 10px; border-radius:4px; overf
 .hm-rowhead { display:block; align-self:center; text-align:right; padding-right:6px; font-size:11px; max-width:160px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
 .hm-cell { height:calc(var(--cell) * 0.72); display:flex; align-items:center; justify-content:center; font-size:11px; font-variant-numeric:tabular-nums; background:var(--empty); cursor:pointer; border-radius:2px; user-select:none; }
 .hm-cell.hm-hidden { background:repeating-linear-gradient(45deg, var(--empty), var(--empty) 4px, var(--bg) 4px, var(--bg) 8px) !important; }
+.hm-cell:hover { outline:2px solid var(--fg); outline-offset:-2px; }
 .hm-cell.hm-selected { outline:3px solid var(--sel); outline-offset:-3px; }
 .hm-cell:focus-visible { outline:2px solid var(--fg); outline-offset:-2px; }
 .hm-canvas { display:block; cursor:crosshair; }
@@ -56,9 +57,10 @@ pre.code { background:var(--code-bg); padding:8px 10px; border-radius:4px; overf
 #tbc-tooltip { position:fixed; z-index:10; pointer-events:none; background:var(--panel); color:var(--fg); border:1px solid var(--border); border-radius:4px; padding:6px 8px; font-size:12px; box-shadow:0 2px 8px rgba(0,0,0,.25); max-width:360px; overflow-wrap:anywhere; }
 #tbc-tooltip[hidden] { display:none; }
 .details { display:grid; grid-template-columns:repeat(auto-fit, minmax(340px, 1fr)); gap:14px; margin-top:14px; }
-/* cards out of view are not laid out or painted (a 100-class table below the heatmap, redrawn at each step) */
-.card { border:1px solid var(--border); border-radius:6px; padding:8px 10px; min-width:0; content-visibility:auto; contain-intrinsic-block-size:auto 320px; }
-@media (min-width: 1100px) { #tbc-classes { grid-column: span 2; } }
+/* every card is laid out (no content-visibility: the page would change height while scrolling, and
+   full-page screenshots would show empty cards); the long per-class table scrolls inside its .table-wrap */
+.card { border:1px solid var(--border); border-radius:6px; padding:8px 10px; min-width:0; }
+@media (min-width: 1100px) { #tbc-classes { grid-column: 1 / -1; } }
 .card h2 { margin-top:0; }
 ol.confusions { margin:0; padding-left:22px; }
 ol.confusions button { border:none; background:none; padding:1px 2px; text-align:left; color:var(--accent); overflow-wrap:anywhere; }
@@ -85,8 +87,6 @@ svg.chart .tick { fill:var(--muted); font-size:10px; }
 .diffbar { display:flex; flex-wrap:wrap; gap:8px 16px; align-items:center; margin:4px 0 8px; }
 .diffbar[hidden] { display:none; }
 .toolbar fieldset[hidden], .toolbar label[hidden] { display:none; }
-.hm-cell { position:relative; }
-.hm-suspects { position:absolute; top:1px; right:1px; min-width:12px; padding:0 2px; border-radius:6px; background:var(--sel); color:#fff; font-size:9px; line-height:12px; text-align:center; font-weight:600; }
 .reliability-row { display:flex; flex-wrap:wrap; gap:12px; align-items:flex-start; }
 svg.reliability .axis { stroke:var(--muted); stroke-width:1; }
 svg.reliability .tick { fill:var(--muted); font-size:10px; }
@@ -100,4 +100,77 @@ details.bin-table summary { cursor:pointer; color:var(--muted); }
 .thumbs.suspects { max-height:460px; overflow:auto; }
 .thumb.suspect { max-width:110px; text-align:center; }
 .thumb.suspect .suspect-labels { overflow-wrap:anywhere; }
+/* ---- page layout (layout helper): runs in the left column, the controls and the step slider in a bar
+   that stays on top, the matrices side by side (panels.ts fits their cells), the cards right under them */
+#tbc-main { display:grid; grid-template-columns:minmax(160px, 220px) minmax(0, 1fr); gap:0 16px; align-items:start; }
+#tbc-main[hidden] { display:none; }
+#tbc-side { grid-column:1; grid-row:1 / span 2; position:sticky; top:0; max-height:100vh; overflow:auto; padding-top:4px; }
+#tbc-side .run-list { max-width:none; margin:0; display:flex; flex-direction:column; gap:2px; }
+#tbc-side .run-list label { max-width:100%; display:flex; gap:4px; align-items:center; white-space:nowrap; }
+#tbc-topbar { grid-column:2; position:sticky; top:0; z-index:5; background:var(--bg); border-bottom:1px solid var(--border); padding:4px 0 0; }
+/* compact: borderless groups, each legend before its controls on the same line */
+#tbc-topbar .toolbar { margin-bottom:2px; gap:2px 14px; }
+#tbc-topbar .toolbar fieldset { border:none; padding:0; gap:2px 8px; flex-wrap:nowrap; }
+#tbc-topbar .toolbar legend { float:left; padding:0 2px 0 0; font-size:12px; }
+#tbc-topbar .toolbar select { max-width:170px; }
+#tbc-topbar #tbc-subset { width:130px; }
+#tbc-topbar .stepbar { margin:0 0 4px; }
+/* a panel is as wide as its grid (its heading wraps), so that the fitted cells decide how many stand side by side */
+.panel:has(.hm-grid) { width:min-content; }
+#tbc-content { grid-column:2; min-width:0; padding-top:6px; }
+@media (max-width: 760px) {
+  #tbc-main { grid-template-columns:minmax(0, 1fr); }
+  #tbc-side { grid-row:auto; position:static; max-height:none; }
+  #tbc-side, #tbc-topbar, #tbc-content { grid-column:1; }
+}
+#tbc-tooltip .tip-run { font-weight:500; }
+/* the suspects card's given -> suggested matrix (card-suspects.ts) */
+.suspect-pairs { margin:4px 0 8px; }
+.suspect-pairs figcaption { margin-bottom:2px; }
+table.suspect-matrix { border-collapse:collapse; font-size:12px; font-variant-numeric:tabular-nums; }
+table.suspect-matrix th { font-weight:500; padding:1px 6px; text-align:right; max-width:120px; overflow:hidden; text-overflow:ellipsis; white-space:nowrap; }
+table.suspect-matrix th[scope=col] { text-align:center; }
+table.suspect-matrix td { text-align:center; padding:1px 3px; }
+button.suspect-pair { padding:0 6px; min-width:28px; }
+.suspect-pair .muted { font-size:11px; }
+ol.suspect-pair-list { margin:0; padding-left:22px; columns:2; }
+/* ---- run table (run-table.ts): filter, buttons, a header of sort buttons, and only the rows in view
+   (absolutely placed, 24px each) inside a scrolling box; the side column is widened to hold its numbers */
+#tbc-main { grid-template-columns:minmax(260px, 360px) minmax(0, 1fr); }
+.run-table { border:1px solid var(--border); border-radius:4px; padding:4px 6px 6px; margin:0 0 8px; min-width:0; }
+#tbc-side .run-table { display:flex; flex-direction:column; gap:4px; }
+.run-table legend { color:var(--muted); font-size:11px; padding:0 3px; }
+.run-filter { display:flex; gap:6px; align-items:center; }
+.run-filter input[type=search] { flex:1; min-width:0; }
+.run-table label { white-space:nowrap; }
+.run-buttons { display:flex; gap:4px; }
+.run-buttons button { padding:1px 6px; }
+#tbc-run-filter-error { margin:0; padding:4px 6px; font-size:12px; white-space:normal; }
+.run-table .run-class-pick select { max-width:140px; }
+.run-head, .run-row { display:grid; grid-template-columns:minmax(0, 1fr) 46px 78px 40px 46px; gap:0 4px; align-items:center; }
+.run-head button { border:none; background:none; padding:0 2px; font-size:11px; color:var(--muted); text-align:right; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
+.run-head button.run-col-name { text-align:left; }
+.run-head button[aria-sort="ascending"], .run-head button[aria-sort="descending"] { color:var(--fg); font-weight:500; }
+.run-head button::after { content:attr(data-arrow); margin-left:2px; }
+.run-rows { position:relative; max-height:min(60vh, 480px); min-height:48px; overflow-y:auto; border-top:1px solid var(--border); }
+.run-rows-body { position:relative; }
+.run-row { position:absolute; left:0; right:0; height:24px; font-size:12px; font-variant-numeric:tabular-nums; }
+.run-row > span { text-align:right; white-space:nowrap; overflow:hidden; text-overflow:ellipsis; }
+#tbc-side .run-table .run-row label, .run-row label { display:flex; gap:4px; align-items:center; min-width:0; max-width:none; overflow:hidden; }
+.run-name { overflow:hidden; text-overflow:ellipsis; white-space:nowrap; min-width:0; }
+.run-swatch { display:inline-block; flex:none; width:10px; height:10px; border-radius:2px; margin-right:4px; vertical-align:baseline; }
+.run-row input { margin:0; flex:none; }
+/* calibration: axis labels, gap legend, kind notes (reliability-diagram.ts, card-calibration.ts) */
+svg.reliability .axis-label { fill:var(--fg); font-size:10px; }
+.rel-legend { display:flex; flex-wrap:wrap; gap:4px 10px; font-size:11px; color:var(--muted); margin:2px 0 4px; }
+.rel-legend-item { display:inline-flex; align-items:center; gap:4px; }
+.rel-swatch { display:inline-block; width:12px; height:10px; border-radius:1px; }
+.rel-swatch.bar { background:var(--accent); opacity:.8; }
+.rel-swatch.over { background:color-mix(in srgb, var(--sel) 28%, transparent); border:1px solid var(--sel); }
+.rel-swatch.under { background:color-mix(in srgb, var(--sel) 12%, transparent); border:1px dashed var(--sel); }
+.rel-swatch.diagonal { height:0; border-top:1px dashed var(--fg); border-radius:0; }
+.calibration-kind { margin:2px 0 6px; }
+/* large matrix (issue 18): the colour bar's log-scale box, the canvas's zoom buttons (heatmap-canvas.ts, panels.ts) */
+#tbc-colourbar label { white-space:nowrap; display:inline-flex; align-items:center; gap:3px; }
+.hm-zoombar .hm-fit { font-weight:600; }
 `;
