@@ -20,9 +20,10 @@ PACKAGE = "tb_fmnist_plugin"
 #: packages it must never import.
 SIDES: Dict[str, Tuple[Set[str], Set[str]]] = {
     "metrics": (set(), {"torch", "tensorboard"}),
+    "example_stats": (set(), {"torch", "tensorboard"}),
     "format": (set(), {"torch"}),
     "summary": ({"format"}, {"torch"}),
-    "server": ({"format", "metrics"}, {"torch", "torchvision", "lightning", "transformers"}),
+    "server": ({"format", "metrics", "example_stats"}, {"torch", "torchvision", "lightning", "transformers"}),
     "hooks": ({"format", "metrics"}, set()),
     "fmnist": ({"hooks", "format", "metrics"}, set()),
     "integrations": ({"hooks"}, set()),
@@ -31,17 +32,17 @@ SIDES: Dict[str, Tuple[Set[str], Set[str]]] = {
 }
 
 #: The server's layers, top first: a module imports only modules of lower
-#: layers (and ``diagnostics_reader`` builds on ``reader``), so a request's
-#: path goes one way and the two route families never depend on each other.
+#: layers (and ``diagnostics_reader``, ``record_reader`` build on ``reader``), so a request's
+#: path goes one way and the route families never depend on each other.
 SERVER_LAYERS = (
     ("routes", {"plugin"}),
-    ("views", {"views", "diagnostics_views"}),
+    ("views", {"views", "diagnostics_views", "record_views"}),
     ("HTTP", {"queries", "responses", "json_encoding"}),
-    ("readers", {"reader", "diagnostics_reader"}),
-    ("building blocks", {"series", "event_blobs", "caches", "limits"}),
+    ("readers", {"reader", "diagnostics_reader", "record_reader"}),
+    ("building blocks", {"series", "record_series", "event_blobs", "caches", "limits"}),
 )
 #: Imports inside one layer, each a module building on its base.
-SERVER_SAME_LAYER = {("diagnostics_reader", "reader"), ("responses", "json_encoding"), ("series", "caches"),
+SERVER_SAME_LAYER = {("diagnostics_reader", "reader"), ("record_reader", "reader"), ("responses", "json_encoding"), ("series", "caches"), ("record_series", "series"),
                      ("event_blobs", "caches")}
 
 

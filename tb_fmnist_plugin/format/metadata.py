@@ -55,6 +55,12 @@ DIAGNOSTIC_KINDS = (
     KIND_RELIABILITY, KIND_CELL_CONFIDENCE, KIND_CLASS_LOSS, KIND_CONFIDENT_JOINT, KIND_LABEL_ISSUES, KIND_SUSPECTS,
     KIND_CLASSWISE, KIND_PREDICTED_RELIABILITY,
 )
+# The per-example record of every evaluation, belonging to a matrix tag like
+# the diagnostics; values in :mod:`tb_fmnist_plugin.format.example_record`.
+KIND_EXAMPLE_IDS = "example_ids"
+KIND_EXAMPLE_PREDICTIONS = "example_predictions"
+KIND_EXAMPLE_THUMBNAILS = "example_thumbnails"
+RECORD_KINDS = (KIND_EXAMPLE_IDS, KIND_EXAMPLE_PREDICTIONS, KIND_EXAMPLE_THUMBNAILS)
 
 #: Suffix appended to a matrix tag to name its per-cell examples series.
 EXAMPLES_TAG_SUFFIX = "/examples"
@@ -206,12 +212,12 @@ def read_plugin_content(content: bytes) -> Tuple[Optional[Dict[str, Any]], Optio
         if not isinstance(parsed.get("matrix_tag"), str):
             return None, "an excluded-rows series without a matrix tag"
         return parsed, None
-    if kind not in (KIND_MATRIX, KIND_EXAMPLES) + DIAGNOSTIC_KINDS:
+    if kind not in (KIND_MATRIX, KIND_EXAMPLES) + DIAGNOSTIC_KINDS + RECORD_KINDS:
         return None, None
     problem = _class_metadata_problem(parsed.get("num_classes"), parsed.get("class_names"))
     if problem is None and kind == KIND_EXAMPLES and not isinstance(parsed.get("matrix_tag"), str):
         problem = "an examples series without a matrix tag"
-    if problem is None and kind in DIAGNOSTIC_KINDS and not isinstance(parsed.get("matrix_tag"), str):
+    if problem is None and kind in DIAGNOSTIC_KINDS + RECORD_KINDS and not isinstance(parsed.get("matrix_tag"), str):
         problem = f"a {kind} series without a matrix tag"
     if problem is None and kind in BINNED_KINDS and not (is_int(parsed.get("bins")) and parsed["bins"] >= 1):
         problem = f"a {kind} series without a valid bin count"

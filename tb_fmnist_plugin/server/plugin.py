@@ -25,6 +25,8 @@ from tb_fmnist_plugin.server import json_encoding, queries, responses
 from tb_fmnist_plugin.server.diagnostics_reader import DiagnosticsReader
 from tb_fmnist_plugin.server.diagnostics_views import DiagnosticsViews
 from tb_fmnist_plugin.server.reader import ConfusionReader
+from tb_fmnist_plugin.server.record_reader import RecordReader
+from tb_fmnist_plugin.server.record_views import LIMIT_DEFAULT, ORDERS, SORTS, RecordViews
 from tb_fmnist_plugin.server.responses import route
 from tb_fmnist_plugin.server.views import SERIES_METRICS, TOP_N_DEFAULT, ConfusionViews
 
@@ -57,6 +59,14 @@ def _cell(query: Dict[str, str]) -> Tuple[int, int]:
     return queries.int_param(query, "true"), queries.int_param(query, "predicted")
 
 
+def _page(query: Dict[str, str]) -> Dict[str, Any]:
+    """``sort``, ``order``, ``offset``, ``limit`` of a listing of examples."""
+    return {"sort": queries.choice_param(query, "sort", SORTS, SORTS[0]),
+            "order": queries.choice_param(query, "order", ORDERS, ORDERS[0]),
+            "offset": queries.int_param(query, "offset", default=0),
+            "limit": queries.int_param(query, "limit", default=LIMIT_DEFAULT)}
+
+
 class ConfusionPlugin(base_plugin.TBPlugin):
     """Serves confusion matrices, per-class metrics and cell examples."""
 
@@ -67,6 +77,7 @@ class ConfusionPlugin(base_plugin.TBPlugin):
         reader = ConfusionReader(provider, logdir=context.logdir) if provider is not None else None
         self._views = ConfusionViews(reader, samples_limit=_samples_limit(context))
         self._diagnostics = DiagnosticsViews(DiagnosticsReader(reader) if reader is not None else None)
+        self._record = RecordViews(RecordReader(reader) if reader is not None else None)
         self._static_files = _list_static_files(STATIC_DIR)
         self._bodies = responses.body_memo()
 
@@ -86,6 +97,13 @@ class ConfusionPlugin(base_plugin.TBPlugin):
             "/label_issues": self.label_issues_route,
             "/suspects": self.suspects_route,
             "/suspects_sprite": self.suspects_sprite_route,
+            "/members": self.members_route,
+            "/example_history": self.example_history_route,
+            "/cell_changes": self.cell_changes_route,
+            "/forgetting": self.forgetting_route,
+            "/data_map": self.data_map_route,
+            "/example_thumbnails_layout": self.example_thumbnails_layout_route,
+            "/example_thumbnail": self.example_thumbnail_route,
             "/static/*": self.static_route,
         }
 
@@ -208,6 +226,55 @@ class ConfusionPlugin(base_plugin.TBPlugin):
     @route
     def suspects_sprite_route(self, request: wrappers.Request) -> wrappers.Response:
         png = self._diagnostics.suspects_sprite_impl(*_ids(request), *_run_tag_step(queries.parse_query(request)))
+        return http_util.Respond(request, png, "image/png")
+
+    # --- the per-example record: record_views.py ---
+
+    @route
+    def members_route(self, request: wrappers.Request) -> wrappers.Response:
+        query = queries.parse_query(request)
+        body = self._record.members_impl(*_ids(request), *_run_tag_step(query), *_cell(query), **_page(query))
+        return responses.json_response(request, body)
+
+    @route
+    def example_history_route(self, request: wrappers.Request) -> wrappers.Response:
+        query = queries.parse_query(request)
+        body = self._record.example_history_impl(*_ids(request), *_run_tag(query), queries.int_param(query, "index"))
+        return responses.json_response(request, body)
+
+    @route
+    def cell_changes_route(self, request: wrappers.Request) -> wrappers.Response:
+        query = queries.parse_query(request)
+        body = self._record.cell_changes_impl(
+            *_ids(request), *_run_tag_step(query), *_cell(query), step_a=queries.optional_int_param(query, "step_a"),
+            run_a=queries.optional_string_param(query, "run_a"), **_page(query))
+        return responses.json_response(request, body)
+
+    @route
+    def forgetting_route(self, request: wrappers.Request) -> wrappers.Response:
+        query = queries.parse_query(request)
+        limit = queries.int_param(query, "limit", default=LIMIT_DEFAULT)
+        return responses.json_response(request, self._record.forgetting_impl(*_ids(request), *_run_tag(query), limit=limit))
+
+    @route
+    def data_map_route(self, request: wrappers.Request) -> wrappers.Response:
+        ids, (run, tag) = _ids(request), _run_tag(queries.parse_query(request))
+        record = self._record.record(*ids, run, tag)
+
+        def build() -> bytes:
+            return json_encoding.dumps(self._record.data_map_impl(*ids, run, tag, record=record))
+
+        return responses.memo_json(request, self._bodies, ("data_map", ids[1], run, tag), record.stamp, build)
+
+    @route
+    def example_thumbnails_layout_route(self, request: wrappers.Request) -> wrappers.Response:
+        body = self._record.thumbnails_layout_impl(*_ids(request), *_run_tag_step(queries.parse_query(request)))
+        return responses.json_response(request, body)
+
+    @route
+    def example_thumbnail_route(self, request: wrappers.Request) -> wrappers.Response:
+        query = queries.parse_query(request)
+        png = self._record.thumbnail_impl(*_ids(request), *_run_tag_step(query), queries.int_param(query, "page"))
         return http_util.Respond(request, png, "image/png")
 
     @route

@@ -94,6 +94,19 @@ def names_param(query: Dict[str, str], name: str, allowed: Sequence[str]) -> Opt
     return names
 
 
+def choice_param(query: Dict[str, str], name: str, allowed: Sequence[str], default: str) -> str:
+    """An optional parameter that is one of ``allowed`` (``default`` when absent); 400 otherwise."""
+    value = query.get(name, default)
+    if value not in allowed:
+        raise errors.InvalidArgumentError(f"parameter {name!r} must be one of {', '.join(allowed)}, got {value[:40]!r}")
+    return value
+
+
+def optional_string_param(query: Dict[str, str], name: str) -> Optional[str]:
+    """:func:`string_param` when the parameter is given, None when absent."""
+    return None if query.get(name) is None else string_param(query, name)
+
+
 def ints_param(query: Dict[str, str], name: str, what: str = "value") -> Optional[Tuple[int, ...]]:
     """An optional comma-separated list of distinct integers (each a ``what``),
     each as :func:`int_param` accepts it (None when absent); 400 otherwise."""

@@ -312,10 +312,11 @@ class ConfusionReader:
                          metadata.EXAMPLES_SPRITE_BLOB, "examples", found.rewritten)
 
     def blob(self, ctx: Any, run: str, tag: str, step: int, refs: Sequence[Any], position: int, what: str = "examples",
-             rewritten: bool = False) -> bytes:
+             rewritten: bool = False, count: int = 2) -> bytes:
         """Blob ``position`` of the value ``refs`` (index, sprite) of ``(run, tag)`` at ``step``, read from the
-        event files (``event_blobs``) where the Rust server cannot name it or the step was ``rewritten``."""
-        if len(refs) <= max(metadata.EXAMPLES_INDEX_BLOB, metadata.EXAMPLES_SPRITE_BLOB):
+        event files (``event_blobs``) where the Rust server cannot name it or the step was ``rewritten``;
+        ``count``: the blobs such a value holds at least (2: index and sprite; the record's NPZ: 1)."""
+        if len(refs) < max(count, position + 1):
             raise errors.NotFoundError(f"the stored {what} at step {step} are incomplete")
         if not rewritten:
             try:

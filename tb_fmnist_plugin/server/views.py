@@ -20,7 +20,7 @@ from tensorboard import errors
 
 from tb_fmnist_plugin import metrics
 from tb_fmnist_plugin.format import metadata
-from tb_fmnist_plugin.server import diagnostics_reader, queries
+from tb_fmnist_plugin.server import diagnostics_reader, queries, record_reader
 from tb_fmnist_plugin.server.caches import StampedCache
 from tb_fmnist_plugin.server.json_encoding import ratios
 from tb_fmnist_plugin.server.limits import bounded, bounded_counts
@@ -102,6 +102,7 @@ class ConfusionViews:
         matrices = reader.listed_series(ctx, experiment, listing)
         examples = reader.examples_steps(ctx, experiment, listing, matrices) if matrices else {}
         diagnostics = diagnostics_reader.listed_kinds(reader, listing, matrices)
+        recorded = record_reader.listed_record_kinds(reader, listing, matrices)
         reliability = self._calibration.last_reliability(ctx, experiment, listing, matrices) if self._calibration else {}
         limit = self._samples_limit
         runs: Dict[str, Any] = {}
@@ -122,7 +123,7 @@ class ConfusionViews:
                     "steps": listed.steps,
                     "wall_times": listed.wall_times,
                     "examples_steps": examples_steps,
-                    "diagnostics": diagnostics[(run, tag)],
+                    "diagnostics": sorted(diagnostics[(run, tag)] + recorded.get((run, tag), [])),
                     "samples_limit": limit,
                     "possibly_sampled": limit is not None
                     and (len(listed.steps) >= limit or len(examples_steps) >= limit),
