@@ -8,7 +8,7 @@ from setuptools import setup
 
 setup(
     name="tb-fmnist-plugin",
-    version="0.2.0",
+    version="0.3.0",
     description=(
         "Per-class confusion analysis for image classifiers in TensorBoard: "
         "PyTorch logging hooks plus a TensorBoard plugin."

@@ -29,6 +29,7 @@ import torch
 
 from .diagnostics import EvalDiagnostics
 from .evaluation import EvalAccumulator
+from .example_record import ExampleRecord
 from .thumbnails import make_thumbnails
 
 #: Rows held before the pending batches are added.
@@ -70,8 +71,8 @@ class DeferredRecord:
     :class:`EvalDiagnostics`; :meth:`add` takes a batch from
     :meth:`EvalAccumulator.validate`, :meth:`flush` adds what is pending."""
 
-    def __init__(self, acc: EvalAccumulator, diagnostics: EvalDiagnostics) -> None:
-        self.acc, self.diagnostics = acc, diagnostics
+    def __init__(self, acc: EvalAccumulator, diagnostics: EvalDiagnostics, record: Optional[ExampleRecord] = None) -> None:
+        self.acc, self.diagnostics, self.record = acc, diagnostics, record
         acc.before_read = self.flush
         self.reset()
 
@@ -82,6 +83,8 @@ class DeferredRecord:
         self._floors: Dict[str, Optional[torch.Tensor]] = {}
         self.acc.reset()
         self.diagnostics.reset()
+        if self.record is not None:
+            self.record.reset()
 
     @torch.no_grad()
     def add(self, batch: Dict[str, Optional[torch.Tensor]]) -> None:
@@ -92,8 +95,12 @@ class DeferredRecord:
         labels = batch["labels"].to(device=logits.device, dtype=torch.long, copy=True)
         indices = batch["indices"]
         indices = torch.full_like(labels, -1) if indices is None else indices.to(device=logits.device, dtype=torch.long, copy=True)
-        entry: Dict[str, Any] = {"logits": logits, "labels": labels, "indices": indices, "rows": None, "made": None}
+        entry: Dict[str, Any] = {"logits": logits, "labels": labels, "indices": indices, "rows": None, "made": None,
+                                 "given_indices": batch["indices"] is not None, "tiles": None}
         images = batch["images"]
+        if images is not None and self.record is not None:
+            # the per-example record's once-per-run thumbnails, of rows not seen at earlier evaluations
+            entry["tiles"] = self.record.tiles_of(images, batch["labels"], batch["indices"], self._rows)
         if images is not None and count:
             rows = torch.nonzero(self._may_enter(logits, labels))[:, 0]
             entry["rows"] = rows
@@ -148,6 +155,9 @@ class DeferredRecord:
         )
         self.acc.commit(staged)  # nothing from here on can fail half-way
         commit()
+        if self.record is not None:
+            self.record.add(labels, staged.predicted, staged.keep, staged.p_given, staged.confidence, staged.indices,
+                            [p["tiles"] for p in pending], [p["given_indices"] for p in pending])
         classes = logits.shape[1]
         self._floors = {
             "cells": _floor_of(self.acc.stores()[0], classes * classes),

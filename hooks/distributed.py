@@ -1,7 +1,7 @@
 """Cross-rank reduction of evaluation results when ``torch.distributed`` runs."""
 from __future__ import annotations
 
-from typing import Dict
+from typing import Any, Dict, List, Optional
 
 import torch
 
@@ -100,3 +100,12 @@ def reduce_diagnostics(diagnostics: EvalDiagnostics, num_classes: int) -> Diagno
             merged = LabelIssueAccumulator.from_states(gathered, issues.topk, issues.max_suspects)
             result.label_issues = merged.result(num_classes)
     return result
+
+
+def gather_rows(local: Any) -> Optional[List[Any]]:
+    """All ranks: every rank's per-example rows (``ExampleRecord.local_rows``)
+    on rank 0, in rank order (None on the other ranks)."""
+    dist = torch.distributed
+    gathered = [None] * dist.get_world_size() if dist.get_rank() == 0 else None
+    dist.gather_object(local, gathered, dst=0)
+    return gathered

@@ -89,14 +89,16 @@ class EvalResult:
 
 
 @torch.no_grad()
-def classify(logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def classify(logits: torch.Tensor, labels: Optional[torch.Tensor] = None) -> Tuple[torch.Tensor, ...]:
     """``(predicted, confidence, nan_rows)`` of ``[N, C]`` logits.
 
     ``predicted`` is ``torch.argmax`` of the logits (a ``+inf`` logit wins).
     ``confidence`` is the softmax probability of that class, taken in the
     limit for infinite logits: a row with ``+inf`` logits splits the
     probability among them, a row of all ``-inf`` is uniform. ``nan_rows``
-    marks rows holding NaN, which have no meaningful prediction.
+    marks rows holding NaN, which have no meaningful prediction. With
+    ``labels``, a fourth tensor: the probability of each row's label from
+    the same softmax (the per-example record's ``p_given``).
     """
     values = logits.real if logits.is_complex() else logits
     predicted = torch.argmax(values, dim=1)
@@ -106,7 +108,10 @@ def classify(logits: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor, torch.Te
         positive = torch.isposinf(x)
         x = torch.where(positive.any(dim=1, keepdim=True), torch.where(positive, 0.0, -float("inf")), x)
         x = torch.where(torch.isneginf(x).all(dim=1, keepdim=True), 0.0, x)
-        confidence = torch.softmax(x, dim=1).gather(1, predicted[:, None])[:, 0].float()
+        probabilities = torch.softmax(x, dim=1)
+        confidence = probabilities.gather(1, predicted[:, None])[:, 0].float()
+        if labels is not None:
+            return predicted, confidence, nan_rows, probabilities.gather(1, labels[:, None])[:, 0].float()
     return predicted, confidence, nan_rows
 
 
@@ -133,6 +138,8 @@ class StagedBatch:
     mistakes: Optional[TopKPerGroup]
     thumbnails: Optional[Callable[[torch.Tensor], torch.Tensor]] = None
     image_shape: Optional[Tuple[int, ...]] = None
+    #: ``[N]`` probability of each row's label (same softmax as ``confidence``).
+    p_given: Optional[torch.Tensor] = None
 
 
 class EvalAccumulator:
@@ -261,13 +268,14 @@ class EvalAccumulator:
         device = logits.device
         count, classes = logits.shape
         labels = batch["labels"].to(device=device, dtype=torch.long)
-        predicted, confidence, nan_rows = classify(logits)
+        predicted, confidence, nan_rows, p_given = classify(logits, labels)
         # NaN rows go to the extra last count, outside the matrix.
         cell = torch.where(nan_rows, classes * classes, labels * classes + predicted)
         counts = self._counts if self._counts is not None else torch.zeros(classes * classes + 1, dtype=torch.long, device=device)
         indices = batch["indices"]
         indices = torch.full_like(labels, -1) if indices is None else indices.to(device=device, dtype=torch.long)
-        staged = StagedBatch(classes, count, predicted, confidence, ~nan_rows, indices, cell, counts, self._cells, self._mistakes)
+        staged = StagedBatch(classes, count, predicted, confidence, ~nan_rows, indices, cell, counts, self._cells, self._mistakes,
+                             p_given=p_given)
         images = batch["images"]
         if (images is None and thumbnails is None) or count == 0:
             return staged

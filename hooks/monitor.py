@@ -24,6 +24,7 @@ from .amp import check_grad_scaler
 from .deferred import DeferredRecord
 from .diagnostics import EvalDiagnostics, write_diagnostics
 from .evaluation import EvalAccumulator, EvalResult, looks_like_probabilities
+from .example_record import ExampleRecord
 from .grid import GRID_PNG_LEVEL, labeled_grid
 from .options import HookOptions, as_options
 from .output import StepWriter
@@ -115,7 +116,9 @@ class HookMonitor:
             topk=options.label_issue_topk,
             max_suspects=options.max_suspects,
         )
-        self._deferred = DeferredRecord(self._eval, self._diagnostics)
+        self._record = ExampleRecord(options.example_record, options.example_thumbnails_max_bytes,
+                                     options.thumbnail_size, options.image_mean, options.image_std)
+        self._deferred = DeferredRecord(self._eval, self._diagnostics, self._record)
         self._warned_nan_rows = False
         self._warned_probabilities = False
         self._check_outputs = True  # on the first record() of each evaluation, until it warned
@@ -167,6 +170,9 @@ class HookMonitor:
                     if distributed.is_distributed()
                     else self._diagnostics.result(classes)
                 )
+            rows = self._record.local_rows(f"confusion/{name}") if result.matrix is not None else None
+            if rows is not None and distributed.is_distributed():
+                rows = distributed.gather_rows(rows)
             writer = self._writer_here()
             if writer is None:
                 return
@@ -176,6 +182,9 @@ class HookMonitor:
             self._warn_nan_rows(result, name, step)
             self._write_eval(writer, name, step, result)
             write_diagnostics(writer, name, f"confusion/{name}", step, self._names(classes), diagnostics)
+            if rows is not None:
+                parts = rows if isinstance(rows, list) else [rows]
+                self._record.write(writer, f"confusion/{name}", step, self._names(classes), parts, distributed.is_distributed())
         finally:
             # Start the next evaluation empty (class count from class_names or its first batch).
             self._deferred.reset()

@@ -16,6 +16,7 @@ from torch import nn
 
 from tb_fmnist_plugin.format import metadata
 from tb_fmnist_plugin.format.checks import check_int
+from tb_fmnist_plugin.format.example_record import DEFAULT_THUMBNAILS_MAX_BYTES
 
 from .calibration import DEFAULT_CALIBRATION_BINS
 from .label_issues import DEFAULT_MAX_SUSPECTS, DEFAULT_TOPK
@@ -39,6 +40,7 @@ _INTEGER_MINIMUMS = (
     ("calibration_bins", 1),
     ("label_issue_topk", 1),
     ("max_suspects", 0),
+    ("example_thumbnails_max_bytes", 0),
 )
 
 
@@ -74,6 +76,8 @@ class HookOptions:
     log_label_issues: bool = True
     label_issue_topk: int = DEFAULT_TOPK
     max_suspects: int = DEFAULT_MAX_SUSPECTS
+    example_record: bool = True
+    example_thumbnails_max_bytes: int = DEFAULT_THUMBNAILS_MAX_BYTES
 
     def __post_init__(self) -> None:
         if self.class_names is not None:

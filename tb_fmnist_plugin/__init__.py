@@ -17,7 +17,7 @@ from typing import Any
 
 from tb_fmnist_plugin import _moved
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 #: lazily imported public name -> the module that defines it.
 _LAZY = {

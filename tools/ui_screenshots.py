@@ -1,6 +1,6 @@
 """Regenerate the screenshots in docs/screenshots/ (used by docs/ui.md and the
 README): ``python tools/ui_screenshots.py`` (``... diagnostics [LOGDIR]`` for
-only diagnostics*.png, which runs the training quick start unless LOGDIR holds it). Not a test; it reuses
+only diagnostics*.png, ``... record [LOGDIR]`` for only record.png; both run the training quick start unless LOGDIR holds it). Not a test; it reuses
 the test helpers, writes its own log directories and starts a real TensorBoard."""
 from __future__ import annotations
 
@@ -20,19 +20,18 @@ from tests.ui import ui_data as ud  # noqa: E402
 OUT = os.path.join(os.path.dirname(HERE), "docs", "screenshots")
 
 
-def write_logdir(logdir: str) -> None:
-    from torch.utils.tensorboard import SummaryWriter
+#: The README's quick start (``tb-fmnist-train`` on the synthetic set), as tools/dashboard_screenshots.py runs it.
+QUICK_START = ["--epochs", "2", "--train-size", "10000", "--test-size", "2000", "--no-progress"]
 
-    from tb_fmnist_plugin import summary
 
-    for run, seed in (("cnn_baseline", 1), ("cnn_wider", 2)):
-        writer = SummaryWriter(os.path.join(logdir, run))
-        for step in range(5):
-            m = ud.matrix(seed, step)
-            summary.write_confusion_matrix(writer, ud.MAIN_TAG, m, step, class_names=ud.FMNIST)
-            if run == "cnn_baseline":
-                ud._examples(writer, ud.MAIN_TAG, step, ud.FMNIST, m, seed=step)
-        writer.close()
+def train_quick_start(logdir: str) -> str:
+    """Two quick-start runs in ``logdir`` (unless it holds them): ``quickstart``
+    and ``quickstart_label_noise`` (``--label-noise 0.05``, for the suspects)."""
+    for run, extra in (("quickstart", []), ("quickstart_label_noise", ["--label-noise", "0.05"])):
+        if not os.path.isdir(os.path.join(logdir, run)):
+            subprocess.run([sys.executable, "-m", "tb_fmnist_plugin.train", *QUICK_START, *extra,
+                            "--logdir", os.path.join(logdir, run)], check=True)
+    return logdir
 
 
 def save(target, name: str, crop_height: int = 0, **kwargs) -> None:
@@ -60,15 +59,12 @@ def diagnostics(browser, tmp: str, logdir: str = "") -> None:
     ``--label-noise 0.05`` (trained into ``tmp`` unless ``logdir`` holds it):
     the suspects and calibration cards next to a cell's examples, and the
     train-versus-test difference with the recall gap."""
-    if not logdir:
-        logdir = os.path.join(tmp, "quickstart")
-        subprocess.run([sys.executable, "-m", "tb_fmnist_plugin.train", "--epochs", "2", "--train-size", "10000",
-                        "--test-size", "2000", "--label-noise", "0.05", "--no-progress",
-                        "--logdir", os.path.join(logdir, "quickstart_label_noise")], check=True)
+    logdir = logdir or train_quick_start(os.path.join(tmp, "quickstart"))
     with tensorboard_server(logdir, load_fast=False) as tb:
         context = browser.new_context(viewport={"width": 1280, "height": 900})
         page = context.new_page()
         ub.open_plugin(page, tb.url)
+        ub.select_runs(page, ["quickstart_label_noise"])
         ub.click_and_redraw(page, "#tbc-colour-confidence")
         # the given -> suggested pair with the most listed suspects, from the suspects card's own matrix
         page.locator("#tbc-suspects-matrix button.suspect-pair").first.wait_for()
@@ -80,7 +76,7 @@ def diagnostics(browser, tmp: str, logdir: str = "") -> None:
         pair = f'#tbc-suspects-matrix button.suspect-pair[data-given="{cell[0]}"][data-suggested="{cell[1]}"]'
         page.locator(pair).click()
         page.locator(pair + '[aria-pressed="true"]').wait_for()
-        for sel in ("#tbc-examples .thumb", "#tbc-suspects .thumb.suspect", '#tbc-calibration figure[data-scope="all"] + figure',
+        for sel in ("#tbc-examples .thumb, #tbc-examples .rec-tile", "#tbc-suspects .thumb.suspect", '#tbc-calibration figure[data-scope="all"] + figure',
                     "#tbc-calibration-trend svg.chart"):
             page.locator(sel).first.wait_for()
         page.mouse.move(5, 5)
@@ -96,6 +92,36 @@ def diagnostics(browser, tmp: str, logdir: str = "") -> None:
         context.close()
 
 
+def record(browser, tmp: str, logdir: str = "") -> None:
+    """docs/screenshots/record.png from the README's quick start (trained into
+    ``tmp`` unless ``logdir`` holds it; the hooks keep the per-example record
+    by default): every member of the largest confusion with one example's
+    history, and the forgetting counts and data map under them."""
+    logdir = logdir or train_quick_start(os.path.join(tmp, "quickstart"))
+    with tensorboard_server(logdir, load_fast=False) as tb:
+        context = browser.new_context(viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        ub.open_plugin(page, tb.url)
+        ub.select_runs(page, ["quickstart"])
+        # the largest off-diagonal cell, from the tab's own counts
+        counts = page.evaluate("window.__tbConfusion.panel('quickstart').counts")
+        t, p = max(((t, p) for t in range(len(counts)) for p in range(len(counts)) if t != p), key=lambda c: counts[c[0]][c[1]])
+        before = ub.draws(page)
+        page.locator(f'.hm-cell[data-true-index="{t}"][data-pred-index="{p}"]').first.click()
+        ub.wait_redraw(page, before)
+        page.locator("#tbc-members .rec-tile").first.wait_for()
+        page.locator("#tbc-members .rec-tile").first.click()
+        for sel in ("#tbc-history .rec-step", "#tbc-history svg.chart", "#tbc-data-map-canvas", "#tbc-forgetting tbody tr"):
+            page.locator(sel).first.wait_for()
+        page.wait_for_function("() => document.querySelectorAll('#tbc-members canvas.rec-thumb[data-drawn]').length > 0")
+        # only the two cards shown, side by side under the matrix
+        page.add_style_tag(content="#tbc-details > .card:not(#tbc-examples):not(#tbc-data-map) { display:none !important; }")
+        page.evaluate("window.scrollTo(0, 0)")  # the sticky top bar in its place
+        page.mouse.move(5, 5)
+        save(page, "record.png", full_page=True, clip=clip_of(page, ["#tbc-panels", "#tbc-examples", "#tbc-data-map"]))
+        context.close()
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -106,8 +132,11 @@ def main() -> None:
             diagnostics(browser, tmp, *sys.argv[2:3])
             browser.close()
             return
-        logdir = os.path.join(tmp, "runs")
-        write_logdir(logdir)
+        if sys.argv[1:2] == ["record"]:  # optional: a log directory that already holds the quick start
+            record(browser, tmp, *sys.argv[2:3])
+            browser.close()
+            return
+        logdir = train_quick_start(os.path.join(tmp, "quickstart"))
         with tensorboard_server(logdir, load_fast=False) as tb:
             context = browser.new_context(viewport={"width": 1280, "height": 860})
             page = context.new_page()
@@ -116,7 +145,7 @@ def main() -> None:
             ub.set_step(frame, 2)
             save(page, "two-runs.png")
 
-            ub.select_runs(frame, ["cnn_baseline"])
+            ub.select_runs(frame, ["quickstart"])
             ub.click_and_redraw(frame, "#tbc-norm-true")
             # hover the largest confusion (found from the tab's own list)
             top = frame.locator("#tbc-top li button").first
@@ -127,7 +156,7 @@ def main() -> None:
 
             ub.click_and_redraw(frame, "#tbc-norm-counts")
             frame.locator("#tbc-top li button").first.click()
-            frame.locator("#tbc-examples .thumb").first.wait_for()
+            frame.locator("#tbc-examples .thumb, #tbc-examples .rec-tile").first.wait_for()  # today's examples, or the record's members
             frame.locator("#tbc-cell-trend svg.chart").wait_for()
             frame.locator("#tbc-details").scroll_into_view_if_needed()
             page.mouse.move(5, 5)
@@ -135,7 +164,7 @@ def main() -> None:
 
             ub.click_and_redraw(frame, "#tbc-mode-diff")
             before = ub.draws(frame)
-            frame.locator("#tbc-diff-step-a").select_option("0")
+            frame.locator("#tbc-diff-step-a").select_option("1")
             ub.wait_redraw(frame, before)
             frame.evaluate("window.scrollTo(0, 0)")
             save(page, "difference.png")
@@ -150,23 +179,20 @@ def main() -> None:
             context.close()
 
         big = os.path.join(tmp, "big")
-        ud.write_big_logdir(big, n=1000, steps=(0, 1))
+        ud.write_planted_logdir(big, ud.planted_matrix()[0])
         with tensorboard_server(big, load_fast=False) as tb:
             context = browser.new_context(viewport={"width": 1280, "height": 1000})
             page = context.new_page()
             ub.open_plugin(page, tb.url)
-            canvas = page.locator("canvas.hm-canvas")
-            canvas.focus()
-            for _ in range(4):
-                page.keyboard.press("+")
-            for _ in range(6):
-                page.keyboard.press("ArrowDown")
-                page.keyboard.press("ArrowRight")
-            page.keyboard.press("ArrowRight")
+            # the whole matrix, fitted to the card, in the cluster order
+            before = ub.draws(page)
+            page.locator("#tbc-order").select_option("cluster")
+            ub.wait_redraw(page, before)
             page.mouse.move(5, 5)
             save(page, "thousand-classes.png", crop_height=1150, full_page=True)
             context.close()
         diagnostics(browser, tmp)
+        record(browser, tmp)
         browser.close()
 
 

@@ -95,6 +95,35 @@ export interface SuspectsResponse {
   tile_width: number; tile_height: number; channels: number; columns: number; sprite: string | null; suspects: Suspect[];
 }
 
+/** Where an example's thumbnail is: tile `tile` of the thumbnails written at `step` (example_thumbnails_layout). */
+export interface ThumbRef { step: number; tile: number }
+/** One example of the per-example record as members and cell_changes list it. */
+export interface RecordItem {
+  row: number; index: number; label: number; predicted: number | null; confidence: number | null; p_given: number | null; thumbnail: ThumbRef | null;
+}
+export type Identity = "index" | "position";
+export interface RecordPage { total: number; items: RecordItem[] }
+export interface MembersResponse extends RecordPage { run: string; tag: string; step: number; true: number; predicted: number; identity: Identity; offset: number }
+export interface CellChangesResponse { run: string; step: number; run_a: string; step_a: number; identity: Identity; entered: RecordPage; left: RecordPage }
+export interface ExampleHistory {
+  index: number; label: number; identity: Identity; steps: number[]; predicted: (number | null)[];
+  confidence: (number | null)[]; p_given: (number | null)[]; thumbnail: ThumbRef | null;
+}
+export interface ForgettingResponse {
+  evaluations: number; steps: number[];
+  per_class: { forgetting_events: number[]; forgotten_examples: number[]; never_learned: number[]; unforgettable: number[]; examples: number[] };
+  top: { index: number; label: number; forgetting_events: number; thumbnail: ThumbRef | null }[];
+}
+export interface DataMapResponse {
+  evaluations: number; identity: Identity; thresholds: Record<string, number | null>; regions: string[];
+  index: number[]; label: number[]; confidence: (number | null)[]; variability: (number | null)[]; correctness: (number | null)[];
+  region: number[]; thumbnail_step: (number | null)[]; tile: (number | null)[];
+}
+export interface ThumbLayout {
+  step: number; tile_height: number; tile_width: number; channels: number; columns: number; tiles_per_page: number;
+  tiles: number; pages: number; complete: boolean;
+}
+
 export class ApiError extends Error {
   constructor(readonly status: number, message: string, readonly route: string) {
     super(message);

@@ -24,7 +24,7 @@ from torch.utils.hooks import RemovableHandle
 
 from tb_fmnist_plugin.hooks import copy_safe
 
-from .session import EvalBatch, HookSession, as_image_batch, optional_callable
+from .session import EvalBatch, HookSession, as_image_batch, batch_indices, optional_callable
 
 #: The monitor's warning for a step without a training forward, which blames
 #: torch.compile; replaced by :data:`NOT_CALLED` where the cause is known.
@@ -130,7 +130,7 @@ class LightningSession(HookSession):
         self.trainer: Any = None
         self.events: Optional[StepEvents] = None
         self.capturing = False  # inside a validation/test epoch that is recorded
-        self.pending: Optional[Tuple[Any, Any]] = None  # (labels, images) of the current batch
+        self.pending: Optional[Tuple[Any, Any, Any]] = None  # (labels, images, batch) of the current batch
 
     def tensorboard_logger(self, trainer: Any) -> Any:
         """The trainer's TensorBoardLogger; ``ValueError`` naming the fix if it has none."""
@@ -202,12 +202,12 @@ class LightningSession(HookSession):
     def eval_batch(self, module, args, kwargs, output) -> Optional[EvalBatch]:
         if not self.capturing or self.pending is None or is_redirected(module):
             return None
-        labels, images = self.pending
+        labels, images, batch = self.pending
         self.pending = None  # one forward per batch: the first
         self.eval_batches[1] += 1
         if images is None and self.get_images is None and args:
             images = as_image_batch(args[0], len(labels))
-        return output, labels, images
+        return output, labels, images, batch_indices(batch, len(labels))
 
     def graph_input(self, module, args, kwargs) -> Optional[Tuple[Any, ...]]:
         return None if is_redirected(module) else tuple(args)
@@ -220,7 +220,7 @@ class LightningSession(HookSession):
         if self.capturing:
             self.eval_batches[0] += 1
             images = self.get_images(batch) if self.get_images is not None else None
-            self.pending = (self.get_labels(batch), images)
+            self.pending = (self.get_labels(batch), images, batch)
 
 
 class LightningCallbackLogic:

@@ -29,8 +29,25 @@ EVAL_ONLY = {"log_activations": False, "log_gradients": False, "log_weights": Fa
 #: The warning ``end_eval`` gives when nothing was recorded (silenced where that is expected).
 NOTHING_RECORDED = "end_eval: nothing was recorded"
 
-#: ``(logits, labels, images or None)`` of one evaluation batch, as ``record`` takes them.
-EvalBatch = Tuple[Any, Any, Optional[torch.Tensor]]
+#: ``(logits, labels, images or None[, dataset indices or None])`` of one
+#: evaluation batch, as ``record`` takes them.
+EvalBatch = Tuple[Any, ...]
+#: Keys of a dict batch holding each row's dataset index (``docs/integrations.md``).
+INDEX_KEYS = ("index", "indices")
+
+
+def batch_indices(batch: Any, count: int) -> Any:
+    """The dataset indices a dict (``Mapping``) batch carries under
+    :data:`INDEX_KEYS`, one per row of ``count``, or None (the per-example
+    record then uses positions)."""
+    if not isinstance(batch, Mapping):
+        return None
+    for key in INDEX_KEYS:
+        value = batch.get(key)
+        if isinstance(value, torch.Tensor) and value.dim() == 1 and value.shape[0] == count \
+                and not value.is_floating_point():
+            return value
+    return None
 
 
 def check_options(options: Dict[str, Any]) -> Dict[str, Any]:

@@ -38,7 +38,7 @@ try:
 except ImportError as error:
     raise missing_framework(__name__, "the Hugging Face Trainer (transformers and accelerate)", '"tb-fmnist-plugin[transformers]"', error) from error
 
-from .session import EvalBatch, HookSession, as_image_batch, logits_from, optional_callable
+from .session import EvalBatch, HookSession, as_image_batch, batch_indices, logits_from, optional_callable
 
 __all__ = ["ConfusionCallback"]
 #: Forward calls kept until the Trainer says which dataloader it evaluates (one per batch in its loop).
@@ -216,10 +216,12 @@ class TrainerSession(HookSession):
             images = self.get_images(kwargs)
         else:
             images = as_image_batch(kwargs.get(getattr(module, "main_input_name", "pixel_values"), args[0] if args else None), count)
+        indices = batch_indices(kwargs, count)  # "index"/"indices" in the inputs: the per-example record's identity
         if keep < count:
             logits, labels = logits[:keep], labels[:keep]
             images = images[:keep] if images is not None else None
-        self._keep(loader, (logits.detach().clone(), labels, images))
+            indices = indices[:keep] if indices is not None else None
+        self._keep(loader, (logits.detach().clone(), labels, images, indices))
         return None  # recorded by confirm() if the Trainer evaluates this dataloader
 
     def _keep(self, loader: Any, batch: Optional[EvalBatch]) -> None:

@@ -168,11 +168,7 @@ class RecordViews:
         bounded(record.matrix.num_classes * 5 * 12 + history.steps.size * 12, "the forgetting of this series")
         top = stats.most_forgotten(events, limit)
         return {
-            "run": run,
-            "tag": tag,
-            "identity": record.identity,
-            "evaluations": int(history.steps.size),
-            "steps": history.steps.tolist(),
+            **_history_fields(run, tag, record, history),
             "per_class": {name: values.tolist() for name, values in per_class.items()},
             "top": [{"index": int(history.index[u]), "label": int(history.label[u]), "forgetting_events": int(events[u]),
                      "thumbnail": _thumbnail(history, u)} for u in top.tolist()],
@@ -192,11 +188,7 @@ class RecordViews:
         bounded(int(keep.sum()) * _DATA_MAP_BYTES, "the data map of this series")
         tile = history.tile[keep]
         return {
-            "run": run,
-            "tag": tag,
-            "identity": record.identity,
-            "evaluations": int(history.steps.size),
-            "steps": history.steps.tolist(),
+            **_history_fields(run, tag, record, history),
             "thresholds": {key: rounded([value])[0] for key, value in thresholds.items()},
             "regions": list(stats.REGIONS),
             "index": history.index[keep].tolist(),
@@ -219,6 +211,18 @@ class RecordViews:
         """The PNG of page ``page`` (from 0) of the thumbnails written at ``step``."""
         record = self.record(ctx, experiment, run, tag, step)
         return self._reader.thumbnail_page(ctx, experiment, record, step, page)
+
+
+def _history_fields(run: str, tag: str, record: Record, history: RecordHistory) -> Dict[str, Any]:
+    """The fields that open an answer over every evaluation of a series:
+    what it is of and which evaluations it counts."""
+    return {
+        "run": run,
+        "tag": tag,
+        "identity": record.identity,
+        "evaluations": int(history.steps.size),
+        "steps": history.steps.tolist(),
+    }
 
 
 def _thumbnail(history: RecordHistory, column: int) -> Optional[Dict[str, int]]:

@@ -80,7 +80,7 @@ def test_event_files_hold_every_dashboard(quick_start) -> None:
 def test_saved_weights_reproduce_the_logged_matrix(quick_start) -> None:
     matrix = _evaluate_weights(str(quick_start.root / "model.pt"), test_size=quick_start.test_size,
                                label_noise=quick_start.label_noise)
-    assert np.array_equal(matrix, read_matrices(load(quick_start.result.logdir))[1])
+    assert np.array_equal(matrix, read_matrices(load(quick_start.result.logdir))[2])  # after epoch 2 of 2
 
 
 def _evaluate_weights(path: str, test_size: int, data_seed: int = 0, label_noise: float = 0.0) -> np.ndarray:
@@ -143,7 +143,7 @@ def test_torchrun_two_processes_match_a_single_process_evaluation(torchrun_run) 
     assert "2 process(es)" in proc.stdout
     assert proc.stdout.count("Epoch [1/1]") == 1, "only rank 0 prints"
     assert len(glob.glob(str(root / "run" / "events.out.tfevents.*"))) == 1, "only rank 0 writes"
-    logged = read_matrices(load(str(root / "run")))[0]
+    logged = read_matrices(load(str(root / "run")))[1]  # the evaluation after epoch 1
     assert logged.sum() == test_size
     assert np.array_equal(logged, _evaluate_weights(str(root / "model.pt"), test_size,
                                                     label_noise=torchrun_run.label_noise))
@@ -247,5 +247,5 @@ def test_interrupt_flushes_readable_logs(tmp_path, signum) -> None:
     assert "Traceback" not in err
     acc = load(str(logdir))
     assert len(acc.Scalars("Training Loss")) >= 20 // 2  # at least the whole first epoch (20 batches)
-    assert read_matrices(acc)[0].sum() == 200
+    assert read_matrices(acc)[1].sum() == 200  # the evaluation after epoch 1
     assert "_hparams_/session_end_info" in acc.PluginTagToContent("hparams")

@@ -23,6 +23,7 @@ from tb_fmnist_plugin.server.diagnostics_reader import DiagnosticsReader
 from tb_fmnist_plugin.server.diagnostics_views import DiagnosticsViews
 from tb_fmnist_plugin.server.reader import ConfusionReader
 from tests.format import v0_1_data
+from tests.support.calibration_reference import numpy_classwise_ece
 from tests.support.plugin_app import CTX, EID, load_provider
 
 C, B, TAG = 12, 15, "confusion/test"
@@ -72,18 +73,6 @@ def _views(logdir: str) -> DiagnosticsViews:
     return DiagnosticsViews(DiagnosticsReader(ConfusionReader(load_provider(logdir))))
 
 
-def numpy_classwise_ece(labels, probs, k):
-    """sum_b (n_kb / N) |acc_kb - conf_kb| over all N examples: bins of p_k, outcome [label == k]."""
-    p = probs[:, k]
-    bin_of = np.minimum(np.floor(p * B), B - 1)
-    total = 0.0
-    for b in range(B):
-        rows = bin_of == b
-        if rows.any():
-            total += rows.sum() / len(labels) * abs((labels[rows] == k).mean() - p[rows].mean())
-    return total
-
-
 def numpy_predicted_bins(labels, probs, k):
     """``[B, 3]`` of the examples predicted ``k`` by bin of top-1 confidence: count, confidence sum, correct."""
     predicted, confidence = probs.argmax(axis=1), probs.max(axis=1)
@@ -107,7 +96,7 @@ def test_classwise_ece_per_class_equals_numpy(written):
     views, labels, probs = written
     body = views.calibration_impl(CTX, EID, "run", TAG, 4)
     assert (body["per_class_kind"], body["class_ece_kind"]) == ("predicted_class", "classwise")
-    expected = [numpy_classwise_ece(labels, probs, k) for k in range(C)]
+    expected = [numpy_classwise_ece(labels, probs, k, B) for k in range(C)]
     assert [entry["ece"] for entry in body["classes"]] == pytest.approx(expected, abs=6e-7)  # answers keep 6 decimals
     assert [entry["support"] for entry in body["classes"]] == np.bincount(labels, minlength=C).tolist()
     # the stored classwise bins themselves, every class counting every example
@@ -141,7 +130,7 @@ def test_predicted_class_bins_equal_numpy_exactly(written):
     assert body["overall"]["ece"] == pytest.approx(np.abs(all_bins[:, 2] - all_bins[:, 1]).sum() / len(labels), abs=6e-7)
     series = views.calibration_series_impl(CTX, EID, "run", TAG)
     assert series["steps"] == [4]
-    np.testing.assert_allclose(series["class_ece"][0], [numpy_classwise_ece(labels, probs, k) for k in range(C)], rtol=1e-6)
+    np.testing.assert_allclose(series["class_ece"][0], [numpy_classwise_ece(labels, probs, k, B) for k in range(C)], rtol=1e-6)
     assert series["true_class_ece"] == [[None] * C]
 
 

@@ -49,24 +49,13 @@ def server(logged):
         yield tb
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        b = ub.launch(playwright)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
-    p = context.new_page()
-    errors = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
-    p.errors = errors
+    """The shared page (``tests/ui/conftest.py``), accepting downloads."""
+    context, p = ub.new_page(browser, accept_downloads=True)
     yield p
     context.close()
-    assert not errors, errors
+    assert not p.errors, p.errors
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.support.tensorboard_server import tensorboard_server
+from tests.support.calibration_reference import numpy_classwise_ece
 from tests.ui import ui_browser as ub
 from tests.ui import ui_diagnostics_data as dd
 
@@ -26,30 +26,8 @@ STEP = 1
 B = dd.NUM_BINS
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    logdir = str(tmp_path_factory.mktemp("ui_calibration_logs"))
-    dd.write_diagnostics_logdir(logdir)
-    with tensorboard_server(logdir, load_fast=False) as tb:
-        yield tb
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with ub.chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    context, p = ub.new_page(browser)
-    yield p
-    context.close()
-    assert not p.errors, p.errors
-
-
-def open_run(page, server, run):
-    ub.open_plugin(page, server.url)
+def open_run(page, diagnostics_server, run):
+    ub.open_plugin(page, diagnostics_server.url)
     ub.select_runs(page, [run])
     ub.set_step(page, STEP)
 
@@ -79,20 +57,8 @@ def numpy_predicted_bins(labels, probs, k):
     return out
 
 
-def numpy_classwise_ece(labels, probs, k):
-    """ECE_k = sum_b (n_kb / N) |acc_kb - conf_kb| over all examples, bins of p_k, outcome [label == k]."""
-    p = probs[:, k]
-    bin_of = np.minimum(np.floor(p * B), B - 1)
-    total = 0.0
-    for b in range(B):
-        rows = bin_of == b
-        if rows.any():
-            total += rows.sum() / len(labels) * abs((labels[rows] == k).mean() - p[rows].mean())
-    return total
-
-
-def test_classwise_ece_column_and_predicted_class_diagrams_equal_numpy(page, server):
-    open_run(page, server, dd.RUN)
+def test_classwise_ece_column_and_predicted_class_diagrams_equal_numpy(page, diagnostics_server):
+    open_run(page, diagnostics_server, dd.RUN)
     labels, probs = dd.evaluation_of(dd.TEST[STEP], STEP)
     header = page.locator('#tbc-classes th button[data-sort="ece"]')
     header.wait_for()
@@ -101,7 +67,7 @@ def test_classwise_ece_column_and_predicted_class_diagrams_equal_numpy(page, ser
     assert page.locator('#tbc-classes th button[data-sort="ece-true-class"]').count() == 0
     for k in range(len(dd.NAMES)):
         cell = page.locator(f'#tbc-classes tr[data-class-index="{k}"] td[data-col="ece"]')
-        assert abs(float(cell.get_attribute("data-value")) - numpy_classwise_ece(labels, probs, k)) <= 1e-6
+        assert abs(float(cell.get_attribute("data-value")) - numpy_classwise_ece(labels, probs, k, B)) <= 1e-6
     note = page.locator('#tbc-calibration .calibration-kind')
     assert note.get_attribute("data-kind") == "predicted_class" and "ECE_k" in note.inner_text()
     for k, name in enumerate(dd.NAMES):
@@ -115,12 +81,12 @@ def test_classwise_ece_column_and_predicted_class_diagrams_equal_numpy(page, ser
             assert got[b][0] == n and abs(got[b][1] - acc) <= 1e-6 and abs(got[b][2] - conf) <= 1e-6
         assert int(figure.get_attribute("data-total")) == int((probs.argmax(axis=1) == k).sum())
         classwise = page.locator("#tbc-classwise-ece")
-        assert abs(float(classwise.get_attribute("data-ece")) - numpy_classwise_ece(labels, probs, k)) <= 1e-6
+        assert abs(float(classwise.get_attribute("data-ece")) - numpy_classwise_ece(labels, probs, k, B)) <= 1e-6
     ub.screenshot(page, "calibration-01-classwise.png")
 
 
-def test_diagram_axes_ticks_and_gap_legend(page, server):
-    open_run(page, server, dd.RUN)
+def test_diagram_axes_ticks_and_gap_legend(page, diagnostics_server):
+    open_run(page, diagnostics_server, dd.RUN)
     figure = page.locator('#tbc-calibration figure[data-scope="all"]')
     figure.wait_for()
     labels = figure.locator("text.axis-label").evaluate_all("els => els.map(e => [e.dataset.axis, e.textContent])")
@@ -139,8 +105,8 @@ def test_diagram_axes_ticks_and_gap_legend(page, server):
     assert (over, under) == ("solid", "dashed")
 
 
-def test_a_run_logged_before_classwise_calibration_shows_the_older_definition(page, server):
-    open_run(page, server, dd.OLD_RUN)
+def test_a_run_logged_before_classwise_calibration_shows_the_older_definition(page, diagnostics_server):
+    open_run(page, diagnostics_server, dd.OLD_RUN)
     note = page.locator('#tbc-calibration .calibration-kind[data-kind="true_class"]')
     note.wait_for()
     assert "older per-true-class definition" in note.inner_text()

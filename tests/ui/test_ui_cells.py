@@ -16,7 +16,6 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from tests.support.tensorboard_server import tensorboard_server
 from tests.ui import ui_browser as ub
 from tests.ui import ui_diagnostics_data as dd
 
@@ -30,30 +29,8 @@ STEP = 1
 NEGATIVE_ZERO = re.compile(r"[-−]0(\.0+)?(?![.\d])")
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    logdir = str(tmp_path_factory.mktemp("ui_cells_logs"))
-    dd.write_diagnostics_logdir(logdir)
-    with tensorboard_server(logdir, load_fast=False) as tb:
-        yield tb
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with ub.chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    context, p = ub.new_page(browser)
-    yield p
-    context.close()
-    assert not p.errors, p.errors
-
-
-def open_run(page, server):
-    ub.open_plugin(page, server.url)
+def open_run(page, diagnostics_server):
+    ub.open_plugin(page, diagnostics_server.url)
     ub.select_runs(page, [dd.RUN])
     ub.set_step(page, STEP)
 
@@ -79,8 +56,8 @@ def rgb(css: str):
     return tuple(int(float(x)) for x in css[css.index("(") + 1: css.index(")")].split(",")[:3])
 
 
-def test_suspect_counts_agree_with_the_suspects_listed(page, server):
-    open_run(page, server)
+def test_suspect_counts_agree_with_the_suspects_listed(page, diagnostics_server):
+    open_run(page, diagnostics_server)
     matrix = page.locator("#tbc-suspects-matrix")
     matrix.wait_for()
     assert "given label (rows)" in matrix.inner_text() and "suggested label (columns)" in matrix.inner_text()
@@ -105,8 +82,8 @@ def test_suspect_counts_agree_with_the_suspects_listed(page, server):
     assert page.locator(".hm-suspects").count() == 0 and page.locator(".hm-cell[data-suspects]").count() == 0
 
 
-def test_suspects_card_says_what_was_estimated_and_the_order(page, server):
-    open_run(page, server)
+def test_suspects_card_says_what_was_estimated_and_the_order(page, diagnostics_server):
+    open_run(page, diagnostics_server)
     summary = page.locator("#tbc-suspects-counts")
     summary.wait_for()
     text = summary.inner_text()
@@ -134,8 +111,8 @@ def test_suspects_card_says_what_was_estimated_and_the_order(page, server):
         assert canvas["width"] >= 80 and canvas["x"] >= b["x"] - 0.5 and canvas["x"] + canvas["width"] <= b["x"] + b["width"] + 0.5
 
 
-def test_sets_difference_opens_row_normalized_without_negative_zero(page, server):
-    open_run(page, server)
+def test_sets_difference_opens_row_normalized_without_negative_zero(page, diagnostics_server):
+    open_run(page, diagnostics_server)
     assert page.locator("#tbc-norm-counts").is_checked()  # the default
     ub.click_and_redraw(page, "#tbc-mode-diff")
     before = ub.draws(page)
@@ -162,10 +139,10 @@ def test_sets_difference_opens_row_normalized_without_negative_zero(page, server
     assert page.locator("#tbc-norm-true").is_checked()
 
 
-def test_dark_mode_neutral_cells_and_trend_lines_contrast(browser, server):
+def test_dark_mode_neutral_cells_and_trend_lines_contrast(browser, diagnostics_server):
     context, page = ub.new_page(browser, color_scheme="dark")
     try:
-        open_run(page, server)
+        open_run(page, diagnostics_server)
         assert page.evaluate("document.documentElement.dataset.theme") == "dark"
         background = rgb(page.evaluate("getComputedStyle(document.body).backgroundColor"))
         card_bg = page.locator("#tbc-trends").evaluate("e => getComputedStyle(e).backgroundColor")

@@ -17,7 +17,6 @@ import re
 import numpy as np
 import pytest
 
-from tests.support.tensorboard_server import tensorboard_server
 from tests.ui import ui_browser as ub
 from tests.ui import ui_data as ud
 from tests.ui import ui_diagnostics_data as dd
@@ -34,30 +33,8 @@ STEP = 1
 # ---------------------------------------------------------------- fixtures
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    logdir = str(tmp_path_factory.mktemp("ui_diag_logs"))
-    dd.write_diagnostics_logdir(logdir)
-    with tensorboard_server(logdir, load_fast=False) as tb:
-        yield tb
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with ub.chromium() as b:
-        yield b
-
-
-@pytest.fixture
-def page(browser):
-    context, p = ub.new_page(browser)
-    yield p
-    context.close()
-    assert not p.errors, p.errors
-
-
-def open_run(page, server, run=dd.RUN, step=STEP):
-    ub.open_plugin(page, server.url)
+def open_run(page, diagnostics_server, run=dd.RUN, step=STEP):
+    ub.open_plugin(page, diagnostics_server.url)
     ub.select_runs(page, [run])
     if len(page.evaluate("window.__tbConfusion.state().steps")) > 1:
         ub.set_step(page, step)
@@ -110,8 +87,8 @@ def luminance(css: str) -> float:
 # ---------------------------------------------------------------- tests
 
 
-def test_runs_without_diagnoses_look_as_before(page, server):
-    open_run(page, server, run=dd.PLAIN_RUN)
+def test_runs_without_diagnoses_look_as_before(page, diagnostics_server):
+    open_run(page, diagnostics_server, run=dd.PLAIN_RUN)
     page.locator("#tbc-classes table").wait_for()
     assert page.locator("#tbc-colour-by").is_hidden()
     assert page.locator("#tbc-suspects-overlay").count() == 0
@@ -129,8 +106,8 @@ def classwise_ece(labels, probs, k):
     return sum(abs((labels[bin_of == b] == k).sum() - p[bin_of == b].sum()) for b in range(dd.NUM_BINS)) / len(labels)
 
 
-def test_reliability_diagrams_ece_and_loss(page, server):
-    open_run(page, server)
+def test_reliability_diagrams_ece_and_loss(page, diagnostics_server):
+    open_run(page, diagnostics_server)
     labels, probs = dd.evaluation_of(dd.TEST[STEP], STEP)
     bins = dd.calibration_of(labels, probs)["by_predicted"]
     overall = page.locator('#tbc-calibration figure[data-scope="all"]')
@@ -173,8 +150,8 @@ def test_reliability_diagrams_ece_and_loss(page, server):
     ub.screenshot(page, "diag-01-calibration.png")
 
 
-def test_colour_cells_by_mean_confidence(page, server):
-    open_run(page, server)
+def test_colour_cells_by_mean_confidence(page, diagnostics_server):
+    open_run(page, diagnostics_server)
     colours = lambda: page.locator(".hm-cell").evaluate_all(  # noqa: E731
         "els => els.map(e => [+e.dataset.trueIndex, +e.dataset.predIndex, e.style.backgroundColor])")
     by_count = colours()
@@ -215,8 +192,8 @@ def test_colour_cells_by_mean_confidence(page, server):
     assert page.locator(".hm-cell[data-confidence]").count() == 0
 
 
-def test_colour_by_confidence_on_the_canvas(page, server):
-    open_run(page, server, run=dd.MANY_RUN, step=0)
+def test_colour_by_confidence_on_the_canvas(page, diagnostics_server):
+    open_run(page, diagnostics_server, run=dd.MANY_RUN, step=0)
     canvas = page.locator("canvas.hm-canvas")
     canvas.wait_for()
 
@@ -259,8 +236,8 @@ def _normalize(m, norm):
     return m
 
 
-def test_sets_difference_train_vs_test(page, server):
-    open_run(page, server)
+def test_sets_difference_train_vs_test(page, diagnostics_server):
+    open_run(page, diagnostics_server)
     _diff_sets(page)
     assert page.locator("#tbc-diff-tag-a").input_value() == dd.TRAIN_TAG
     state = page.evaluate("window.__tbConfusion.state()")
@@ -299,13 +276,13 @@ def _assert_recall_gap(page):
         assert row.locator('td[data-col="gap"]').inner_text().startswith("+")  # better on train here
 
 
-def test_train_recall_and_gap_in_the_table(page, server):
-    open_run(page, server)
+def test_train_recall_and_gap_in_the_table(page, diagnostics_server):
+    open_run(page, diagnostics_server)
     _assert_recall_gap(page)
 
 
-def test_suspects_card_thumbnails_and_filters(page, server):
-    open_run(page, server)
+def test_suspects_card_thumbnails_and_filters(page, diagnostics_server):
+    open_run(page, diagnostics_server)
     counts = page.locator("#tbc-suspects-counts")
     counts.wait_for()
     assert counts.get_attribute("data-total") == "6" and counts.get_attribute("data-listed") == "4"
@@ -337,11 +314,11 @@ def test_suspects_card_thumbnails_and_filters(page, server):
     ub.screenshot(page, "diag-03-suspects.png")
 
 
-def test_no_suspects_overlay_on_the_confusion_matrix(page, server):
+def test_no_suspects_overlay_on_the_confusion_matrix(page, diagnostics_server):
     """Suspects count by (given, suggested) label, the matrix by (true,
     predicted): their counts are the suspects card's matrix (tests/ui/test_ui_cells.py),
     not badges on the confusion matrix, even with the old setting stored."""
-    open_run(page, server)
+    open_run(page, diagnostics_server)
     page.locator("#tbc-suspects-matrix").wait_for()
     assert page.locator("#tbc-suspects-overlay").count() == 0
     settings = page.evaluate("JSON.parse(localStorage.getItem('tb_fmnist_confusion.settings.v1'))")
@@ -363,8 +340,8 @@ def test_no_suspects_overlay_on_the_confusion_matrix(page, server):
     page.wait_for_function("!localStorage.getItem('tb_fmnist_confusion.settings.v1').includes('suspectsOverlay')")
 
 
-def test_hostile_class_names_stay_inert(page, server):
-    open_run(page, server, run=dd.XSS_RUN, step=0)
+def test_hostile_class_names_stay_inert(page, diagnostics_server):
+    open_run(page, diagnostics_server, run=dd.XSS_RUN, step=0)
     ub.click_and_redraw(page, "#tbc-colour-confidence")
     click_cell(page, 1, 0)
     page.locator('#tbc-calibration figure[data-scope="1"]').wait_for()
@@ -381,10 +358,10 @@ def test_hostile_class_names_stay_inert(page, server):
     assert page.locator("#tbc-root img").count() == 0
 
 
-def test_dark_mode_renders_the_diagnoses(browser, server):
+def test_dark_mode_renders_the_diagnoses(browser, diagnostics_server):
     context, page = ub.new_page(browser, color_scheme="dark")
     try:
-        page.goto(server.url + "/#" + ub.PLUGIN)
+        page.goto(diagnostics_server.url + "/#" + ub.PLUGIN)
         frame = ub.plugin_frame(page)
         frame.wait_for_function("document.documentElement.dataset.theme === 'dark'")
         ub.select_runs(frame, [dd.RUN])

@@ -7,7 +7,6 @@ log directory written with the project's summary API through a real
 from __future__ import annotations
 
 import json
-import os
 
 import numpy as np
 import pytest
@@ -28,37 +27,6 @@ RUN = "planted"
 MARGIN = 120  # the canvas's label margin (heatmap-canvas.ts)
 
 
-def planted_matrix(seed: int = 18) -> "tuple[np.ndarray, list]":
-    """``N`` classes, 30 correct each, two stray errors per row (count 1), and
-    ``BLOCK`` classes scattered over the index range confused with one another (4-6 each)."""
-    rng = np.random.RandomState(seed)
-    m = np.zeros((N, N), dtype=np.int64)
-    idx = np.arange(N)
-    m[idx, idx] = 30
-    for _ in range(2):
-        cols = rng.randint(0, N, size=N)
-        keep = cols != idx
-        m[idx[keep], cols[keep]] += 1
-    block = sorted(rng.choice(N, size=BLOCK, replace=False).tolist())
-    for a in block:
-        for b in block:
-            if a != b:
-                m[a, b] += rng.randint(4, 7)
-    return m, block
-
-
-def write_planted(logdir: str, m: np.ndarray) -> None:
-    from torch.utils.tensorboard import SummaryWriter
-
-    from tb_fmnist_plugin import summary
-
-    names = [f"class_{i:04d}" for i in range(N)]
-    writer = SummaryWriter(os.path.join(logdir, RUN))
-    for step in (0, 1):
-        summary.write_confusion_matrix(writer, ud.MAIN_TAG, m, step, class_names=names)
-    writer.close()
-
-
 def top_cells_classes(m: np.ndarray, k: int) -> set:
     """Both ends of the ``k`` largest non-zero off-diagonal cells (ties: row-major), the rule of docs/ui.md."""
     off = m.astype(float).copy()
@@ -71,18 +39,10 @@ def top_cells_classes(m: np.ndarray, k: int) -> set:
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory):
     logdir = str(tmp_path_factory.mktemp("ui_large"))
-    m, block = planted_matrix()
-    write_planted(logdir, m)
+    m, block = ud.planted_matrix(N, BLOCK)
+    ud.write_planted_logdir(logdir, m, RUN)
     with tensorboard_server(logdir, load_fast=False) as tb:
         yield tb, m, block
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        b = ub.launch(playwright)
-        yield b
-        b.close()
 
 
 @pytest.fixture

@@ -41,12 +41,6 @@ def server(logged):
         yield tb
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with ub.chromium() as b:
-        yield b
-
-
 def open_tab(browser, server, width: int, height: int, **options):
     """``(context, page)``: the tab at ``width`` x ``height`` with runs A and B ticked, at STEP."""
     context = browser.new_context(viewport={"width": width, "height": height}, **options)

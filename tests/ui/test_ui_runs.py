@@ -71,24 +71,13 @@ def server(logged):
         yield tb
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with sync_api.sync_playwright() as playwright:
-        b = ub.launch(playwright)
-        yield b
-        b.close()
-
-
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    p = context.new_page()
-    errors = []
-    p.on("pageerror", lambda e: errors.append(str(e)))
+    context, p = ub.new_page(browser)
     ub.open_plugin(p, server.url)
     yield p
     context.close()
-    assert not errors, errors
+    assert not p.errors, p.errors
 
 
 def runs_of(page):

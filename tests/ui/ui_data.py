@@ -7,7 +7,7 @@ expected values instead of reading them back from the server.
 from __future__ import annotations
 
 import os
-from typing import Dict, List
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -168,3 +168,34 @@ def write_excluded_logdir(logdir: str) -> Dict[str, Dict[int, np.ndarray]]:
                 summary.write_excluded_rows(writer, MAIN_TAG, NAN_EXCLUDED[step], step)
         writer.close()
     return logged
+
+
+def planted_matrix(n: int = 1000, block: int = 20, seed: int = 18) -> "Tuple[np.ndarray, List[int]]":
+    """``n`` classes, 30 correct each, two stray errors per row (count 1), and
+    ``block`` classes scattered over the index range confused with one another
+    (4-6 each): the 1,000-class overview's test and screenshot."""
+    rng = np.random.RandomState(seed)
+    m = np.zeros((n, n), dtype=np.int64)
+    idx = np.arange(n)
+    m[idx, idx] = 30
+    for _ in range(2):
+        cols = rng.randint(0, n, size=n)
+        keep = cols != idx
+        m[idx[keep], cols[keep]] += 1
+    members = sorted(rng.choice(n, size=block, replace=False).tolist())
+    for a in members:
+        for b in members:
+            if a != b:
+                m[a, b] += rng.randint(4, 7)
+    return m, members
+
+
+def write_planted_logdir(logdir: str, m: np.ndarray, run: str = "planted") -> None:
+    """One run with matrix ``m`` (classes ``class_0000``...) at steps 0 and 1."""
+    from tb_fmnist_plugin import summary
+
+    names = [f"class_{i:04d}" for i in range(m.shape[0])]
+    writer = _writer(logdir, run)
+    for step in (0, 1):
+        summary.write_confusion_matrix(writer, MAIN_TAG, m, step, class_names=names)
+    writer.close()

@@ -105,6 +105,7 @@ export class App implements Actions, ListingUser {
   }
 
   selectCell(view: PanelView, t: number, p: number): void {
+    performance.mark("tbc-cell-click"); // to the first thumbnails of the cell's members (card-members.ts)
     if (this.state.mode === "matrix") this.state.activeRun = view.run;
     this.state.selectCell(view, t, p);
     this.redraw();

@@ -349,6 +349,9 @@ export class CanvasHeatmap {
       ctx.strokeRect(MARGIN + (c - this.ox) * px, MARGIN + (r - this.oy) * px, Math.max(px, 3), Math.max(px, 3));
     };
     if (d.selected) mark(d.selected[0], d.selected[1], "#e4007c");
+    // the picked example's cell (Examples card): a dashed outline, its position in data-example-cell
+    if (d.marked) { ctx.setLineDash([3, 2]); mark(d.marked[0], d.marked[1], "#0072B2"); ctx.setLineDash([]); }
+    this.canvas.dataset.exampleCell = d.marked ? `${d.marked[0]},${d.marked[1]}` : "";
     if (document.activeElement === this.canvas && k) mark(d.shown[this.cursor[0]], d.shown[this.cursor[1]], fg);
     const drag = this.drag;
     if (drag && drag.band && drag.moved) {

@@ -21,6 +21,8 @@ export interface HeatmapData {
   log: boolean; // values (not confidences) coloured on the log scale (colors.ts scalePosition)
   label: string;
   selected: [number, number] | null;
+  /** The cell of the example picked in the Examples card at this panel's step (outlined); absent or null: none. */
+  marked?: [number, number] | null;
 }
 
 export interface HeatmapEvents {

@@ -104,6 +104,7 @@ export class GridHeatmap {
         setData(cell, "confidence", d.confidence ? d.confidence.data[t * n + p] : null);
         cell.classList.toggle("hm-hidden", hidden);
         cell.classList.toggle("hm-selected", !!sel && sel[0] === t && sel[1] === p);
+        cell.classList.toggle("hm-example", !!d.marked && d.marked[0] === t && d.marked[1] === p);
         const lines = cellLines(d, t, p, this.rowTotals, this.colTotals);
         cell.setAttribute("aria-label", lines.join(", ") + (hidden ? " (diagonal hidden)" : ""));
         cell.setAttribute("aria-selected", sel && sel[0] === t && sel[1] === p ? "true" : "false");

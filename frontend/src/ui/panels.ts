@@ -3,6 +3,7 @@
 import { cssColor, diverging, LOG_DECADES, sequential } from "../logic/colors";
 import { formatCount, formatShare, NORM_UNITS } from "../logic/format";
 import { colourDomain } from "../logic/matrix";
+import { exampleCellAt } from "../logic/members";
 import { clear, h } from "./dom";
 import { diagonalOutOfDomain, Heatmap } from "./heatmap";
 import type { Point } from "./heatmap-cells";
@@ -77,6 +78,7 @@ export class Panels {
         confidence: byConfidence ? v.confidence : null,
         diff: v.diff, hideDiagonal: settings.hideDiagonal, domain, log: settings.logColour, label: v.diff ? v.label : `Run ${v.run}`,
         selected: selectedPair(this.state.selectedCellOf(v)),
+        marked: exampleCell(this.state, v),
       });
       entry.filterNote.hidden = v.shown.length > 0;
       sections.push(section);
@@ -204,6 +206,12 @@ export class Panels {
     });
     return h("label", { title: `Spread small values over the colours: a log scale spanning ${LOG_DECADES} decades below the largest value` }, box, "Log scale");
   }
+}
+
+/** The cell of the picked example (Examples card) in `v`'s run at `v`'s step, once its history has loaded. */
+function exampleCell(state: TabState, v: PanelView): [number, number] | null {
+  const ex = state.example;
+  return ex && ex.history && ex.run === v.run && ex.tag === v.tag ? exampleCellAt(ex.history, v.step) : null;
 }
 
 function selectedPair(cell: Cell | null): [number, number] | null {

@@ -1,7 +1,7 @@
 // What the tab shows: the selection (tag, runs, step, mode, cell, class) and
 // the drawn panels, shared by the controls, the panels and the cards; plus the
 // names of the shapes they pass around and what they ask of the tab.
-import type { ByRunTag, RunSummary, TagInfo } from "../api";
+import type { ByRunTag, ExampleHistory, RunSummary, TagInfo } from "../api";
 import { pickSetA, trainTagOf, type TagClasses } from "../logic/diagnostics";
 import type { ExcludedRows } from "../logic/format";
 import type { Matrix } from "../logic/matrix";
@@ -44,6 +44,9 @@ export interface PanelView {
   /** Rows left out of the drawn matrices (of both sides of a difference), for the notices above the panels. */
   excluded: ExcludedRows[];
 }
+
+/** An example of the per-example record picked for its history strip. */
+export interface SelectedExample { run: string; tag: string; index: number; history: ExampleHistory | null }
 
 /** A panel whose matrix could not be loaded. */
 export interface PanelError { run: string; error: unknown; step: number | null }
@@ -104,6 +107,8 @@ export class TabState {
   /** `runs` in the run table's order (its sort; set by the run table): which ticked runs get a panel beyond MAX_PANELS. */
   tableOrder: (runs: string[]) => string[] = (runs) => runs;
   views: PanelView[] = [];
+  /** The example picked in the Examples card (per-example record): its history once loaded; its cell is outlined in its run's panel. */
+  example: SelectedExample | null = null;
 
   constructor() {
     let stored: string | null = null;

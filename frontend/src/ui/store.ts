@@ -5,6 +5,7 @@ import {
   getJson, type ByRunTag, type CalibrationResponse, type CalibrationSeries, type CellConfidenceResponse, type CellSeries,
   type ExamplesResponse, type LabelIssuesResponse, type MatrixResponse, type MetricsResponse, type MetricsSeries, type Params,
   type SeriesMetric, type SuspectsResponse, type TagInfo, type TopConfusionsResponse,
+  type CellChangesResponse, type DataMapResponse, type ExampleHistory, type ForgettingResponse, type MembersResponse, type ThumbLayout,
 } from "../api";
 import type { ExcludedRows } from "../logic/format";
 import { warmClusterOrder } from "../logic/cluster";
@@ -46,6 +47,12 @@ const PREFETCH_ALL_STEPS = 500;
 const PREFETCH_PARALLEL = 2;
 /** Most metrics_series answers kept (the table's recall of a run, one class's trends per class looked at). */
 const SERIES_LIMIT = 32;
+/** Most pages of members / moved examples and example histories kept; most forgetting and data-map answers (one per run and tag). */
+const RECORD_PAGES_LIMIT = 200;
+const RECORD_RUNS_LIMIT = 8;
+
+/** One page of a record listing: its sort, order and range. */
+export interface RecordPaging { sort: "confidence" | "p_given"; order: "desc" | "asc"; offset: number; limit: number }
 
 /** What part of metrics_series to ask for: only these metrics (all when absent), only these classes' columns. */
 export interface SeriesPart { metrics?: SeriesMetric[]; classes?: number[] }
@@ -65,12 +72,21 @@ export class DataStore {
   private cellConfidenceCache = new PromiseCache<CellConfidenceResponse>();
   private labelIssuesCache = new PromiseCache<LabelIssuesResponse>();
   private suspectsCache = new PromiseCache<SuspectsResponse>();
+  // the per-example record (issue 19): pages of members and moved examples, histories, whole-run answers
+  private membersCache = new PromiseCache<MembersResponse>();
+  private changesCache = new PromiseCache<CellChangesResponse>();
+  private historyCache = new PromiseCache<ExampleHistory>();
+  private forgettingCache = new PromiseCache<ForgettingResponse>();
+  private dataMapCache = new PromiseCache<DataMapResponse>();
+  private layoutCache = new PromiseCache<ThumbLayout>();
   /** The step prefetchNeighbours last saw, and the way the steps moved to it. */
   private lastTarget: number | null = null;
   private direction: 1 | -1 = 1;
 
   constructor() {
     for (const c of [this.topCache, this.examplesCache, this.calibrationCache, this.suspectsCache]) c.limit = PER_STEP_LIMIT;
+    this.membersCache.limit = this.changesCache.limit = this.historyCache.limit = RECORD_PAGES_LIMIT;
+    this.forgettingCache.limit = this.dataMapCache.limit = RECORD_RUNS_LIMIT;
     this.seriesCache.limit = SERIES_LIMIT;
     this.fitClasses(1);
   }
@@ -129,6 +145,35 @@ export class DataStore {
     return this.json(this.suspectsCache, "suspects", { run, tag, step, ...filter });
   }
 
+  /** A page of the members of `cell` at `step` (per-example record). */
+  members(run: string, tag: string, step: number, cell: Cell, paging: RecordPaging): Cached<MembersResponse> {
+    return this.json(this.membersCache, "members", { run, tag, step, true: cell.t, predicted: cell.p, ...paging });
+  }
+
+  /** The examples that entered / left `cell` between A (`runA` at `stepA`) and B (`run` at `step`), one page of each. */
+  cellChanges(run: string, tag: string, step: number, cell: Cell, a: { run: string; step: number }, paging: RecordPaging): Cached<CellChangesResponse> {
+    const params: Params = { run, tag, step, true: cell.t, predicted: cell.p, step_a: a.step, ...paging };
+    if (a.run !== run) params.run_a = a.run;
+    return this.json(this.changesCache, "cell_changes", params);
+  }
+
+  exampleHistory(run: string, tag: string, index: number): Cached<ExampleHistory> {
+    return this.json(this.historyCache, "example_history", { run, tag, index });
+  }
+
+  forgetting(run: string, tag: string): Cached<ForgettingResponse> {
+    return this.json(this.forgettingCache, "forgetting", { run, tag, limit: 100 });
+  }
+
+  dataMap(run: string, tag: string): Cached<DataMapResponse> {
+    return this.json(this.dataMapCache, "data_map", { run, tag });
+  }
+
+  /** The page geometry of the thumbnails written at `step`. */
+  thumbLayout(run: string, tag: string, step: number): Cached<ThumbLayout> {
+    return this.json(this.layoutCache, "example_thumbnails_layout", { run, tag, step });
+  }
+
   sprite(url: string): Cached<HTMLImageElement> {
     return this.sprites.entry(url, () => new Promise((resolve, reject) => {
       const img = new Image();
@@ -148,7 +193,7 @@ export class DataStore {
   /** Forget the answers of single steps (a Reload: steps may have been rewritten). */
   forgetSteps(): void {
     for (const c of [this.matrices, this.metricsCache, this.topCache, this.examplesCache, this.calibrationCache, this.cellConfidenceCache,
-      this.labelIssuesCache, this.suspectsCache]) c.clear();
+      this.labelIssuesCache, this.suspectsCache, this.membersCache, this.changesCache, this.layoutCache]) c.clear();
   }
 
   /** Forget the answers over all steps (the list of steps changed). */
@@ -156,6 +201,7 @@ export class DataStore {
     this.seriesCache.clear();
     this.cellCache.clear();
     this.calibrationSeriesCache.clear();
+    for (const c of [this.historyCache, this.forgettingCache, this.dataMapCache]) c.clear();
   }
 
   /** Put the last-step matrices that came with the run list (and their excluded rows) into the matrix cache. */

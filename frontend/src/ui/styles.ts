@@ -173,4 +173,41 @@ svg.reliability .axis-label { fill:var(--fg); font-size:10px; }
 /* large matrix (issue 18): the colour bar's log-scale box, the canvas's zoom buttons (heatmap-canvas.ts, panels.ts) */
 #tbc-colourbar label { white-space:nowrap; display:inline-flex; align-items:center; gap:3px; }
 .hm-zoombar .hm-fit { font-weight:600; }
+/* per-example record (issue 19): members grid, pager, history strip, moved lists, forgetting and data map
+   (card-members.ts, record-thumbs.ts, example-history.ts, card-moved.ts, card-data-map.ts; outline in heatmap-grid.ts) */
+.hm-cell.hm-example { outline:2px dashed #0072B2; outline-offset:-4px; }
+.rec-controls { display:flex; gap:8px; align-items:center; margin:4px 0; }
+.rec-pager { display:flex; flex-wrap:wrap; gap:4px; align-items:center; margin:4px 0; font-size:12px; }
+.rec-pager .rec-range { margin-right:6px; font-variant-numeric:tabular-nums; }
+.rec-pager button { padding:1px 7px; }
+.rec-pager button[aria-current="page"] { border-color:var(--accent); font-weight:600; }
+.rec-grid { display:grid; grid-template-columns:repeat(auto-fill, minmax(74px, 1fr)); gap:6px; }
+.rec-tile { display:flex; flex-direction:column; align-items:center; gap:1px; padding:3px; font-size:11px; text-align:center;
+  border:1px solid var(--border); border-radius:4px; background:var(--bg); font-variant-numeric:tabular-nums; }
+button.rec-tile { cursor:pointer; }
+button.rec-tile:hover, button.rec-tile:focus-visible { border-color:var(--accent); }
+.rec-thumb { width:56px; height:56px; image-rendering:pixelated; background:var(--empty); }
+.rec-no-thumb { display:flex; width:56px; height:56px; align-items:center; justify-content:center; background:var(--empty); color:var(--muted); }
+.rec-index { font-weight:600; }
+.rec-history { margin-top:10px; padding-top:8px; border-top:1px solid var(--border); }
+.rec-history-head { display:flex; gap:8px; align-items:center; flex-wrap:wrap; }
+.rec-history-head .rec-thumb { width:42px; height:42px; }
+.rec-history-steps { display:flex; flex-wrap:wrap; gap:3px; list-style:none; padding:0; margin:6px 0; }
+.rec-step { display:flex; flex-direction:column; align-items:center; min-width:42px; padding:1px 4px; font-size:11px;
+  border:1px solid var(--border); border-radius:3px; }
+.rec-step.correct { background:color-mix(in srgb, #009E73 22%, transparent); }
+.rec-step.wrong { background:color-mix(in srgb, #D55E00 22%, transparent); }
+.rec-step.current { outline:2px solid var(--fg); }
+.rec-moved-side h3, .rec-data-map-list h3 { font-size:13px; margin:8px 0 2px; }
+.rec-forgetting-table { border-collapse:collapse; font-size:12px; font-variant-numeric:tabular-nums; }
+.rec-forgetting-table th, .rec-forgetting-table td { padding:2px 8px; text-align:right; border-bottom:1px solid var(--border); }
+.rec-forgetting-table th[scope="row"] { text-align:left; }
+.rec-scatter-wrap { position:relative; display:block; max-width:440px; margin-top:8px; }
+.rec-scatter { outline:1px solid var(--border); cursor:crosshair; max-width:100%; height:auto; }
+.rec-tip { position:absolute; z-index:5; max-width:220px; padding:4px 6px; font-size:11px; background:var(--bg);
+  border:1px solid var(--border); border-radius:4px; box-shadow:0 1px 4px rgba(0,0,0,.2); pointer-events:none; }
+.rec-tip .rec-thumb { display:block; width:42px; height:42px; }
+.rec-legend { display:flex; flex-wrap:wrap; gap:6px; align-items:center; font-size:12px; margin:4px 0; }
+.rec-legend button[aria-pressed="true"] { border-color:var(--fg); font-weight:600; }
+.rec-legend .swatch { display:inline-block; width:10px; height:10px; border-radius:2px; margin-right:4px; }
 `;
