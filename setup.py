@@ -52,6 +52,7 @@ setup(
             "transformers>=4.40",
             "accelerate>=0.26",
             "cleanlab>=2.6,<3",  # reference for the confident-learning tests
+            "torchmetrics>=1.0",  # reference for the segmentation and token-classification tests
             "moto[s3,server]>=5",  # an S3-compatible server on 127.0.0.1 (tests/server/test_s3_logdir.py)
             "s3fs",  # fsspec's S3 file system, TensorBoard's other way to read s3:// logdirs
         ],

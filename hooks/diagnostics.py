@@ -73,12 +73,15 @@ class EvalDiagnostics:
         keep: torch.Tensor,
         indices: Optional[torch.Tensor] = None,
         thumbnails: Optional[Thumbnails] = None,
+        label_issues: bool = True,
     ) -> Callable[[], None]:
         """Compute a batch's part and return the function that commits it
         (which cannot fail half-way): ``predicted``/``confidence`` as the
-        matrix counts them, ``keep`` the rows in the matrix (not NaN)."""
+        matrix counts them, ``keep`` the rows in the matrix (not NaN).
+        ``label_issues=False``: the calibration only (dense positions)."""
         commits: List[Callable[[], None]] = []
-        if not self.enabled:
+        issues = self.label_issues if label_issues else None
+        if self.calibration is None and issues is None:
             return lambda: None
         with without_autocast(logits.device):
             values = logits.real if logits.is_complex() else logits
@@ -88,10 +91,10 @@ class EvalDiagnostics:
             loss = -log_probs.gather(1, labels[:, None])[:, 0]
             staged = self.calibration.stage(labels, predicted, confidence, loss, logits.shape[1], keep, log_probs.exp())
             commits.append(lambda: self.calibration.commit(staged))
-        if self.label_issues is not None:
+        if issues is not None:
             payload_of = (lambda rows: {"images": thumbnails(rows)}) if thumbnails is not None else None
-            staged_issues = self.label_issues.stage(log_probs, labels, indices, payload_of)
-            commits.append(lambda: self.label_issues.commit(staged_issues))
+            staged_issues = issues.stage(log_probs, labels, indices, payload_of)
+            commits.append(lambda: issues.commit(staged_issues))
 
         def commit() -> None:
             for step in commits:

@@ -1,11 +1,12 @@
 """Cross-rank reduction of evaluation results when ``torch.distributed`` runs."""
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 
 from .calibration import CalibrationResult
+from .dense import DenseEval
 from .diagnostics import DiagnosticsResult, EvalDiagnostics
 from .evaluation import EvalAccumulator, EvalResult
 from .label_issues import LabelIssueAccumulator
@@ -77,6 +78,52 @@ def reduce_eval(acc: EvalAccumulator) -> EvalResult:
         else {},
     }
     return EvalResult(matrix, nan_rows, merged)
+
+
+def sum_counts(value: torch.Tensor) -> torch.Tensor:
+    """All ranks: the sum of an ``int64`` count tensor over ranks (a copy on
+    the CPU; the dtype stays ``int64``, so the sums are exact)."""
+    dist = torch.distributed
+    total = value.to(device=_collective_device(), dtype=torch.long, copy=True)
+    dist.all_reduce(total, op=dist.ReduceOp.SUM)
+    return total.cpu()
+
+
+def any_rank(flag: bool) -> bool:
+    """All ranks: whether ``flag`` is true on any rank."""
+    value = torch.tensor([int(flag)], dtype=torch.long, device=_collective_device())
+    torch.distributed.all_reduce(value, op=torch.distributed.ReduceOp.MAX)
+    return bool(value.item())
+
+
+def collect(dense: DenseEval, acc: EvalAccumulator, diagnostics: EvalDiagnostics,
+            ignored: int) -> Tuple[bool, EvalResult, int, Optional[DiagnosticsResult]]:
+    """One evaluation over every rank (this process's without
+    ``torch.distributed``): whether it is dense, its result, the labels
+    ignored (``ignored``: this process's classification rows; a dense
+    evaluation counts its own) and its diagnostics (None when nothing was
+    recorded; no label issues for dense outputs, which are per image)."""
+    dense.flush()
+    if not is_distributed():
+        is_dense = dense.active
+        result, ignored = dense.result() if is_dense else (acc.result(), ignored)
+    else:
+        is_dense = any_rank(dense.active)
+        local = dense.ignored if is_dense and dense.active else torch.tensor([0 if is_dense else ignored])
+        result = reduce_eval(dense if is_dense else acc)
+        ignored = int(sum_counts(local)[0])
+    if result.matrix is None:
+        return is_dense, result, ignored, None
+    classes = result.matrix.shape[0]
+    if is_distributed():
+        found = reduce_diagnostics(diagnostics, classes)
+    elif is_dense:
+        found = DiagnosticsResult(diagnostics.calibration.result() if diagnostics.calibration is not None else None)
+    else:
+        found = diagnostics.result(classes)
+    if is_dense:
+        found.label_issues = None
+    return is_dense, result, ignored, found
 
 
 def reduce_diagnostics(diagnostics: EvalDiagnostics, num_classes: int) -> DiagnosticsResult:

@@ -161,8 +161,11 @@ class EvalAccumulator:
         thumbnail_size: int = DEFAULT_THUMBNAIL_SIZE,
         image_mean: Number = 0.5,
         image_std: Number = 0.5,
+        ignore_index: Optional[int] = None,
     ) -> None:
         self.num_classes = num_classes
+        #: Label of rows left out of everything (None: none is).
+        self.ignore_index = ignore_index
         self.examples_per_cell = examples_per_cell
         self.max_misclassified = max_misclassified
         self.thumbnail_size = thumbnail_size
@@ -207,12 +210,16 @@ class EvalAccumulator:
         return self._cells, self._mistakes
 
     def validate(
-        self, outputs: Any, labels: Any, images: Any = None, indices: Any = None
-    ) -> Dict[str, Optional[torch.Tensor]]:
-        """Check one batch and return its tensors; raises naming the problem."""
+        self, outputs: Any, labels: Any, images: Any = None, indices: Any = None, class_dim: int = 1
+    ) -> Dict[str, Any]:
+        """Check one batch and return its tensors; raises naming the problem
+        (``class_dim``: the option, which must name dimension 1 here)."""
         logits = logits_of(outputs)
         if logits.dim() != 2:
             raise ValueError(f"outputs must be [N, num_classes] logits, got shape {tuple(logits.shape)}")
+        if class_dim not in (1, -1):
+            raise ValueError(f"class_dim={class_dim} does not name the class dimension of outputs of shape "
+                             f"{tuple(logits.shape)}: set the class_dim option to 1 or -1")
         if not (logits.is_floating_point() or logits.is_complex()):
             raise TypeError(f"outputs must be floating-point logits, got dtype {logits.dtype}")
         count, classes = logits.shape
@@ -228,14 +235,22 @@ class EvalAccumulator:
             labels_t = labels_t[:, 0]
         if labels_t.dim() != 1 or labels_t.shape[0] != count:
             raise ValueError(
-                f"labels must be a 1-D tensor of {count} class indices (one per output row), got shape {tuple(labels_t.shape)}"
+                f"labels must be a 1-D tensor of {count} class indices (one per output row), got shape {tuple(labels_t.shape)} "
+                f"for outputs of shape {tuple(logits.shape)} (the class_dim option says which dimension holds the classes)"
             )
         if labels_t.is_floating_point() or labels_t.is_complex() or labels_t.dtype == torch.bool:
             raise TypeError(f"labels must be integer class indices, got dtype {labels_t.dtype}")
+        ignored, skip = 0, None
         if count:
-            low, high = torch.stack([labels_t.min(), labels_t.max()]).tolist()
+            if self.ignore_index is not None:  # one device sync, as without it
+                skip = labels_t == self.ignore_index
+                kept = labels_t.masked_fill(skip, 0)
+                low, high, ignored = torch.stack([kept.min().long(), kept.max().long(), skip.sum()]).tolist()
+            else:
+                low, high = torch.stack([labels_t.min(), labels_t.max()]).tolist()
             if low < 0 or high >= classes:
-                raise ValueError(f"labels must be in [0, {classes}), got values from {low} to {high}")
+                allowed = "" if self.ignore_index is None else f" or ignore_index={self.ignore_index}"
+                raise ValueError(f"labels must be in [0, {classes}){allowed}, got values from {low} to {high}")
         images_t = None
         if images is not None:
             images_t = _as_tensor(images, "images")
@@ -253,7 +268,12 @@ class EvalAccumulator:
             indices_t = _as_tensor(indices, "indices").reshape(-1)
             if indices_t.numel() != count or indices_t.is_floating_point():
                 raise ValueError(f"indices must be {count} integer dataset indices, got shape {tuple(indices_t.shape)}")
-        return {"logits": logits, "labels": labels_t, "images": images_t, "indices": indices_t}
+        if ignored:  # rows labelled ignore_index count nowhere
+            keep = ~skip
+            logits, labels_t = logits[keep.to(logits.device)], labels_t[keep]
+            images_t = images_t[keep.to(images_t.device)] if images_t is not None else None
+            indices_t = indices_t[keep.to(indices_t.device)] if indices_t is not None else None
+        return {"logits": logits, "labels": labels_t, "images": images_t, "indices": indices_t, "ignored": ignored}
 
     @torch.no_grad()
     def stage(

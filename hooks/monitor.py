@@ -22,14 +22,15 @@ from tb_fmnist_plugin.format.checks import check_int
 from . import distributed
 from .amp import check_grad_scaler
 from .deferred import DeferredRecord
+from .dense import DenseEval, dense_scalars, mixed_outputs_error, warn_per_image_parts_off
 from .diagnostics import EvalDiagnostics, write_diagnostics
-from .evaluation import EvalAccumulator, EvalResult, looks_like_probabilities
+from .evaluation import EvalAccumulator, EvalResult, logits_of, looks_like_probabilities
 from .example_record import ExampleRecord
 from .grid import GRID_PNG_LEVEL, labeled_grid
 from .options import HookOptions, as_options
 from .output import StepWriter
 from .training import TrainingHooks
-from .wrappers import unwrap_model, unwrap_optimizer
+from .wrappers import check_model, check_optimizer, unwrap_model
 
 #: Methods a writer must have besides what the format needs
 #: (``torch.utils.tensorboard.SummaryWriter`` has all).
@@ -50,31 +51,6 @@ def _check_writer(writer: Any) -> None:
     summary.check_writer(writer, WRITER_METHODS)
 
 
-def _check_model(model: Any) -> None:
-    """An eager ``nn.Module``: TorchScript runs no Python hooks."""
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if isinstance(unwrap_model(model), torch.jit.ScriptModule):
-        raise TypeError(
-            f"model is a TorchScript module ({type(unwrap_model(model)).__name__}, made by torch.jit.script or "
-            "torch.jit.trace), whose forward calls no Python hooks, so nothing could be logged. Pass the eager "
-            "module to attach_hooks and script or trace a copy of it for export (torch.compile keeps the hooks)"
-        )
-
-
-def _check_optimizer(optimizer: Any) -> Optional[torch.optim.Optimizer]:
-    """The optimizer to hook (unwrapped), or None; raises for a non-optimizer."""
-    if optimizer is None:
-        return None
-    inner = unwrap_optimizer(optimizer)
-    if not (
-        callable(getattr(inner, "register_step_pre_hook", None))
-        and callable(getattr(inner, "register_step_post_hook", None))
-    ):
-        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
-    return inner
-
-
 class HookMonitor:
     """Returned by :func:`attach_hooks`; see there. Context manager.
 
@@ -92,9 +68,9 @@ class HookMonitor:
         options: Optional[HookOptions] = None,
         grad_scaler: Any = None,
     ) -> None:
-        _check_model(model)
+        check_model(model)
         _check_writer(writer)
-        inner_optimizer = _check_optimizer(optimizer)
+        inner_optimizer = check_optimizer(optimizer)
         scaler = check_grad_scaler(grad_scaler)
         options = as_options(options)
         self.model = model
@@ -109,6 +85,7 @@ class HookMonitor:
             thumbnail_size=options.thumbnail_size,
             image_mean=options.image_mean,
             image_std=options.image_std,
+            ignore_index=options.ignore_index,
         )
         self._diagnostics = EvalDiagnostics(
             bins=options.calibration_bins if options.log_calibration else 0,
@@ -119,6 +96,11 @@ class HookMonitor:
         self._record = ExampleRecord(options.example_record, options.example_thumbnails_max_bytes,
                                      options.thumbnail_size, options.image_mean, options.image_std)
         self._deferred = DeferredRecord(self._eval, self._diagnostics, self._record)
+        self._dense = DenseEval(self._diagnostics, options.num_classes, options.examples_per_cell, class_dim=options.class_dim,
+                                ignore_index=options.ignore_index, thumbnail_size=options.thumbnail_size,
+                                image_mean=options.image_mean, image_std=options.image_std)
+        self._ignored = 0  # classification rows labelled ignore_index this evaluation
+        self._warned_dense = False
         self._warned_nan_rows = False
         self._warned_probabilities = False
         self._check_outputs = True  # on the first record() of each evaluation, until it warned
@@ -141,13 +123,26 @@ class HookMonitor:
     def record(self, outputs: Any, labels: Any, images: Any = None, indices: Any = None) -> None:
         """Accumulate one evaluation batch (``outputs`` logits ``[N, C]``,
         ``labels`` ``[N]``, optional ``images`` ``[N, C, H, W]`` as fed to the
-        model and dataset ``indices`` ``[N]``). Raises on bad input."""
+        model and dataset ``indices`` ``[N]``). Dense outputs (one prediction
+        per pixel or token, the classes at the ``class_dim`` option) take
+        labels of their shape without the class dimension (see
+        :mod:`~tb_fmnist_plugin.hooks.dense`). Raises on bad input."""
         self._check_alive()
-        batch = self._eval.validate(outputs, labels, images, indices)
-        if self._check_outputs and batch["logits"].shape[0]:  # once per evaluation: a device sync
+        dense = logits_of(outputs).dim() > 2
+        if (self._dense.active and not dense) or (dense and (self._eval.recorded or self._eval.pending_rows)):
+            raise mixed_outputs_error(self._dense.active)
+        if dense:
+            batch = self._dense.validate(outputs, labels, images, indices)
+            self._warned_dense = self._warned_dense or warn_per_image_parts_off(self.options, stacklevel=2)
+            checked = self._dense.add(batch)  # the calibration subsample's logits
+        else:
+            batch = self._eval.validate(outputs, labels, images, indices, self.options.class_dim)
+            self._deferred.add(batch)
+            self._ignored += batch["ignored"]
+            checked = batch["logits"]
+        if self._check_outputs and checked.shape[0]:  # once per evaluation: a device sync
             self._check_outputs = False
-            self._warn_probabilities(batch["logits"])
-        self._deferred.add(batch)
+            self._warn_probabilities(checked)
 
     def end_eval(self, step: int, name: Optional[str] = None) -> None:
         """Write what :meth:`record` accumulated at ``step`` and reset it.
@@ -162,15 +157,9 @@ class HookMonitor:
         self._training.flush_pending()
         try:
             self._deferred.flush()
-            result = distributed.reduce_eval(self._eval) if distributed.is_distributed() else self._eval.result()
-            if result.matrix is not None:
-                classes = result.matrix.shape[0]
-                diagnostics = (
-                    distributed.reduce_diagnostics(self._diagnostics, classes)
-                    if distributed.is_distributed()
-                    else self._diagnostics.result(classes)
-                )
-            rows = self._record.local_rows(f"confusion/{name}") if result.matrix is not None else None
+            dense, result, ignored, diagnostics = distributed.collect(self._dense, self._eval, self._diagnostics, self._ignored)
+            classes = result.matrix.shape[0] if result.matrix is not None else 0
+            rows = self._record.local_rows(f"confusion/{name}") if result.matrix is not None and not dense else None
             if rows is not None and distributed.is_distributed():
                 rows = distributed.gather_rows(rows)
             writer = self._writer_here()
@@ -180,7 +169,7 @@ class HookMonitor:
                 warnings.warn("end_eval: nothing was recorded since the last end_eval; nothing written", RuntimeWarning, stacklevel=2)
                 return
             self._warn_nan_rows(result, name, step)
-            self._write_eval(writer, name, step, result)
+            self._write_eval(writer, name, step, result, unit=(self._dense.unit or "pixels") if dense else None, ignored=ignored)
             write_diagnostics(writer, name, f"confusion/{name}", step, self._names(classes), diagnostics)
             if rows is not None:
                 parts = rows if isinstance(rows, list) else [rows]
@@ -188,6 +177,8 @@ class HookMonitor:
         finally:
             # Start the next evaluation empty (class count from class_names or its first batch).
             self._deferred.reset()
+            self._dense.reset(self.options.num_classes)
+            self._ignored = 0
             self._eval.num_classes = self.options.num_classes
             self._check_outputs = not self._warned_probabilities
 
@@ -218,6 +209,7 @@ class HookMonitor:
             warnings.warn(f"tb_fmnist_plugin.hooks: could not write the last logging step: {error}", RuntimeWarning, stacklevel=2)
         self._training.remove()
         self._deferred.reset()
+        self._dense.reset(self.options.num_classes)
         self._removed = True
 
     @property
@@ -275,16 +267,20 @@ class HookMonitor:
             stacklevel=3,
         )
 
-    def _write_eval(self, writer: Any, name: str, step: int, result: EvalResult) -> None:
+    def _write_eval(self, writer: Any, name: str, step: int, result: EvalResult, unit: Optional[str] = None, ignored: int = 0) -> None:
+        """The matrix (``unit``: what a count is, None for classification),
+        its scalars and examples; ``ignored``: rows or positions left out."""
         counts = result.matrix.numpy()
         candidates = result.candidates
         num_classes = counts.shape[0]
         names = self._names(num_classes)
         tag = f"confusion/{name}"
-        summary.write_confusion_matrix(writer, tag, counts, step, class_names=names)
+        summary.write_confusion_matrix(writer, tag, counts, step, class_names=names, unit=unit)
         summary.write_excluded_rows(writer, tag, result.nan_rows, step)
         scalars = StepWriter(writer, step)  # one event, not 4 per class (4,000 at 1,000 classes)
         scalars.scalar(f"nonfinite/{name}", result.nan_rows)
+        if unit is not None or ignored:
+            scalars.scalar(f"ignored_labels/{name}", ignored)
         values = metrics.per_class_metrics(counts)
         for key in ("precision", "recall", "f1", "support"):
             for index, class_name in enumerate(names):
@@ -294,6 +290,8 @@ class HookMonitor:
         accuracy = float(values["accuracy"])
         if not math.isnan(accuracy):
             scalars.scalar(f"accuracy/{name}", accuracy)
+        for scalar_tag, value in (dense_scalars(counts, names, name, _tag_part) if unit is not None else {}).items():
+            scalars.scalar(scalar_tag, value)
         scalars.close()
         cells = candidates.get("cells") or {}
         if cells and "images" in cells and cells["score"].numel():

@@ -78,6 +78,8 @@ class HookOptions:
     max_suspects: int = DEFAULT_MAX_SUSPECTS
     example_record: bool = True
     example_thumbnails_max_bytes: int = DEFAULT_THUMBNAILS_MAX_BYTES
+    class_dim: int = 1
+    ignore_index: Optional[int] = -100
 
     def __post_init__(self) -> None:
         if self.class_names is not None:
@@ -85,6 +87,13 @@ class HookOptions:
             self._set("class_names", tuple(names))
         for name, minimum in _INTEGER_MINIMUMS:
             self._set(name, check_int(getattr(self, name), name, minimum))
+        if isinstance(self.class_dim, bool) or not isinstance(self.class_dim, numbers.Integral):
+            raise ValueError(f"class_dim must be an integer (1: outputs (N, C, ...); -1: (N, ..., C)), got {self.class_dim!r}")
+        self._set("class_dim", int(self.class_dim))
+        if self.ignore_index is not None:
+            if isinstance(self.ignore_index, bool) or not isinstance(self.ignore_index, numbers.Integral):
+                raise ValueError(f"ignore_index must be an integer label or None, got {self.ignore_index!r}")
+            self._set("ignore_index", int(self.ignore_index))
         if not isinstance(self.eval_name, str) or not self.eval_name:
             raise ValueError(f"eval_name must be a non-empty string, got {self.eval_name!r}")
         for name in ("image_mean", "image_std"):

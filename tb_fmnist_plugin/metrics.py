@@ -82,6 +82,60 @@ def most_confused_with(matrix: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return index, np.maximum(count, 0)
 
 
+def iou_metrics_from_marginals(correct: np.ndarray, support: np.ndarray, predicted: np.ndarray) -> Dict[str, np.ndarray]:
+    """Segmentation metrics (Long, Shelhamer and Darrell, "Fully Convolutional
+    Networks for Semantic Segmentation", CVPR 2015, section 5) from per-class
+    correct ``N_cc``, support (row sums) and predicted (column sums) counts,
+    ``[..., n]`` int64 each:
+
+    - ``iou`` ``[..., n]``: ``N_cc / (row_c + col_c - N_cc)``, NaN where that
+      denominator is 0 (a class neither present nor predicted);
+    - ``mean_iou``: the mean of the defined IoUs (NaN if none is);
+    - ``frequency_weighted_iou``: ``sum_c (row_c / total) * IoU_c`` over the
+      classes with a defined IoU (NaN for an empty matrix);
+    - ``pixel_accuracy``: ``trace / total`` (NaN for an empty matrix).
+    """
+    correct = np.asarray(correct, dtype=np.int64)
+    support = np.asarray(support, dtype=np.int64)
+    union = support + np.asarray(predicted, dtype=np.int64) - correct
+    total = support.sum(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        iou = np.where(union > 0, correct / union, np.nan)
+        defined = ~np.isnan(iou)
+        count = defined.sum(axis=-1)
+        mean = np.where(count > 0, np.where(defined, iou, 0.0).sum(axis=-1) / count, np.nan)
+        weighted = np.where(defined, support * np.where(defined, iou, 0.0), 0.0).sum(axis=-1)
+        frequency_weighted = np.where(total > 0, weighted / total, np.nan)
+        accuracy = np.where(total > 0, correct.sum(axis=-1) / total, np.nan)
+    return {"iou": iou, "mean_iou": mean, "frequency_weighted_iou": frequency_weighted, "pixel_accuracy": accuracy}
+
+
+def iou_metrics(matrix: np.ndarray) -> Dict[str, np.ndarray]:
+    """:func:`iou_metrics_from_marginals` of ``[..., n, n]`` counts (rows true)."""
+    counts = np.asarray(matrix, dtype=np.int64)
+    return iou_metrics_from_marginals(np.diagonal(counts, axis1=-2, axis2=-1), counts.sum(axis=-1), counts.sum(axis=-2))
+
+
+def iou(matrix: np.ndarray) -> np.ndarray:
+    """``[..., n]`` per-class intersection over union (see :func:`iou_metrics_from_marginals`)."""
+    return iou_metrics(matrix)["iou"]
+
+
+def mean_iou(matrix: np.ndarray) -> np.ndarray:
+    """Mean IoU over the classes with a defined IoU (a float for one matrix)."""
+    return iou_metrics(matrix)["mean_iou"]
+
+
+def frequency_weighted_iou(matrix: np.ndarray) -> np.ndarray:
+    """IoU averaged with each class weighted by its share of the true positions."""
+    return iou_metrics(matrix)["frequency_weighted_iou"]
+
+
+def pixel_accuracy(matrix: np.ndarray) -> np.ndarray:
+    """Fraction of the counted positions predicted correctly (``trace / total``)."""
+    return iou_metrics(matrix)["pixel_accuracy"]
+
+
 def top_confusions(matrix: np.ndarray, n: int = 10) -> List[Tuple[int, int, int]]:
     """The ``n`` largest off-diagonal cells as ``(true, predicted, count)``,
     largest first, ties broken by (true, predicted); zero cells are left out."""

@@ -32,17 +32,19 @@ SIDES: Dict[str, Tuple[Set[str], Set[str]]] = {
 }
 
 #: The server's layers, top first: a module imports only modules of lower
-#: layers (and ``diagnostics_reader``, ``record_reader`` build on ``reader``), so a request's
+#: layers (and ``diagnostics_reader``, ``record_reader`` build on ``reader``, ``reader`` on
+#: ``provider_calls``), so a request's
 #: path goes one way and the route families never depend on each other.
 SERVER_LAYERS = (
     ("routes", {"plugin"}),
     ("views", {"views", "diagnostics_views", "record_views"}),
     ("HTTP", {"queries", "responses", "json_encoding"}),
-    ("readers", {"reader", "diagnostics_reader", "record_reader"}),
+    ("readers", {"reader", "diagnostics_reader", "record_reader", "provider_calls"}),
     ("building blocks", {"series", "record_series", "event_blobs", "caches", "limits"}),
 )
 #: Imports inside one layer, each a module building on its base.
-SERVER_SAME_LAYER = {("diagnostics_reader", "reader"), ("record_reader", "reader"), ("responses", "json_encoding"), ("series", "caches"), ("record_series", "series"),
+SERVER_SAME_LAYER = {("diagnostics_reader", "reader"), ("record_reader", "reader"), ("reader", "provider_calls"),
+                     ("responses", "json_encoding"), ("series", "caches"), ("record_series", "series"),
                      ("event_blobs", "caches")}
 
 

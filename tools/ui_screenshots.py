@@ -1,6 +1,7 @@
 """Regenerate the screenshots in docs/screenshots/ (used by docs/ui.md and the
 README): ``python tools/ui_screenshots.py`` (``... diagnostics [LOGDIR]`` for
-only diagnostics*.png, ``... record [LOGDIR]`` for only record.png; both run the training quick start unless LOGDIR holds it). Not a test; it reuses
+only diagnostics*.png, ``... record [LOGDIR]`` for only record.png; both run the training quick start unless LOGDIR holds it;
+``... segmentation`` for only segmentation.png, from ``examples/segmentation_shapes.py``). Not a test; it reuses
 the test helpers, writes its own log directories and starts a real TensorBoard."""
 from __future__ import annotations
 
@@ -54,6 +55,15 @@ def clip_of(target, selectors, pad: int = 6) -> dict:
     return {"x": max(0, left - pad), "y": max(0, top - pad), "width": right - left + 2 * pad, "height": bottom - top + 2 * pad}
 
 
+def open_run(browser, url: str, run: str):
+    """``(context, page)``: the plugin's page at 1280x900 with only ``run`` ticked."""
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    ub.open_plugin(page, url)
+    ub.select_runs(page, [run])
+    return context, page
+
+
 def diagnostics(browser, tmp: str, logdir: str = "") -> None:
     """docs/screenshots/diagnostics*.png from the README's quick start with
     ``--label-noise 0.05`` (trained into ``tmp`` unless ``logdir`` holds it):
@@ -61,10 +71,7 @@ def diagnostics(browser, tmp: str, logdir: str = "") -> None:
     train-versus-test difference with the recall gap."""
     logdir = logdir or train_quick_start(os.path.join(tmp, "quickstart"))
     with tensorboard_server(logdir, load_fast=False) as tb:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        ub.open_plugin(page, tb.url)
-        ub.select_runs(page, ["quickstart_label_noise"])
+        context, page = open_run(browser, tb.url, "quickstart_label_noise")
         ub.click_and_redraw(page, "#tbc-colour-confidence")
         # the given -> suggested pair with the most listed suspects, from the suspects card's own matrix
         page.locator("#tbc-suspects-matrix button.suspect-pair").first.wait_for()
@@ -99,10 +106,7 @@ def record(browser, tmp: str, logdir: str = "") -> None:
     history, and the forgetting counts and data map under them."""
     logdir = logdir or train_quick_start(os.path.join(tmp, "quickstart"))
     with tensorboard_server(logdir, load_fast=False) as tb:
-        context = browser.new_context(viewport={"width": 1280, "height": 900})
-        page = context.new_page()
-        ub.open_plugin(page, tb.url)
-        ub.select_runs(page, ["quickstart"])
+        context, page = open_run(browser, tb.url, "quickstart")
         # the largest off-diagonal cell, from the tab's own counts
         counts = page.evaluate("window.__tbConfusion.panel('quickstart').counts")
         t, p = max(((t, p) for t in range(len(counts)) for p in range(len(counts)) if t != p), key=lambda c: counts[c[0]][c[1]])
@@ -122,6 +126,36 @@ def record(browser, tmp: str, logdir: str = "") -> None:
         context.close()
 
 
+def segmentation(browser, tmp: str) -> None:
+    """docs/screenshots/segmentation.png: ``examples/segmentation_shapes.py``
+    (a tiny UNet on synthetic shapes, the hooks with ``ignore_index=255``)
+    trained for a few epochs into ``tmp``, then the tab on its pixel matrix:
+    the per-class table with the IoU column, and the overlay examples of the
+    largest confusion."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("segmentation_shapes", os.path.join(os.path.dirname(HERE), "examples", "segmentation_shapes.py"))
+    shapes = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(shapes)
+    logdir = os.path.join(tmp, "segmentation")
+    shapes.train(os.path.join(logdir, "segmentation_shapes"), epochs=4)
+    with tensorboard_server(logdir, load_fast=False) as tb:
+        context, page = open_run(browser, tb.url, "segmentation_shapes")
+        # the largest off-diagonal cell, from the tab's own counts
+        counts = page.evaluate("window.__tbConfusion.panel('segmentation_shapes').counts")
+        t, p = max(((t, p) for t in range(len(counts)) for p in range(len(counts)) if t != p), key=lambda c: counts[c[0]][c[1]])
+        before = ub.draws(page)
+        page.locator(f'.hm-cell[data-true-index="{t}"][data-pred-index="{p}"]').first.click()
+        ub.wait_redraw(page, before)
+        for sel in ("#tbc-examples .thumb", '#tbc-classes td[data-col="iou"]', "#tbc-examples .overlay-caption"):
+            page.locator(sel).first.wait_for()
+        page.add_style_tag(content="#tbc-details > .card:not(#tbc-examples):not(#tbc-classes) { display:none !important; }")
+        page.evaluate("window.scrollTo(0, 0)")
+        page.mouse.move(5, 5)
+        save(page, "segmentation.png", full_page=True, clip=clip_of(page, ["#tbc-panels", "#tbc-classes", "#tbc-examples"]))
+        context.close()
+
+
 def main() -> None:
     from playwright.sync_api import sync_playwright
 
@@ -130,6 +164,10 @@ def main() -> None:
         browser = ub.launch(playwright)
         if sys.argv[1:2] == ["diagnostics"]:  # optional: a log directory that already holds the quick start
             diagnostics(browser, tmp, *sys.argv[2:3])
+            browser.close()
+            return
+        if sys.argv[1:2] == ["segmentation"]:  # only segmentation.png (trains its own small run)
+            segmentation(browser, tmp)
             browser.close()
             return
         if sys.argv[1:2] == ["record"]:  # optional: a log directory that already holds the quick start
@@ -193,6 +231,7 @@ def main() -> None:
             context.close()
         diagnostics(browser, tmp)
         record(browser, tmp)
+        segmentation(browser, tmp)
         browser.close()
 
 

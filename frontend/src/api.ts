@@ -6,6 +6,8 @@ export interface TagInfo {
   num_classes: number;
   class_names: string[];
   description: string;
+  /** What one count is: "examples", "pixels" (segmentation) or "tokens"; absent from older servers (examples). */
+  unit?: string;
   steps: number[];
   wall_times: number[];
   examples_steps: number[];
@@ -49,17 +51,23 @@ export interface MatrixResponse {
 export interface ClassMetrics {
   index: number; name: string; support: number; predicted: number;
   precision: Ratio; recall: Ratio; f1: Ratio; most_confused_with: number | null; most_confused_count: number;
+  /** Intersection over union (absent from older servers). */
+  iou?: Ratio;
 }
-export interface MetricsResponse { run: string; tag: string; step: number; accuracy: Ratio; total: number; classes: ClassMetrics[] }
+/** The `unit` and IoU summary fields are absent from older servers. */
+export interface MetricsResponse {
+  run: string; tag: string; step: number; accuracy: Ratio; total: number; classes: ClassMetrics[];
+  unit?: string; mean_iou?: Ratio; frequency_weighted_iou?: Ratio; pixel_accuracy?: Ratio;
+}
 export interface Confusion { true: number; predicted: number; true_name: string; predicted_name: string; count: number; row_share: Ratio }
 export interface TopConfusionsResponse { confusions: Confusion[] }
 /** The metrics metrics_series can send; its `metrics` parameter keeps some of them. */
-export type SeriesMetric = "accuracy" | "precision" | "recall" | "f1" | "support";
+export type SeriesMetric = "accuracy" | "precision" | "recall" | "f1" | "support" | "iou";
 /** A metrics_series answer: only the metrics asked for (all by default); with the `classes`
  * parameter the per-class fields hold only those columns, and `classes` their class indices. */
 export interface MetricsSeries {
   run: string; tag: string; class_names: string[]; steps: number[]; classes?: number[]; accuracy?: Ratio[];
-  precision?: Ratio[][]; recall?: Ratio[][]; f1?: Ratio[][]; support?: number[][];
+  precision?: Ratio[][]; recall?: Ratio[][]; f1?: Ratio[][]; support?: number[][]; iou?: Ratio[][];
 }
 export interface CellSeries { steps: number[]; counts: number[]; row_totals: number[] }
 export interface Example { tile: number; x: number; y: number; confidence: number; dataset_index: number }

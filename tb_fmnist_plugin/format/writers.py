@@ -88,6 +88,7 @@ def confusion_matrix_pb(
     *,
     class_names: Optional[Sequence[str]] = None,
     description: str = "",
+    unit: Optional[str] = None,
 ) -> summary_pb2.Summary:
     """Build the ``Summary`` for one confusion matrix without writing it.
 
@@ -97,6 +98,9 @@ def confusion_matrix_pb(
         columns = predicted class.
       class_names: one name per class; defaults to ``"0"``, ``"1"``, ...
       description: shown by TensorBoard as the series description.
+      unit: what one count is: ``"examples"``, ``"pixels"`` (segmentation)
+        or ``"tokens"``; stored in the metadata when given (readers take
+        ``"examples"`` when it is absent).
     """
     tag = _validate_tag(tag)
     counts = validate_matrix(matrix)
@@ -104,7 +108,7 @@ def confusion_matrix_pb(
     summary = summary_pb2.Summary()
     summary.value.add(
         tag=tag,
-        metadata=metadata.create_matrix_metadata(names, description),
+        metadata=metadata.create_matrix_metadata(names, description, unit),
         tensor=tensor_util.make_tensor_proto(metadata.encode_matrix(counts)),
     )
     return summary

@@ -161,7 +161,7 @@ class ConfusionPlugin(base_plugin.TBPlugin):
         def build() -> bytes:
             body = self._views.metrics_series_impl(*ids, run, tag, series=series, fields=fields, classes=classes)
             return json_encoding.encode(
-                body, int_arrays=("support",), ratio_arrays=("accuracy", "precision", "recall", "f1")
+                body, int_arrays=("support",), ratio_arrays=("accuracy", "precision", "recall", "f1", "iou")
             )
 
         key = ("metrics_series", ids[1], run, tag, fields, classes)

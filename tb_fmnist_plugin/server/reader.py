@@ -29,14 +29,12 @@ from tensorboard import errors
 from tensorboard.data import provider
 
 from tb_fmnist_plugin.format import metadata
-from tb_fmnist_plugin.server import event_blobs
+from tb_fmnist_plugin.server import event_blobs, provider_calls
 from tb_fmnist_plugin.server.caches import SkipLog, StampedCache
 from tb_fmnist_plugin.server.limits import name_problem
+from tb_fmnist_plugin.server.provider_calls import READ_ALL, Listing  # noqa: F401  (reader.X keeps working)
 from tb_fmnist_plugin.server.series import ListedSeries, MatrixSeries, MatrixValues, StepWrite, matrix_values
 
-#: ``downsample`` passed to the provider: larger than any plausible number of
-#: kept steps, so the provider returns every step it holds.
-READ_ALL = 10**9
 #: Decoded series kept between requests: at most this many, of at most this
 #: many bytes of stored values in all (a larger series is read every time).
 _VALUES_MAX_ENTRIES = 10_000
@@ -48,24 +46,6 @@ _LISTED_MAX_BYTES = 256 * 1024 * 1024
 _CONTENTS_MAX = 100_000
 
 Key = Tuple[str, str, str]
-
-
-@dataclasses.dataclass(frozen=True)
-class Listing:
-    """What the provider lists of this plugin's series at one moment (two
-    calls): ``{run: {tag: time series}}`` of its tensors and blob sequences."""
-
-    tensors: Dict[str, Dict[str, Any]]
-    blob_sequences: Dict[str, Dict[str, Any]]
-
-    @property
-    def stamp(self) -> Hashable:
-        """Changes whenever any listed series gets new data."""
-        return (
-            tuple(sorted((r, t, s.max_step, s.max_wall_time) for r, tags in self.tensors.items() for t, s in tags.items())),
-            tuple(sorted((r, t, s.max_step, s.max_wall_time, s.max_length)
-                         for r, tags in self.blob_sequences.items() for t, s in tags.items())),
-        )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,7 +104,7 @@ class ConfusionReader:
                 found = self.series_of_kind(run, tag, series, metadata.KIND_MATRIX)
                 if found is not None:
                     excluded = self._excluded_stamp(run, tag, tags)
-                    result.setdefault(run, {})[tag] = _matrix_series(run, tag, series, found, excluded)
+                    result.setdefault(run, {})[tag] = _matrix_series(run, tag, series, found, excluded, self.unit(run, tag, found))
         return result
 
     def _excluded_stamp(self, run: str, matrix_tag: str, tags: Dict[str, Any]) -> Optional[Tuple[Any, Any]]:
@@ -190,7 +170,8 @@ class ConfusionReader:
             raise errors.NotFoundError(f"tag {tag!r} of run {run!r} is unreadable: {problem}")
         if content is None or content.get("kind") != metadata.KIND_MATRIX:
             raise errors.NotFoundError(f"tag {tag!r} not found in run {run!r}")
-        return _matrix_series(run, tag, series, content, self._excluded_stamp(run, tag, listing.get(run, {})))
+        return _matrix_series(run, tag, series, content, self._excluded_stamp(run, tag, listing.get(run, {})),
+                              self.unit(run, tag, content))
 
     # --- Matrices ----------------------------------------------------------------
 
@@ -349,6 +330,15 @@ class ConfusionReader:
                 return None
         return content
 
+    def unit(self, run: str, tag: str, content: Dict[str, Any]) -> str:
+        """:func:`metadata.matrix_unit` of a matrix series; a stored unit it
+        does not know (or not a string) is warned about once per series."""
+        unit = metadata.matrix_unit(content)
+        if "unit" in content and content["unit"] != unit:
+            self.skips.warn(run, tag, f"its unit {str(content['unit'])[:40]!r} is not one of "
+                                      f"{', '.join(metadata.MATRIX_UNITS)}; counted as {unit}", what="the unit")
+        return unit
+
     def _content(self, raw: bytes) -> Tuple[Optional[Dict[str, Any]], Optional[str]]:
         """:func:`metadata.read_plugin_content`, remembered per distinct content."""
         raw = bytes(raw)
@@ -360,32 +350,8 @@ class ConfusionReader:
             self._contents[raw] = found
         return found
 
-    def list_one(self, list_series: Any, ctx: Any, experiment_id: str, run: str, *tags: str) -> Dict[str, Any]:
-        """``list_series`` (``list_tensors`` or ``list_blob_sequences``) of
-        the series ``tags`` of one run, in one call."""
-        return list_series(ctx, experiment_id=experiment_id, plugin_name=metadata.PLUGIN_NAME,
-                           run_tag_filter=provider.RunTagFilter(runs=[run], tags=list(tags)))
-
-    @staticmethod
-    def read_series(read: Any, ctx: Any, experiment_id: str, series: Sequence[Any]) -> Dict[str, Any]:
-        """Every kept datum of ``series`` (each a ``MatrixSeries``, read with
-        its excluded-rows series, or a tuple starting ``(run, tag)``) in one
-        call of ``read`` (the provider's ``read_tensors`` or
-        ``read_blob_sequences``): ``{run: {tag: [datum]}}``, possibly with
-        more series than asked (the filter is runs x tags)."""
-        pairs: List[Tuple[str, str]] = []
-        for s in series:
-            if isinstance(s, MatrixSeries):
-                pairs += [(s.run, t) for t in (s.tag, s.excluded_tag) if t is not None]
-            else:
-                pairs.append((s[0], s[1]))
-        return read(
-            ctx,
-            experiment_id=experiment_id,
-            plugin_name=metadata.PLUGIN_NAME,
-            downsample=READ_ALL,
-            run_tag_filter=provider.RunTagFilter(runs={r for r, _ in pairs}, tags={t for _, t in pairs}),
-        )
+    list_one = staticmethod(provider_calls.list_one)
+    read_series = staticmethod(provider_calls.read_series)
 
 
 def _key(experiment_id: str, series: MatrixSeries) -> Key:
@@ -393,8 +359,9 @@ def _key(experiment_id: str, series: MatrixSeries) -> Key:
 
 
 def _matrix_series(
-    run: str, tag: str, series: Any, content: Dict[str, Any], excluded_stamp: Optional[Tuple[Any, Any]]
+    run: str, tag: str, series: Any, content: Dict[str, Any], excluded_stamp: Optional[Tuple[Any, Any]], unit: str
 ) -> MatrixSeries:
     return MatrixSeries(run=run, tag=tag, num_classes=int(content["num_classes"]),
                         class_names=list(content["class_names"]), description=series.description or "",
-                        max_step=series.max_step, max_wall_time=series.max_wall_time, excluded_stamp=excluded_stamp)
+                        max_step=series.max_step, max_wall_time=series.max_wall_time, excluded_stamp=excluded_stamp,
+                        unit=unit)

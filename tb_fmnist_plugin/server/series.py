@@ -47,6 +47,8 @@ class MatrixSeries:
     #: ``(max_step, max_wall_time)`` of the series' excluded-rows series
     #: (``metadata.excluded_tag(tag)``) as listed; None when it has none.
     excluded_stamp: Optional[Tuple[Optional[int], Optional[float]]] = None
+    #: What one count is: "examples", "pixels" or "tokens" (the metadata's ``unit``).
+    unit: str = "examples"
 
     @property
     def excluded_tag(self) -> Optional[str]:

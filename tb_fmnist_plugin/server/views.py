@@ -41,9 +41,9 @@ LATEST_MAX_CELLS = 1_000_000
 SUMMARY_MAX_CLASSES = 1000
 SUMMARY_RECALL_MAX_CLASSES = 100
 #: The fields of ``metrics_series`` (all of them unless its ``metrics`` parameter picks some).
-SERIES_METRICS = ("accuracy", "precision", "recall", "f1", "support")
-#: JSON bytes per step and class of ``metrics_series`` (4 ratios, a count).
-_SERIES_BYTES_PER_CLASS = 4 * 9 + 12
+SERIES_METRICS = ("accuracy", "precision", "recall", "f1", "support", "iou")
+#: JSON bytes per step and class of ``metrics_series`` (5 ratios, a count).
+_SERIES_BYTES_PER_CLASS = 5 * 9 + 12
 
 
 class ConfusionViews:
@@ -120,6 +120,7 @@ class ConfusionViews:
                     "num_classes": series.num_classes,
                     "class_names": series.class_names,
                     "description": series.description,
+                    "unit": series.unit,
                     "steps": listed.steps,
                     "wall_times": listed.wall_times,
                     "examples_steps": examples_steps,
@@ -202,13 +203,18 @@ class ConfusionViews:
         }
 
     def metrics_impl(self, ctx: Any, experiment: str, run: str, tag: str, step: int) -> Dict[str, Any]:
-        """Accuracy and per-class metrics at ``step`` (NaN ratios are None)."""
+        """Accuracy and per-class metrics at ``step`` (NaN ratios are None),
+        with IoU per class and mean, frequency-weighted IoU and pixel
+        accuracy (the dense tasks' numbers, answered for every matrix; for a
+        classification matrix they are the same formulas over examples)."""
         values, i = self._step(ctx, experiment, run, tag, step)
         series = values.series
         matrix = values.dense(i)
         result = metrics.per_class_metrics(matrix)
         confused_index, confused_count = metrics.most_confused_with(matrix)
         precision, recall, f1 = ratios(result["precision"]), ratios(result["recall"]), ratios(result["f1"])
+        dense = metrics.iou_metrics(matrix)
+        iou = ratios(dense["iou"])
         support = result["support"].tolist()
         predicted = result["predicted"].tolist()
         confused_index = confused_index.tolist()
@@ -222,6 +228,7 @@ class ConfusionViews:
                 "precision": precision[c],
                 "recall": recall[c],
                 "f1": f1[c],
+                "iou": iou[c],
                 "most_confused_with": None if confused_index[c] < 0 else confused_index[c],
                 "most_confused_count": confused_count[c],
             }
@@ -231,7 +238,9 @@ class ConfusionViews:
             "run": series.run,
             "tag": series.tag,
             "step": int(values.steps[i]),
+            "unit": series.unit,
             "accuracy": ratios(result["accuracy"])[0],
+            **{key: ratios(dense[key])[0] for key in ("mean_iou", "frequency_weighted_iou", "pixel_accuracy")},
             "total": int(sum(support)),
             "classes": classes,
         }
@@ -241,8 +250,8 @@ class ConfusionViews:
         fields: Optional[Sequence[str]] = None, classes: Optional[Sequence[int]] = None,
     ) -> Dict[str, Any]:
         """Metrics at every kept step: ``"accuracy"`` ``[steps]`` and
-        ``"precision"``, ``"recall"``, ``"f1"`` ``[steps, n]`` float arrays (NaN
-        for a zero denominator), ``"support"`` ``[steps, n]`` int64. The
+        ``"precision"``, ``"recall"``, ``"f1"``, ``"iou"`` ``[steps, n]`` float
+        arrays (NaN for a zero denominator), ``"support"`` ``[steps, n]`` int64. The
         optional ``fields`` (names of :data:`SERIES_METRICS`, the ``metrics``
         parameter) and ``classes`` (class indices) keep only those metrics and
         class columns (a long series' answer is megabytes; the tab may need one class)."""
@@ -252,7 +261,9 @@ class ConfusionViews:
         picked = None if classes is None else [queries.class_index("classes", c, series.num_classes) for c in classes]
         width = series.num_classes if picked is None else len(picked)
         bounded(values.steps.size * width * _SERIES_BYTES_PER_CLASS, "the metrics of this series")
-        result = values.series_metrics()
+        result = dict(values.series_metrics())
+        if "iou" in names:
+            result["iou"] = metrics.iou_metrics_from_marginals(*values.marginals())["iou"]
         payload: Dict[str, Any] = {
             "run": series.run,
             "tag": series.tag,

@@ -74,6 +74,7 @@ def test_tags_lists_runs_tags_steps_and_examples(views):
         "num_classes": 6,
         "class_names": NAMES,
         "description": "",
+        "unit": "examples",  # no unit in the metadata (files before it)
         "steps": STEPS,
         "wall_times": [100.0 + s for s in STEPS],
         "examples_steps": [EXAMPLE_STEP],

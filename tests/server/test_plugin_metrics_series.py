@@ -54,7 +54,7 @@ def test_kept_gzip_body_is_the_json_answer(client, monkeypatch):
 
 def test_metrics_and_classes_select_from_the_default_answer(client):
     full = json.loads(get(client)[2])
-    assert "classes" not in full and list(full)[-5:] == ["accuracy", "precision", "recall", "f1", "support"]
+    assert "classes" not in full and list(full)[-6:] == ["accuracy", "precision", "recall", "f1", "support", "iou"]
     status, _, body = get(client, metrics="recall")
     picked = json.loads(body)
     assert status == 200 and picked == {key: full[key] for key in ("run", "tag", "class_names", "steps", "recall")}

@@ -116,6 +116,7 @@ def test_tags_lists_every_run_tag_and_step(client):
         "num_classes": 10,
         "class_names": NAMES,
         "description": "test split",
+        "unit": "examples",  # no unit in the metadata (files before it)
         "steps": STEPS,
         "wall_times": [wall_time(s) for s in STEPS],
         "examples_steps": EXAMPLE_STEPS,

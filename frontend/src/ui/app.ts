@@ -36,7 +36,7 @@ export class App implements Actions, ListingUser {
   private runsTicked = false;
   private player = new Player(this.state, this);
   private details = new Details({ state: this.state, store: this.store, actions: this });
-  private panels = new Panels(this.state, this, (view, cell) => this.details.hover(view, cell));
+  private panels = new Panels(this.state, this, (view, cell) => this.details.hover(view, cell), this.store);
   private notices = new Notices();
   private main = h("div", { id: "tbc-main" });
   /** The left column: what picks the runs. */

@@ -5,7 +5,8 @@
 // its classwise ECE; for a step logged before those (per_class_kind
 // "true_class") it is the older per-true-class diagram, titled and noted so.
 import { ApiError, type CalibrationResponse } from "../api";
-import { formatMetric } from "../logic/format";
+import { formatCount, formatMetric } from "../logic/format";
+import { countUnit, isDense } from "../logic/units";
 import { CLASSWISE_ECE_HELP, perClassText } from "../logic/reliability";
 import { card, fillWhenLoaded, type CardContext } from "./card";
 import { h } from "./dom";
@@ -21,6 +22,8 @@ export function calibrationCard({ state, store }: CardContext, v: PanelView, whe
       `${where}${v.diff ? " (B)" : ""}: ECE (top-label) ${formatMetric(c.overall.ece)}, mean loss ${formatMetric(c.loss)}. `
       + "Bars: accuracy per confidence bin; shaded: the gap to the bin's mean confidence; dashed: perfect calibration; below: examples per bin."));
     el.appendChild(kindNote(c));
+    const sampled = sampleNote(c, v, state.info(v.run, v.tag)?.unit);
+    if (sampled) el.appendChild(sampled);
     const row = h("div", { class: "reliability-row" });
     el.appendChild(row);
     try {
@@ -58,4 +61,15 @@ function kindNote(c: CalibrationResponse): HTMLElement {
     : h("div", { class: "notice calibration-kind", "data-kind": "true_class" },
       "This step was logged before classwise calibration: the per-class diagram and ECE are the older per-true-class "
       + "definition (the examples of each true class), which mixes miscalibration with low recall.");
+}
+
+/** Dense tasks: the hooks calibrate on a sample of positions (docs/hooks.md), the matrix counts all; say so. */
+function sampleNote(c: CalibrationResponse, v: PanelView, unit: string | null | undefined): HTMLElement | null {
+  if (!isDense(unit) || v.diff) return null;
+  const calibrated = c.overall.count.reduce((s, x) => s + x, 0);
+  const counted = v.counts.data.reduce((s, x) => s + x, 0);
+  if (calibrated >= counted) return null;
+  return h("div", { class: "hint calibration-sample", "data-calibrated": calibrated, "data-counted": counted },
+    `Calibration over a sample of ${formatCount(calibrated)} of the ${formatCount(counted)} ${countUnit(unit)} `
+    + "(at most 8,192 evenly spaced positions per record() call); the matrix and IoU count every one.");
 }

@@ -2,11 +2,14 @@
 // one is most often mistaken for, as the server's metrics route computes them
 // (tb_fmnist_plugin/metrics.py), with a recall sparkline over the steps (the
 // series' recall only, each sparkline drawn once per series and kept); plus
-// the diagnoses' columns where the tag has them (class-columns.ts).
+// the diagnoses' columns where the tag has them (class-columns.ts). For a tag
+// whose counts are pixels or tokens: an IoU column (class-columns.ts) with its
+// own sparkline, and the hint says pixel accuracy and mean IoU.
 // Sortable by any column; a class name picks the class of the trend card.
 import type { ClassMetrics, MetricsResponse, MetricsSeries } from "../api";
 import { formatCount, formatMetric, formatShare } from "../logic/format";
 import { classColumn } from "../logic/series";
+import { countWithUnit, isDense } from "../logic/units";
 import { card, fillWhenLoaded, type CardContext } from "./card";
 import { ChartMemo, SERIES_COLOURS, sparkline } from "./charts";
 import { extraColumns, type ExtraColumn } from "./class-columns";
@@ -31,7 +34,11 @@ export class ClassTable {
     const { store } = this.ctx;
     const el = card("tbc-classes", "Per-class metrics", "Per-class metrics");
     fillWhenLoaded(el, store.metrics(v.run, v.tag, v.step), "per-class metrics", (m) => {
-      el.appendChild(h("div", { class: "hint" }, `${where}${v.diff ? " (B)" : ""}: accuracy ${formatShare(m.accuracy)} of ${formatCount(m.total)} examples. Click a header to sort, a class for its trend.`));
+      const unit = this.ctx.state.info(v.run, v.tag)?.unit;
+      const summary = isDense(unit)
+        ? `pixel accuracy ${formatShare(m.pixel_accuracy ?? m.accuracy)} of ${countWithUnit(m.total, unit)}, mean IoU ${formatMetric(m.mean_iou)}`
+        : `accuracy ${formatShare(m.accuracy)} of ${formatCount(m.total)} examples`;
+      el.appendChild(h("div", { class: "hint" }, `${where}${v.diff ? " (B)" : ""}: ${summary}. Click a header to sort, a class for its trend.`));
       fillWhenLoaded(el, extraColumns(this.ctx, v, m), "calibration and the compared set", (extra) => this.fill(el, v, m, extra));
     });
     return el;
@@ -52,8 +59,10 @@ export class ClassTable {
       });
       thead.appendChild(h("th", { scope: "col", "aria-sort": key === k ? (dir === 1 ? "ascending" : "descending") : "none" }, b));
     }
-    thead.appendChild(h("th", { scope: "col" }, "Recall trend"));
-    const series = store.metricsSeries(v.run, v.tag, { metrics: ["recall"] });
+    const dense = isDense(state.info(v.run, v.tag)?.unit);
+    const trends: ("recall" | "iou")[] = dense ? ["recall", "iou"] : ["recall"];
+    for (const t of trends) thead.appendChild(h("th", { scope: "col" }, t === "iou" ? "IoU trend" : "Recall trend"));
+    const series = store.metricsSeries(v.run, v.tag, { metrics: trends });
     const tbody = h("tbody", {});
     const limit = this.showAllRows ? rows.length : Math.min(rows.length, TABLE_ROW_LIMIT);
     for (const c of rows.slice(0, limit)) {
@@ -61,22 +70,24 @@ export class ClassTable {
       nameBtn.addEventListener("click", () => { state.selectClass(v, c.index); actions.redrawDetails(); });
       const confusedWith = c.most_confused_with === null ? null : m.classes[c.most_confused_with];
       const confused = confusedWith ? `${confusedWith.name} (${formatCount(c.most_confused_count)})` : "–";
-      const trend = h("td", {});
+      const cells = trends.map((t) => h("td", { "data-trend": t }));
       const spark = (s: MetricsSeries) => {
         if (s.steps.length < 2) return;
-        const label = `Recall of ${c.name} over ${s.steps.length} steps`;
-        trend.appendChild(this.sparks.get(s, `${c.index}\u0000${label}`, () => sparkline(classColumn(s.recall, c.index, s.classes), SERIES_COLOURS[0], label)));
+        trends.forEach((t, i) => {
+          const label = `${t === "iou" ? "IoU" : "Recall"} of ${c.name} over ${s.steps.length} steps`;
+          cells[i].appendChild(this.sparks.get(s, `${c.index}\u0000${label}`, () => sparkline(classColumn(s[t], c.index, s.classes), SERIES_COLOURS[i], label)));
+        });
       };
       // a late answer fills only a table still shown (a kept sparkline is in one table at a time)
       if (series.value) spark(series.value);
-      else series.load().then((s) => { if (trend.isConnected) spark(s); }, () => undefined);
+      else series.load().then((s) => { if (cells[0].isConnected) spark(s); }, () => undefined);
       const extraCells = extra.map((col) => {
         const x = col.values[c.index] ?? null;
         return h("td", { "data-col": col.key, "data-value": x === null ? "" : String(x) }, col.format(x));
       });
       tbody.appendChild(h("tr", { class: selectedClass === c.index ? "selected" : "", "data-class-index": c.index },
         h("td", {}, nameBtn), h("td", {}, formatCount(c.support)), h("td", {}, formatMetric(c.precision)), h("td", {}, formatMetric(c.recall)),
-        h("td", {}, formatMetric(c.f1)), ...extraCells, h("td", { class: "confused" }, confused), trend));
+        h("td", {}, formatMetric(c.f1)), ...extraCells, h("td", { class: "confused" }, confused), ...cells));
     }
     el.appendChild(h("div", { class: "table-wrap" }, h("table", { class: "classes" }, h("thead", {}, thead), tbody)));
     if (limit < rows.length) {

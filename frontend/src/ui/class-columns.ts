@@ -1,4 +1,5 @@
-// The per-class table's columns from the diagnoses, where the tag has them:
+// The per-class table's columns beyond the metrics: IoU per class for a tag
+// whose counts are pixels or tokens (a dense task), and the diagnoses' columns, where the tag has them:
 // the classwise ECE (or, for a step logged before it, the older per-true-class
 // ECE, labelled so) and mean loss per true class (calibration route), and, when the run
 // has a set to compare with (its train tag, or set A of the "sets"
@@ -7,6 +8,7 @@ import type { MetricsResponse } from "../api";
 import { hasKind, recallGap, setName } from "../logic/diagnostics";
 import { formatMetric, formatSigned } from "../logic/format";
 import { perClassText } from "../logic/reliability";
+import { countUnit, isDense } from "../logic/units";
 import { nearestStep } from "../logic/steps";
 import type { Cached } from "./cache";
 import type { CardContext } from "./card";
@@ -30,8 +32,13 @@ export function extraColumns({ state, store }: CardContext, v: PanelView, m: Met
   const stepA = setA === null ? null : nearestStep(state.info(v.run, setA)?.steps ?? [], v.step);
   const compared = setA === null || stepA === null ? null : store.metrics(v.run, setA, stepA);
   const n = m.classes.length;
+  const unit = state.info(v.run, v.tag)?.unit;
   const build = (): ExtraColumn[] => {
     const columns: ExtraColumn[] = [];
+    if (isDense(unit)) {
+      columns.push({ key: "iou", label: "IoU", values: m.classes.map((c) => c.iou ?? null), format: formatMetric,
+        title: `Intersection over union of the class's ${countUnit(unit)}: correct / (true + predicted − correct)` });
+    }
     const cal = calibration?.value;
     if (cal && cal.classes.length === n) {
       const text = perClassText(cal.class_ece_kind === "classwise" ? "predicted_class" : "true_class", "");

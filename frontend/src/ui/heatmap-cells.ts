@@ -3,6 +3,7 @@
 import { diverging, scalePosition, sequential, type RGB } from "../logic/colors";
 import { formatCell, formatCount, formatMetric, formatShare } from "../logic/format";
 import type { Matrix, Norm } from "../logic/matrix";
+import { countWithUnit, isDense } from "../logic/units";
 
 /** A point in the page's viewport (CSS px). */
 export interface Point { x: number; y: number }
@@ -23,6 +24,8 @@ export interface HeatmapData {
   selected: [number, number] | null;
   /** The cell of the example picked in the Examples card at this panel's step (outlined); absent or null: none. */
   marked?: [number, number] | null;
+  /** What one count is (the tag's unit); absent: examples. Pixels and tokens are named in the tooltip. */
+  unit?: string;
 }
 
 export interface HeatmapEvents {
@@ -35,13 +38,14 @@ export function cellLines(d: HeatmapData, t: number, p: number, rowTotals: Float
   const n = d.counts.n;
   const c = d.counts.data[t * n + p];
   const lines = [`True: ${d.names[t]}`, `Predicted: ${d.names[p]}`];
+  const count = (x: number) => (isDense(d.unit) ? countWithUnit(x, d.unit) : formatCount(x));
   if (d.diff && d.countsA) {
     const a = d.countsA.data[t * n + p];
     const delta = d.values.data[t * n + p];
-    lines.push(`Count: ${formatCount(a)} (A) → ${formatCount(c)} (B)`);
+    lines.push(`Count: ${count(a)} (A) → ${count(c)} (B)`);
     lines.push(`Difference B − A: ${formatCell(delta, d.norm, true)}${d.norm === "counts" ? "" : " points"}`);
   } else {
-    lines.push(`Count: ${formatCount(c)}`);
+    lines.push(`Count: ${count(c)}`);
   }
   lines.push(`Share of row (true ${d.names[t]}): ${formatShare(rowTotals[t] > 0 ? c / rowTotals[t] : null)}`);
   lines.push(`Share of column (predicted ${d.names[p]}): ${formatShare(colTotals[p] > 0 ? c / colTotals[p] : null)}`);

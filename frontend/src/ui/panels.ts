@@ -1,5 +1,6 @@
 // The matrix panels (one heatmap per run, or the difference), the colour bar
-// they share, and the tooltip of the hovered cell.
+// they share, and the tooltip of the hovered cell. A dense task's panel
+// (pixels or tokens counted) says so in its head, with the step's mean IoU.
 import { cssColor, diverging, LOG_DECADES, sequential } from "../logic/colors";
 import { formatCount, formatShare, NORM_UNITS } from "../logic/format";
 import { colourDomain } from "../logic/matrix";
@@ -8,6 +9,8 @@ import { clear, h } from "./dom";
 import { diagonalOutOfDomain, Heatmap } from "./heatmap";
 import type { Point } from "./heatmap-cells";
 import type { Actions, Cell, PanelView, TabState } from "./state";
+import type { DataStore } from "./store";
+import { countUnit, isDense, meanIouText, normUnitText, sharedUnit, type Unit } from "../logic/units";
 
 const HOVER_TREND_DELAY_MS = 250;
 const COLOUR_BAR_WIDTH = 200;
@@ -31,7 +34,9 @@ export class Panels {
   private hoverTimer: number | null = null;
 
   /** `hoverCell`: a cell of the panel that shows `view` was hovered for a moment (its trend is worth drawing). */
-  constructor(private state: TabState, private actions: Actions, private hoverCell: (view: PanelView, cell: Cell) => void) {
+  /** `store`: where a dense panel's mean IoU is asked for (none: not shown). */
+  constructor(private state: TabState, private actions: Actions, private hoverCell: (view: PanelView, cell: Cell) => void,
+              private store?: DataStore) {
     window.addEventListener("scroll", () => { this.tooltip.hidden = true; }, { passive: true });
     let resizing = 0;
     window.addEventListener("resize", () => {
@@ -49,7 +54,8 @@ export class Panels {
     const diagonalOut = !settings.hideDiagonal && views.some((v) => diagonalOutOfDomain(v.shown.length));
     for (const v of views) domain = Math.max(domain, colourDomain(v.values, v.shown, settings.hideDiagonal || diagonalOutOfDomain(v.shown.length)));
     const byConfidence = views.length > 0 && views.every((v) => v.confidence !== null);
-    this.drawColourBar(domain, views.some((v) => v.diff), byConfidence, diagonalOut);
+    const unit = sharedUnit(views.map((v) => this.state.info(v.run, v.tag)?.unit));
+    this.drawColourBar(domain, views.some((v) => v.diff), byConfidence, diagonalOut, unit);
 
     const seen = new Set<string>();
     const sections: HTMLElement[] = [];
@@ -68,6 +74,8 @@ export class Panels {
       section.setAttribute("aria-label", v.diff ? v.label : `Run ${v.run}, ${note}`);
       clear(entry.head);
       entry.head.append(h("h3", {}, v.diff ? v.label : v.run), h("span", { class: "step-note" }, note));
+      const unit = this.state.info(v.run, v.tag)?.unit;
+      if (isDense(unit)) this.denseHead(entry.head, v, unit);
       if (!v.diff && this.state.runs.length > 1) {
         const b = h("button", { type: "button", class: "details-btn", "aria-pressed": String(isActive) }, isActive ? "Details shown below" : "Show details");
         b.addEventListener("click", () => { this.state.activeRun = v.run; this.actions.redraw(); });
@@ -78,7 +86,7 @@ export class Panels {
         confidence: byConfidence ? v.confidence : null,
         diff: v.diff, hideDiagonal: settings.hideDiagonal, domain, log: settings.logColour, label: v.diff ? v.label : `Run ${v.run}`,
         selected: selectedPair(this.state.selectedCellOf(v)),
-        marked: exampleCell(this.state, v),
+        marked: exampleCell(this.state, v), unit,
       });
       entry.filterNote.hidden = v.shown.length > 0;
       sections.push(section);
@@ -143,6 +151,19 @@ export class Panels {
     return entry;
   }
 
+  /** What a dense panel's counts are, and its step's mean IoU (the metrics
+   * route's, filled in when it arrives; the difference panel shows none). */
+  private denseHead(head: HTMLElement, v: PanelView, unit: string | undefined): void {
+    head.appendChild(h("span", { class: "step-note unit-note", "data-unit": countUnit(unit) }, `counts: ${countUnit(unit)}`));
+    if (v.diff || !this.store) return;
+    const iou = h("span", { class: "step-note mean-iou" });
+    head.appendChild(iou);
+    const metrics = this.store.metrics(v.run, v.tag, v.step);
+    const fill = (text: string) => { iou.textContent = text; };
+    if (metrics.value) fill(meanIouText(unit, metrics.value.mean_iou));
+    else metrics.load().then((m) => fill(meanIouText(unit, m.mean_iou)), () => undefined);
+  }
+
   private onHover(view: PanelView | null, t: number | null, p: number | null, anchor: Point | null, lines: string[]): void {
     const tip = this.tooltip;
     if (view === null || t === null || p === null || !anchor) {
@@ -164,7 +185,7 @@ export class Panels {
     this.hoverTimer = window.setTimeout(() => this.hoverCell(view, { t, p }), HOVER_TREND_DELAY_MS);
   }
 
-  private drawColourBar(domain: number, diff: boolean, byConfidence: boolean, diagonalOut: boolean): void {
+  private drawColourBar(domain: number, diff: boolean, byConfidence: boolean, diagonalOut: boolean, unit: Unit): void {
     const { norm, hideDiagonal } = this.state.settings;
     clear(this.colourBar);
     this.colourBar.dataset.colourBy = byConfidence ? "confidence" : "count";
@@ -184,7 +205,7 @@ export class Panels {
     const lo = byConfidence ? "0" : signed ? `−${fmt(domain)}` : fmt(0);
     const hi = byConfidence ? "1" : signed ? `+${fmt(domain)}` : fmt(domain);
     const what = byConfidence ? `mean confidence of the cell's predictions (grey: no predictions)${hideDiagonal ? ", diagonal hidden" : ""}`
-      : diff ? `B − A in ${NORM_UNITS[norm]} (blue: fewer in B, orange: more in B)` : `${NORM_UNITS[norm]}${hideDiagonal ? ", diagonal hidden" : ""}`;
+      : diff ? `B − A in ${normUnitText(NORM_UNITS[norm], unit)} (blue: fewer in B, orange: more in B)` : `${normUnitText(NORM_UNITS[norm], unit)}${hideDiagonal ? ", diagonal hidden" : ""}`;
     const outOfScale = (diagonalOut && !byConfidence ? " Diagonal left out of the scale (large matrix: drawn at the end colour); each pixel shows the largest cell it covers." : "")
       + (this.state.settings.logColour && !byConfidence ? ` Log scale (${LOG_DECADES} decades below the top).` : "");
     const unavailable = this.state.settings.colourBy === "confidence" && !byConfidence && !diff && this.state.mode === "matrix"
