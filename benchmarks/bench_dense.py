@@ -34,6 +34,7 @@ import time
 from collections import defaultdict
 from typing import Dict, List, Optional, Tuple
 
+import interleaved  # benchmarks/interleaved.py, beside this script
 import torch
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
@@ -114,12 +115,8 @@ def bench_record(size: int, batch: int, batches: int, rounds: int) -> None:
     print("| loop | seconds | vs plain (sum) | per round | median of per-batch ratios | record() ms/batch, median |")
     print("|---|---|---|---|---|---|")
     for name in loops:
-        total = sum(times[name])
-        per_round = [sum(times[name][j:j + batches]) / sum(base[j:j + batches]) - 1 for j in range(0, len(base), batches)]
-        ratio = statistics.median(t / b for t, b in zip(times[name], base)) - 1
         inside = f"{1000 * statistics.median(in_record[name]):.1f}" if name in in_record else "-"
-        print(f"| {name} | {total:.2f} | {100 * (total / sum(base) - 1):+.1f}% | "
-              f"{', '.join(f'{100 * v:+.1f}%' for v in per_round)} | {100 * ratio:+.1f}% | {inside} |")
+        print(interleaved.ratio_row(name, times[name], base, batches, inside))
     print(f"plain forward: median {1000 * statistics.median(base):.0f} ms/batch")
 
 

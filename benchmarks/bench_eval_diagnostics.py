@@ -36,6 +36,7 @@ import warnings
 from collections import defaultdict
 from typing import Dict, List, Optional
 
+import interleaved  # benchmarks/interleaved.py, beside this script
 import torch
 from tensorboard.backend.event_processing import event_file_loader
 from torch.utils.tensorboard import SummaryWriter
@@ -98,13 +99,9 @@ def bench_record(images: int, batch: int, rounds: int) -> None:
     print("| loop | seconds | vs plain (sum) | per round | median of per-batch ratios | record() ms/batch, median / mean |")
     print("|---|---|---|---|---|---|")
     for name in loops:
-        total = sum(times[name])
-        rounds_ = [sum(times[name][j:j + per_round]) / sum(base[j:j + per_round]) - 1 for j in range(0, len(base), per_round)]
-        batch_ratio = statistics.median(t / b for t, b in zip(times[name], base)) - 1
         inside = (f"{1000 * statistics.median(in_record[name]):.2f} / {1000 * statistics.mean(in_record[name]):.2f}"
                   if name in in_record else "-")
-        print(f"| {name} | {total:.2f} | {100 * (total / sum(base) - 1):+.1f}% | "
-              f"{', '.join(f'{100 * v:+.1f}%' for v in rounds_)} | {100 * batch_ratio:+.1f}% | {inside} |")
+        print(interleaved.ratio_row(name, times[name], base, per_round, inside))
     print(f"plain forward: median {1000 * statistics.median(base):.1f} ms/batch")
 
 

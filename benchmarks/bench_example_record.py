@@ -24,6 +24,7 @@ import time
 from collections import defaultdict
 from typing import Dict, List, Optional
 
+import interleaved  # benchmarks/interleaved.py, beside this script
 import numpy as np
 import torch
 from tensorboard.backend.event_processing import event_file_loader
@@ -80,12 +81,8 @@ def bench_record(images: int, batch: int, rounds: int) -> None:
     print("| loop | seconds | vs plain (sum) | per round | median per-batch ratio | end_eval s (first / later) |")
     print("|---|---|---|---|---|---|")
     for name in loops:
-        total = sum(times[name])
-        rounds_ = [sum(times[name][j:j + per_round]) / sum(base[j:j + per_round]) - 1 for j in range(0, len(base), per_round)]
-        ratio = statistics.median(t / b for t, b in zip(times[name], base)) - 1
         ends = f"{end[name][0]:.2f} / {statistics.mean(end[name][1:] or [0]):.2f}" if name in end else "-"
-        print(f"| {name} | {total:.2f} | {100 * (total / sum(base) - 1):+.1f}% | "
-              f"{', '.join(f'{100 * v:+.1f}%' for v in rounds_)} | {100 * ratio:+.1f}% | {ends} |")
+        print(interleaved.ratio_row(name, times[name], base, per_round, ends))
 
 
 def bench_bytes(examples: int = 10_000, batch: int = 256) -> None:

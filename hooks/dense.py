@@ -33,10 +33,9 @@ import numpy as np
 import torch
 
 from tb_fmnist_plugin import metrics
-from tb_fmnist_plugin.format import sprites
 
 from .diagnostics import EvalDiagnostics
-from .evaluation import EvalResult, _as_tensor, classify, logits_of
+from .evaluation import EvalResult, _as_tensor, check_images_and_indices, classify, logits_of
 from .grid import Number
 from .overlays import cell_payload
 from .thumbnails import DEFAULT_THUMBNAIL_SIZE
@@ -194,21 +193,7 @@ class DenseEval:
             raise label_shape_error(tuple(raw.shape), tuple(labels_t.shape), self.class_dim)
         if labels_t.is_floating_point() or labels_t.is_complex() or labels_t.dtype == torch.bool:
             raise TypeError(f"labels must be integer class indices, got dtype {labels_t.dtype}")
-        images_t = None
-        if images is not None:
-            images_t = _as_tensor(images, "images")
-            images_t = images_t.reshape(sprites.image_batch_shape(images_t.shape, count))
-            if self.image_shape is not None and tuple(images_t.shape[1:]) != self.image_shape:
-                raise ValueError(f"images changed shape from {self.image_shape} to {tuple(images_t.shape[1:])} within one evaluation")
-            if self.active and self.image_shape is None:
-                raise ValueError("pass images to every record() call of an evaluation, or to none")
-        elif self.image_shape is not None:
-            raise ValueError("pass images to every record() call of an evaluation, or to none")
-        indices_t = None
-        if indices is not None:
-            indices_t = _as_tensor(indices, "indices").reshape(-1)
-            if indices_t.numel() != count or indices_t.is_floating_point():
-                raise ValueError(f"indices must be {count} integer dataset indices, got shape {tuple(indices_t.shape)}")
+        images_t, indices_t = check_images_and_indices(images, indices, count, self.image_shape, started=self.active)
         return {"logits": logits, "labels": labels_t, "images": images_t, "indices": indices_t, "ndim": raw.dim()}
 
     @torch.no_grad()

@@ -115,6 +115,33 @@ def classify(logits: torch.Tensor, labels: Optional[torch.Tensor] = None) -> Tup
     return predicted, confidence, nan_rows
 
 
+def check_images_and_indices(
+    images: Any, indices: Any, count: int, image_shape: Optional[Tuple[int, ...]], *, started: bool
+) -> Tuple[Optional[torch.Tensor], Optional[torch.Tensor]]:
+    """``images`` as ``(N, c, H, W)`` and ``indices`` as ``[N]`` (each None
+    when not given) for a batch of ``count`` rows, or raise naming the problem:
+    images of another shape than the evaluation's ``image_shape``, images in
+    some calls of an evaluation (``started``: rows were recorded) and not in
+    others, indices of the wrong size or type. Shared by the classification
+    and dense accumulators."""
+    images_t = None
+    if images is not None:
+        images_t = _as_tensor(images, "images")
+        images_t = images_t.reshape(sprites.image_batch_shape(images_t.shape, count))
+        if image_shape is not None and tuple(images_t.shape[1:]) != tuple(image_shape):
+            raise ValueError(f"images changed shape from {tuple(image_shape)} to {tuple(images_t.shape[1:])} within one evaluation")
+        if started and image_shape is None:
+            raise ValueError("pass images to every record() call of an evaluation, or to none")
+    elif image_shape is not None:
+        raise ValueError("pass images to every record() call of an evaluation, or to none")
+    indices_t = None
+    if indices is not None:
+        indices_t = _as_tensor(indices, "indices").reshape(-1)
+        if indices_t.numel() != count or indices_t.is_floating_point():
+            raise ValueError(f"indices must be {count} integer dataset indices, got shape {tuple(indices_t.shape)}")
+    return images_t, indices_t
+
+
 @dataclass
 class StagedBatch:
     """One batch computed by :meth:`EvalAccumulator.stage`, not yet added.
@@ -251,23 +278,8 @@ class EvalAccumulator:
             if low < 0 or high >= classes:
                 allowed = "" if self.ignore_index is None else f" or ignore_index={self.ignore_index}"
                 raise ValueError(f"labels must be in [0, {classes}){allowed}, got values from {low} to {high}")
-        images_t = None
-        if images is not None:
-            images_t = _as_tensor(images, "images")
-            images_t = images_t.reshape(sprites.image_batch_shape(images_t.shape, count))
-            if self.image_shape is not None and tuple(images_t.shape[1:]) != tuple(self.image_shape):
-                raise ValueError(
-                    f"images changed shape from {tuple(self.image_shape)} to {tuple(images_t.shape[1:])} within one evaluation"
-                )
-            if (self.recorded or self.pending_rows) and self.image_shape is None:
-                raise ValueError("pass images to every record() call of an evaluation, or to none")
-        elif self.image_shape is not None:
-            raise ValueError("pass images to every record() call of an evaluation, or to none")
-        indices_t = None
-        if indices is not None:
-            indices_t = _as_tensor(indices, "indices").reshape(-1)
-            if indices_t.numel() != count or indices_t.is_floating_point():
-                raise ValueError(f"indices must be {count} integer dataset indices, got shape {tuple(indices_t.shape)}")
+        images_t, indices_t = check_images_and_indices(
+            images, indices, count, self.image_shape, started=bool(self.recorded or self.pending_rows))
         if ignored:  # rows labelled ignore_index count nowhere
             keep = ~skip
             logits, labels_t = logits[keep.to(logits.device)], labels_t[keep]

@@ -42,5 +42,8 @@ def worker(rank: int, world: int, port: int, logdir: str) -> None:
         monitor.remove()
         if writer is not None:
             writer.close()
+        # both ranks finished their collectives before either tears the group down
+        # (a rank whose gloo peer closes mid-exchange can abort at exit)
+        dist.barrier()
     finally:
         dist.destroy_process_group()

@@ -74,5 +74,8 @@ def worker(rank: int, world: int, port: int, logdir: str, result_file: str) -> N
             writer2.close()
             record["warnings"] = [str(w.message) for w in caught]
             torch.save(record, result_file)
+        # both ranks finished their collectives before either tears the group down
+        # (a rank whose gloo peer closes mid-exchange can abort at exit)
+        dist.barrier()
     finally:
         dist.destroy_process_group()
