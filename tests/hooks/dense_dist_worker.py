@@ -2,11 +2,11 @@
 from __future__ import annotations
 
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
 from tb_fmnist_plugin.hooks import attach_hooks, distributed
+from tests.support.gloo import gloo_group
 
 OPTIONS = {"ignore_index": 255, "examples_per_cell": 2, "log_graph": False, "log_label_issues": False,
            "example_record": False, "max_misclassified": 0, "image_mean": 0, "image_std": 1}
@@ -31,8 +31,7 @@ def record_all(monitor, parts) -> None:
 
 
 def worker(rank: int, world: int, port: int, logdir: str) -> None:
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    try:
+    with gloo_group(rank, world, port):
         writer = SummaryWriter(logdir) if rank == 0 else None
         monitor = attach_hooks(nn.Conv2d(3, 3, 1), writer, **OPTIONS)
         record_all(monitor, dense_batches()[rank::world])
@@ -42,8 +41,3 @@ def worker(rank: int, world: int, port: int, logdir: str) -> None:
         monitor.remove()
         if writer is not None:
             writer.close()
-        # both ranks finished their collectives before either tears the group down
-        # (a rank whose gloo peer closes mid-exchange can abort at exit)
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()

@@ -3,12 +3,12 @@ processes): a DistributedSampler whose padding repeats rows."""
 from __future__ import annotations
 
 import torch
-import torch.distributed as dist
 from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
 from torch.utils.tensorboard import SummaryWriter
 
 from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 from tb_fmnist_plugin.hooks import attach_hooks
+from tests.support.gloo import gloo_group
 
 NAMES = [str(i) for i in range(10)]
 ROWS = 45  # odd: the sampler pads rank 1 with a repeat of row 0
@@ -27,8 +27,7 @@ def model() -> FashionMNISTCNN:
 
 
 def worker(rank: int, world: int, port: int, logdir: str) -> None:
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    try:
+    with gloo_group(rank, world, port):
         net = model()
         writer = SummaryWriter(logdir) if rank == 0 else None
         monitor = attach_hooks(net, writer, class_names=NAMES, log_graph=False)
@@ -40,8 +39,3 @@ def worker(rank: int, world: int, port: int, logdir: str) -> None:
         monitor.remove()
         if writer is not None:
             writer.close()
-        # both ranks finished their collectives before either tears the group down
-        # (a rank whose gloo peer closes mid-exchange can abort at exit)
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import torch
-import torch.distributed as dist
 from torch import nn
 from torch.utils.tensorboard import SummaryWriter
 
 from tb_fmnist_plugin.fmnist.models import FashionMNISTCNN
 from tb_fmnist_plugin.hooks import attach_hooks
+from tests.support.gloo import gloo_group
 from tests.support.hooks_helpers import batches, train
 
 NAMES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"]
@@ -20,8 +20,7 @@ def eval_batches():
 
 
 def worker(rank: int, world: int, port: int, logdir: str, state_file: str) -> None:
-    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world)
-    try:
+    with gloo_group(rank, world, port):
         torch.manual_seed(0)
         model = FashionMNISTCNN()
         ddp = nn.parallel.DistributedDataParallel(model)
@@ -39,8 +38,3 @@ def worker(rank: int, world: int, port: int, logdir: str, state_file: str) -> No
         monitor.remove()
         if writer is not None:
             writer.close()
-        # both ranks finished their collectives before either tears the group down
-        # (a rank whose gloo peer closes mid-exchange can abort at exit)
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()
