@@ -80,13 +80,8 @@ def bench_record(images: int, batch: int, rounds: int) -> None:
                     index = torch.arange(i * batch, (i + 1) * batch)
                     for k in range(len(loops)):
                         name = loops[(i + r + k) % len(loops)]
-                        start = time.perf_counter()
-                        out = model(x)
-                        if name in monitors:
-                            middle = time.perf_counter()
-                            monitors[name].record(out, y, x, index)
-                            in_record[name].append(time.perf_counter() - middle)
-                        times[name].append(time.perf_counter() - start)
+                        interleaved.timed_batch(model, x, monitors.get(name), (y, x, index), times[name],
+                                                in_record[name] if name in monitors else None)
                 for monitor in monitors.values():
                     monitor.end_eval(step=r)
         for monitor in monitors.values():

@@ -63,11 +63,7 @@ def bench_record(images: int, batch: int, rounds: int) -> None:
                     index = torch.arange(i * batch, i * batch + len(y))
                     for k in range(len(loops)):
                         name = loops[(i + r + k) % len(loops)]
-                        start = time.perf_counter()
-                        out = model(x)
-                        if name in monitors:
-                            monitors[name].record(out, y, x, index)
-                        times[name].append(time.perf_counter() - start)
+                        interleaved.timed_batch(model, x, monitors.get(name), (y, x, index), times[name])
                 for name, monitor in monitors.items():
                     start = time.perf_counter()
                     monitor.end_eval(step=r)

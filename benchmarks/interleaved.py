@@ -5,7 +5,8 @@ time ``record()`` against a plain eval loop batch by batch."""
 from __future__ import annotations
 
 import statistics
-from typing import Sequence
+import time
+from typing import Any, List, Optional, Sequence, Tuple
 
 
 def ratio_row(name: str, times: Sequence[float], base: Sequence[float], per_round: int, extra: str) -> str:
@@ -17,3 +18,18 @@ def ratio_row(name: str, times: Sequence[float], base: Sequence[float], per_roun
     batch_ratio = statistics.median(t / b for t, b in zip(times, base)) - 1
     return (f"| {name} | {total:.2f} | {100 * (total / sum(base) - 1):+.1f}% | "
             f"{', '.join(f'{100 * v:+.1f}%' for v in rounds)} | {100 * batch_ratio:+.1f}% | {extra} |")
+
+
+def timed_batch(model: Any, x: Any, monitor: Optional[Any], record_args: Tuple[Any, ...],
+                times: List[float], in_record: Optional[List[float]] = None) -> None:
+    """Time one eval batch: the forward, then ``monitor.record(out, *record_args)``
+    when a monitor is given; the whole into ``times``, the record() call alone
+    into ``in_record`` when given."""
+    start = time.perf_counter()
+    out = model(x)
+    if monitor is not None:
+        middle = time.perf_counter()
+        monitor.record(out, *record_args)
+        if in_record is not None:
+            in_record.append(time.perf_counter() - middle)
+    times.append(time.perf_counter() - start)
